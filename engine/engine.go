@@ -1,0 +1,209 @@
+// Package engine runs a policy bundle's checks over objects. It is the one
+// place verdicts are made: gatekeep check calls it for a repository, the
+// webhook for one admission request.
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+)
+
+// Action is what a finding does: deny, warn or dryrun.
+type Action = bundle.Action
+
+// The actions a finding can carry.
+const (
+	Deny   = bundle.Deny
+	Warn   = bundle.Warn
+	DryRun = bundle.DryRun
+)
+
+// Finding is one problem with one object.
+type Finding struct {
+	Check   string
+	Action  Action
+	Message string
+	Object  manifest.Ref
+	// Path is the JSON pointer of the offending field ("" for the object).
+	Path string
+	// File and Line locate the field (or the object) in CI; empty in the
+	// cluster.
+	File string
+	Line int
+}
+
+// Mode says where the engine runs, which decides the checks that apply.
+type Mode int
+
+const (
+	// CI judges manifests committed to a repository.
+	CI Mode = iota
+	// Admission judges objects sent to the API server.
+	Admission
+)
+
+// Engine is a bundle's checks, ready to review objects. It is safe for
+// concurrent use.
+type Engine struct {
+	bundle  *bundle.Bundle
+	version kubeversion.Version
+	checks  []rule
+	mode    Mode
+	only    []string
+	skip    []string
+}
+
+type rule struct {
+	check  checks.Check
+	action Action
+}
+
+// Option configures New.
+type Option func(*Engine)
+
+// WithMode sets where the engine runs (CI by default).
+func WithMode(m Mode) Option { return func(e *Engine) { e.mode = m } }
+
+// Only runs just the named checks.
+func Only(ids ...string) Option { return func(e *Engine) { e.only = append(e.only, ids...) } }
+
+// Skip leaves out the named checks.
+func Skip(ids ...string) Option { return func(e *Engine) { e.skip = append(e.skip, ids...) } }
+
+// WithKubernetesVersion sets the target cluster version, over the bundle's.
+func WithKubernetesVersion(v kubeversion.Version) Option {
+	return func(e *Engine) { e.version = v }
+}
+
+// New prepares the checks of a bundle. Unknown check IDs, in the bundle or
+// in Only and Skip, are errors: a typo must not switch a check off silently.
+func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
+	e := &Engine{bundle: b}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.version.IsZero() {
+		e.version = kubeversion.Latest
+		if s := b.Config.KubernetesVersion; s != "" {
+			v, err := kubeversion.Parse(s)
+			if err != nil {
+				return nil, fmt.Errorf("bundle %s: %w", b.Name, err)
+			}
+			e.version = v
+		}
+	}
+	known := map[string]bool{}
+	for _, id := range checks.Reserved {
+		known[id] = true
+	}
+	for _, c := range checks.Builtin() {
+		known[c.ID] = true
+	}
+	for _, id := range sortedIDs(b.Config.Checks) {
+		if !known[id] {
+			return nil, b.CheckError(id, "checks: unknown check %q (known: %s)", id, strings.Join(sortedKnown(known), ", "))
+		}
+	}
+	for _, ids := range [][]string{e.only, e.skip} {
+		for _, id := range ids {
+			if !known[id] {
+				return nil, fmt.Errorf("unknown check %q (known: %s)", id, strings.Join(sortedKnown(known), ", "))
+			}
+		}
+	}
+	for _, c := range checks.Builtin() {
+		if c.CIOnly && e.mode != CI || !e.selected(c.ID) {
+			continue
+		}
+		action, set := b.Config.Checks[c.ID]
+		if !set {
+			action = Deny
+		}
+		if action == bundle.Off {
+			continue
+		}
+		e.checks = append(e.checks, rule{check: c, action: action})
+	}
+	return e, nil
+}
+
+func (e *Engine) selected(id string) bool {
+	if len(e.only) > 0 && !contains(e.only, id) {
+		return false
+	}
+	return !contains(e.skip, id)
+}
+
+// Bundle returns the engine's bundle.
+func (e *Engine) Bundle() *bundle.Bundle { return e.bundle }
+
+// KubernetesVersion returns the target version.
+func (e *Engine) KubernetesVersion() kubeversion.Version { return e.version }
+
+// CheckInfo describes a check that runs.
+type CheckInfo struct {
+	ID      string
+	Summary string
+	Action  Action
+}
+
+// Checks lists the checks that run, in order.
+func (e *Engine) Checks() []CheckInfo {
+	out := make([]CheckInfo, len(e.checks))
+	for i, r := range e.checks {
+		out[i] = CheckInfo{ID: r.check.ID, Summary: r.check.Summary, Action: r.action}
+	}
+	return out
+}
+
+// ReviewObject returns the findings for one object.
+func (e *Engine) ReviewObject(o *manifest.Object, inv *checks.Inventory) []Finding {
+	var out []Finding
+	for _, r := range e.checks {
+		for _, v := range r.check.Review(o, inv) {
+			out = append(out, Finding{
+				Check:   r.check.ID,
+				Action:  r.action,
+				Message: v.Message,
+				Object:  o.Ref(),
+				Path:    v.Path,
+				File:    o.Source.File,
+				Line:    o.Line(v.Path),
+			})
+		}
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedIDs(m map[string]Action) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKnown(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,169 @@
+// Package manifest reads Kubernetes objects out of YAML and JSON files and
+// kustomize builds, remembering for each object the file and line it came from.
+package manifest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Ref names an object the way kubectl does.
+type Ref struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// String gives "Kind namespace/name" (or "Kind name" for cluster-scoped objects).
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Group is the API group of the reference ("" for the core group).
+func (r Ref) Group() string {
+	if i := strings.IndexByte(r.APIVersion, '/'); i >= 0 {
+		return r.APIVersion[:i]
+	}
+	return ""
+}
+
+// Source is where an object was read: a file relative to the working
+// directory and the object's first line (0 when not known).
+type Source struct {
+	File string
+	Line int
+}
+
+// Object is one Kubernetes object with where it came from.
+type Object struct {
+	// Data is the object as JSON would decode it: map[string]any, []any,
+	// string, int64, float64, bool and nil.
+	Data   map[string]any
+	Source Source
+
+	// doc is the source document the object was read from; prefix is the
+	// object's JSON pointer inside it (non-empty for items of a List).
+	doc    *document
+	prefix string
+	// rendered objects (kustomize) may differ from their source document: a
+	// field's line is only given where the source still holds the same value.
+	rendered bool
+}
+
+// New wraps data that did not come from a file (an admission request, a test).
+func New(data map[string]any) *Object { return &Object{Data: data} }
+
+// APIVersion returns apiVersion.
+func (o *Object) APIVersion() string { return str(o.Data["apiVersion"]) }
+
+// Kind returns kind.
+func (o *Object) Kind() string { return str(o.Data["kind"]) }
+
+// Name returns metadata.name.
+func (o *Object) Name() string { return str(o.meta()["name"]) }
+
+// Namespace returns metadata.namespace.
+func (o *Object) Namespace() string { return str(o.meta()["namespace"]) }
+
+// Labels returns metadata.labels (nil when absent).
+func (o *Object) Labels() map[string]any { m, _ := o.meta()["labels"].(map[string]any); return m }
+
+// Annotations returns metadata.annotations (nil when absent).
+func (o *Object) Annotations() map[string]any {
+	m, _ := o.meta()["annotations"].(map[string]any)
+	return m
+}
+
+// Ref returns the object's reference.
+func (o *Object) Ref() Ref {
+	return Ref{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: o.Name()}
+}
+
+func (o *Object) meta() map[string]any {
+	m, _ := o.Data["metadata"].(map[string]any)
+	return m
+}
+
+// Line returns the line of the field at pointer (a JSON pointer such as
+// /spec/replicas), or the object's first line when the field is not in the
+// file as it stands.
+func (o *Object) Line(pointer string) int {
+	if o.doc == nil {
+		return o.Source.Line
+	}
+	want, ok := Get(o.Data, pointer)
+	if !ok && o.rendered {
+		return o.Source.Line
+	}
+	line, got, found := o.doc.field(o.prefix + pointer)
+	if !found || line == 0 {
+		return o.Source.Line
+	}
+	if o.rendered && ok && !sameScalar(want, got) {
+		return o.Source.Line
+	}
+	return line
+}
+
+// sameScalar reports whether two values agree where both are scalars;
+// collections are taken as the same (their own lines are where they start).
+func sameScalar(a, b any) bool {
+	switch a.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// Get returns the value at a JSON pointer inside v.
+func Get(v any, pointer string) (any, bool) {
+	if pointer == "" {
+		return v, true
+	}
+	if pointer[0] != '/' {
+		return nil, false
+	}
+	for _, tok := range strings.Split(pointer[1:], "/") {
+		tok = Unescape(tok)
+		switch c := v.(type) {
+		case map[string]any:
+			next, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			v = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// Escape escapes one JSON pointer token (RFC 6901).
+func Escape(tok string) string {
+	if !strings.ContainsAny(tok, "~/") {
+		return tok
+	}
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok)
+}
+
+// Unescape reverses Escape.
+func Unescape(tok string) string {
+	if !strings.Contains(tok, "~") {
+		return tok
+	}
+	return strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+}
+
+func str(v any) string { s, _ := v.(string); return s }

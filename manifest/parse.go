@@ -1,0 +1,351 @@
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is input that could not be read, with where it is.
+type Error struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Message)
+	}
+	return e.File + ": " + e.Message
+}
+
+// document is one YAML document of a file: its text and its first line.
+type document struct {
+	file  string
+	raw   []byte
+	line0 int // line of raw's first byte in the file, from 1
+}
+
+// Parse reads every Kubernetes object of one YAML or JSON file (several
+// documents, kind: List expanded). Documents that are not Kubernetes objects
+// (no apiVersion and kind, kustomization files) are skipped; a document that
+// does not parse is an Error and the others are still read.
+func Parse(file string, data []byte) ([]*Object, []Error) {
+	var objs []*Object
+	var errs []Error
+	for _, d := range splitDocuments(file, data) {
+		root, err := d.parse()
+		if err != nil {
+			errs = append(errs, *err)
+			continue
+		}
+		if root == nil {
+			continue
+		}
+		v, cerr := convert(root)
+		if cerr != nil {
+			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok || !isObject(m) {
+			continue
+		}
+		line := d.line0 + root.Line - 1
+		if items, isList := listItems(m); isList {
+			for i, it := range items {
+				im, ok := it.(map[string]any)
+				if !ok || !isObject(im) {
+					errs = append(errs, Error{File: file, Line: d.itemLine(root, i, line), Message: fmt.Sprintf("items[%d] of the List is not a Kubernetes object (it needs apiVersion and kind)", i)})
+					continue
+				}
+				objs = append(objs, &Object{Data: im, Source: Source{File: file, Line: d.itemLine(root, i, line)}, doc: d, prefix: "/items/" + strconv.Itoa(i)})
+			}
+			continue
+		}
+		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d})
+	}
+	return objs, errs
+}
+
+func (d *document) itemLine(root *yaml.Node, i int, fallback int) int {
+	if n, _ := lookup(root, "/items/"+strconv.Itoa(i)); n != nil {
+		return d.line0 + n.Line - 1
+	}
+	return fallback
+}
+
+// isObject tells a Kubernetes object from other YAML (Chart.yaml, values
+// files, CI workflows, kustomization files).
+func isObject(m map[string]any) bool {
+	av, _ := m["apiVersion"].(string)
+	kind, _ := m["kind"].(string)
+	if av == "" || kind == "" {
+		return false
+	}
+	return !strings.HasPrefix(av, "kustomize.config.k8s.io/")
+}
+
+// listItems returns the items of a kind: List (or any *List with items).
+func listItems(m map[string]any) ([]any, bool) {
+	kind, _ := m["kind"].(string)
+	if !strings.HasSuffix(kind, "List") {
+		return nil, false
+	}
+	items, ok := m["items"].([]any)
+	if !ok && m["items"] != nil {
+		return nil, false
+	}
+	return items, true
+}
+
+var separator = regexp.MustCompile(`(?m)^---([ \t].*)?\r?$`)
+
+// splitDocuments cuts a file at its "---" lines, as kubectl does, so that
+// each document keeps its own text for line look-ups later.
+func splitDocuments(file string, data []byte) []*document {
+	var docs []*document
+	start, line := 0, 1
+	for _, loc := range separator.FindAllIndex(data, -1) {
+		if loc[0] > start {
+			docs = append(docs, &document{file: file, raw: data[start:loc[0]], line0: line})
+		}
+		line += bytes.Count(data[start:loc[0]], []byte{'\n'})
+		start = loc[0]
+		// The separator line itself stays with the document it opens; it
+		// may carry a comment or, rarely, content.
+	}
+	if start < len(data) {
+		docs = append(docs, &document{file: file, raw: data[start:], line0: line})
+	}
+	return docs
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parse returns the document's root node, nil for an empty document.
+func (d *document) parse() (*yaml.Node, *Error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(d.raw, &n); err != nil {
+		msg, line := err.Error(), d.line0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			l, _ := strconv.Atoi(m[1])
+			line, msg = d.line0+l-1, m[2]
+		} else {
+			msg = strings.TrimPrefix(msg, "yaml: ")
+		}
+		return nil, &Error{File: d.file, Line: line, Message: "invalid YAML: " + msg}
+	}
+	if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+		return nil, nil
+	}
+	return n.Content[0], nil
+}
+
+// field finds the node at a JSON pointer and returns its line and value.
+func (d *document) field(pointer string) (line int, value any, ok bool) {
+	root, err := d.parse()
+	if err != nil || root == nil {
+		return 0, nil, false
+	}
+	at, n := lookup(root, pointer)
+	if n == nil {
+		return 0, nil, false
+	}
+	v, _ := convert(n)
+	return d.line0 + at.Line - 1, v, true
+}
+
+// lookup walks a JSON pointer through a YAML node tree and returns the node
+// whose line a person looks for (the key, for a mapping entry) and the value.
+func lookup(n *yaml.Node, pointer string) (at, value *yaml.Node) {
+	if pointer == "" {
+		return n, n
+	}
+	toks := strings.Split(strings.TrimPrefix(pointer, "/"), "/")
+	cur, at := n, n
+	for _, tok := range toks {
+		cur = resolve(cur)
+		tok = Unescape(tok)
+		switch cur.Kind {
+		case yaml.MappingNode:
+			k, v := mappingEntry(cur, tok)
+			if v == nil {
+				return nil, nil
+			}
+			at, cur = k, v
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(cur.Content) {
+				return nil, nil
+			}
+			cur = cur.Content[i]
+			at = cur
+		default:
+			return nil, nil
+		}
+	}
+	return at, cur
+}
+
+// mappingEntry finds key in a mapping, following merge keys.
+func mappingEntry(m *yaml.Node, key string) (k, v *yaml.Node) {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 { // the last duplicate wins
+		if kn := m.Content[i]; kn.Value == key && kn.ShortTag() != "!!merge" {
+			return kn, m.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].ShortTag() != "!!merge" {
+			continue
+		}
+		for _, src := range mergeSources(m.Content[i+1]) {
+			if k, v := mappingEntry(src, key); v != nil {
+				return k, v
+			}
+		}
+	}
+	return nil, nil
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func mergeSources(v *yaml.Node) []*yaml.Node {
+	v = resolve(v)
+	if v.Kind == yaml.SequenceNode {
+		out := make([]*yaml.Node, 0, len(v.Content))
+		for _, c := range v.Content {
+			out = append(out, resolve(c))
+		}
+		return out
+	}
+	return []*yaml.Node{v}
+}
+
+type convertError struct {
+	line int
+	msg  string
+}
+
+// convert turns a node into the values JSON decoding gives, as the API
+// server would see the object.
+func convert(n *yaml.Node) (any, *convertError) {
+	return convertDepth(n, 0)
+}
+
+func convertDepth(n *yaml.Node, depth int) (any, *convertError) {
+	if depth > 1000 {
+		return nil, &convertError{n.Line, "document nests too deeply"}
+	}
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				// Explicit keys win over merged ones, whatever their order.
+				for _, src := range mergeSources(v) {
+					sv, err := convertDepth(src, depth+1)
+					if err != nil {
+						return nil, err
+					}
+					sm, ok := sv.(map[string]any)
+					if !ok {
+						return nil, &convertError{k.Line, "merge key (<<) must refer to a mapping"}
+					}
+					for mk, mv := range sm {
+						if _, set := explicitKey(n, mk); !set {
+							if _, done := m[mk]; !done {
+								m[mk] = mv
+							}
+						}
+					}
+				}
+				continue
+			}
+			if rk := resolve(k); rk.Kind != yaml.ScalarNode {
+				return nil, &convertError{k.Line, "mapping key is not a scalar"}
+			}
+			val, err := convertDepth(v, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[resolve(k).Value] = val
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := convertDepth(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s[i] = v
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, nil
+}
+
+func explicitKey(m *yaml.Node, key string) (*yaml.Node, bool) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.ShortTag() != "!!merge" && k.Value == key {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+func scalar(n *yaml.Node) (any, *convertError) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err != nil {
+			return n.Value, nil
+		}
+		return b, nil
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, &convertError{n.Line, err.Error()}
+		}
+		switch x := v.(type) {
+		case int:
+			return int64(x), nil
+		case int64:
+			return x, nil
+		case uint64:
+			return float64(x), nil
+		}
+		return v, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, &convertError{n.Line, err.Error()}
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, &convertError{n.Line, fmt.Sprintf("%q is not a number JSON can hold", n.Value)}
+		}
+		return f, nil
+	}
+	return n.Value, nil
+}

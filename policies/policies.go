@@ -1,0 +1,10 @@
+// Package policies embeds gatekeep's built-in policy bundle, the default of
+// both gatekeep check and gatekeep serve.
+package policies
+
+import "embed"
+
+// FS holds the built-in bundle's files.
+//
+//go:embed gatekeep.yaml
+var FS embed.FS
