@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 
@@ -208,14 +207,4 @@ func (f *recordingFS) ReadFile(path string) ([]byte, error) {
 	}
 	k["buildMetadata"] = append(meta, types.OriginAnnotations)
 	return yaml.Marshal(k)
-}
-
-// sortedKeys returns the keys of a set in order.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

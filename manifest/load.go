@@ -78,7 +78,6 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 			objs, errs := Parse(StdinName, data)
 			stdin = append(stdin, objs...)
 			set.Errors = append(set.Errors, errs...)
-			set.Files++
 			continue
 		}
 		u, errs := l.walk(p)
@@ -104,7 +103,6 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 			}
 		}
 	}
-	files := map[string]bool{}
 	var plain []string
 	for _, u := range units {
 		if !u.kustom {
@@ -121,18 +119,20 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 			set.Errors = append(set.Errors, *b.err)
 		}
 		set.Objects = append(set.Objects, b.objects...)
-		for f := range b.consumed {
-			files[f] = true
-		}
 	}
 	objs, errs := parseFiles(ctx, plain, l.rel)
 	set.Objects = append(set.Objects, objs...)
 	set.Objects = append(set.Objects, stdin...)
 	set.Errors = append(set.Errors, errs...)
-	for _, f := range plain {
-		files[f] = true
+	// Files counts the files objects came from, and those that failed.
+	files := map[string]bool{}
+	for _, o := range set.Objects {
+		files[o.Source.File] = true
 	}
-	set.Files += len(files)
+	for _, e := range set.Errors {
+		files[e.File] = true
+	}
+	set.Files = len(files)
 	sort.SliceStable(set.Errors, func(i, j int) bool {
 		a, b := set.Errors[i], set.Errors[j]
 		if a.File != b.File {

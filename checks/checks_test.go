@@ -1,0 +1,276 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gatekeep-dev/gatekeep/manifest"
+)
+
+func parse(t *testing.T, docs ...string) []*manifest.Object {
+	t.Helper()
+	objs, errs := manifest.Parse("test.yaml", []byte(strings.Join(docs, "\n---\n")))
+	if len(errs) > 0 {
+		t.Fatalf("parse: %v", errs)
+	}
+	return objs
+}
+
+func workload(apiVersion, kind, specPath, podSpec string) string {
+	// Nest podSpec under the path the kind keeps its pod spec at.
+	body := podSpec
+	parts := strings.Split(specPath, "/")
+	for i := len(parts) - 1; i >= 0; i-- {
+		body = fmt.Sprintf("{%s: %s}", parts[i], body)
+	}
+	return fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata: {name: w, namespace: ns}\n%s", apiVersion, kind, strings.TrimSuffix(strings.TrimPrefix(body, "{"), "}"))
+}
+
+func TestPrivilegedContainerEveryWorkload(t *testing.T) {
+	const privileged = `{containers: [{name: ok, image: a}, {name: main, image: b, securityContext: {privileged: true}}]}`
+	const clean = `{containers: [{name: main, image: b, securityContext: {privileged: false, runAsNonRoot: true}}], initContainers: [{name: init, image: c}]}`
+	for _, k := range []struct{ apiVersion, kind, path string }{
+		{"v1", "Pod", "spec"},
+		{"apps/v1", "Deployment", "spec/template/spec"},
+		{"apps/v1", "StatefulSet", "spec/template/spec"},
+		{"apps/v1", "DaemonSet", "spec/template/spec"},
+		{"apps/v1", "ReplicaSet", "spec/template/spec"},
+		{"v1", "ReplicationController", "spec/template/spec"},
+		{"batch/v1", "Job", "spec/template/spec"},
+		{"batch/v1", "CronJob", "spec/jobTemplate/spec/template/spec"},
+		{"extensions/v1beta1", "Deployment", "spec/template/spec"},
+	} {
+		bad := parse(t, workload(k.apiVersion, k.kind, k.path, privileged))[0]
+		vs := PrivilegedContainer.Review(bad, nil)
+		wantPath := "/" + k.path + "/containers/1/securityContext/privileged"
+		if len(vs) != 1 || vs[0].Path != wantPath || vs[0].Message != `container "main" is privileged` {
+			t.Errorf("%s: got %+v, want one violation at %s", k.kind, vs, wantPath)
+		}
+		good := parse(t, workload(k.apiVersion, k.kind, k.path, clean))[0]
+		if vs := PrivilegedContainer.Review(good, nil); len(vs) != 0 {
+			t.Errorf("%s without privilege: got %+v", k.kind, vs)
+		}
+	}
+}
+
+func TestPrivilegedContainerLists(t *testing.T) {
+	pod := parse(t, `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers:
+    - {name: setup, securityContext: {privileged: true}}
+  containers:
+    - {name: app}
+  ephemeralContainers:
+    - {name: debug, securityContext: {privileged: true}}
+`)[0]
+	vs := PrivilegedContainer.Review(pod, nil)
+	want := []Violation{
+		{"/spec/initContainers/0/securityContext/privileged", `init container "setup" is privileged`},
+		{"/spec/ephemeralContainers/0/securityContext/privileged", `ephemeral container "debug" is privileged`},
+	}
+	if fmt.Sprint(vs) != fmt.Sprint(want) {
+		t.Errorf("got %+v\nwant %+v", vs, want)
+	}
+	// A custom resource that happens to look like a workload is not one,
+	// and "privileged" as a string is not the boolean the API takes.
+	for _, doc := range []string{
+		workload("example.com/v1", "Deployment", "spec/template/spec", `{containers: [{name: x, securityContext: {privileged: true}}]}`),
+		workload("v1", "Pod", "spec", `{containers: [{name: x, securityContext: {privileged: "true"}}]}`),
+		workload("v1", "Pod", "spec", `{containers: "not a list"}`),
+	} {
+		if vs := PrivilegedContainer.Review(parse(t, doc)[0], nil); len(vs) != 0 {
+			t.Errorf("got %+v for\n%s", vs, doc)
+		}
+	}
+}
+
+func TestPlaintextSecret(t *testing.T) {
+	objs := parse(t,
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2, user: admin}",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: d}\ndata: {token: aHVudGVyMg==}",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: empty}\ntype: kubernetes.io/service-account-token\ndata: {}",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {password: x}",
+		"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: sealed}\nspec: {encryptedData: {password: AgB...}}",
+	)
+	vs := PlaintextSecret.Review(objs[0], nil)
+	if len(vs) != 1 || vs[0].Path != "/stringData" || !strings.Contains(vs[0].Message, "keys: password, user") {
+		t.Errorf("stringData: %+v", vs)
+	}
+	if strings.Contains(vs[0].Message, "hunter2") || strings.Contains(vs[0].Message, "admin") {
+		t.Errorf("a value reached the message: %q", vs[0].Message)
+	}
+	vs = PlaintextSecret.Review(objs[1], nil)
+	if len(vs) != 1 || vs[0].Path != "/data" || strings.Contains(vs[0].Message, "aHVudGVyMg") {
+		t.Errorf("data: %+v", vs)
+	}
+	for _, o := range objs[2:] {
+		if vs := PlaintextSecret.Review(o, nil); len(vs) != 0 {
+			t.Errorf("%s: got %+v", o.Ref(), vs)
+		}
+	}
+	if !PlaintextSecret.CIOnly {
+		t.Errorf("plaintext-secret must be CI only: a cluster must accept Secrets")
+	}
+}
+
+func ingress(ns, name string, rules string, tls string) string {
+	s := fmt.Sprintf("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: %s, namespace: %s}\nspec:\n  rules: %s\n", name, ns, rules)
+	if tls != "" {
+		s += "  tls: " + tls + "\n"
+	}
+	return s
+}
+
+func rule(host string, paths ...string) string {
+	if len(paths) == 0 {
+		return fmt.Sprintf("{host: %q}", host)
+	}
+	var ps []string
+	for _, p := range paths {
+		ps = append(ps, fmt.Sprintf("{path: %q, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}", p))
+	}
+	return fmt.Sprintf("{host: %q, http: {paths: [%s]}}", host, strings.Join(ps, ", "))
+}
+
+func TestIngressHostCollision(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		docs []string
+		want map[string][]string // object -> "path: message fragment"
+	}{
+		{
+			name: "same host in two namespaces: both flagged, naming the other",
+			docs: []string{
+				ingress("a", "web", "["+rule("shop.example.com", "/")+"]", ""),
+				ingress("b", "web", "["+rule("SHOP.example.com.", "/api")+"]", ""),
+			},
+			want: map[string][]string{
+				"Ingress a/web": {`/spec/rules/0/host: host "shop.example.com" is also claimed in another namespace by Ingress b/web`},
+				"Ingress b/web": {`/spec/rules/0/host: host "shop.example.com" is also claimed in another namespace by Ingress a/web`},
+			},
+		},
+		{
+			name: "a wildcard covers one more label",
+			docs: []string{
+				ingress("a", "wild", "["+rule("*.example.com")+"]", ""),
+				ingress("b", "one", "["+rule("a.example.com", "/")+"]", ""),
+				ingress("c", "two", "["+rule("x.y.example.com", "/")+"]", ""),
+				ingress("d", "apex", "["+rule("example.com", "/")+"]", ""),
+			},
+			want: map[string][]string{
+				"Ingress a/wild": {`/spec/rules/0/host: host "*.example.com" is also claimed in another namespace by Ingress b/one (a.example.com)`},
+				"Ingress b/one":  {`/spec/rules/0/host: host "a.example.com" is also claimed in another namespace by Ingress a/wild (*.example.com)`},
+			},
+		},
+		{
+			name: "TLS hosts claim too",
+			docs: []string{
+				ingress("a", "web", "["+rule("a.example.com", "/")+"]", "[{hosts: [b.example.com], secretName: t}]"),
+				ingress("b", "web", "["+rule("b.example.com", "/")+"]", ""),
+			},
+			want: map[string][]string{
+				"Ingress a/web": {`/spec/tls/0/hosts/0: host "b.example.com" is also claimed in another namespace by Ingress b/web`},
+				"Ingress b/web": {`/spec/rules/0/host: host "b.example.com" is also claimed in another namespace by Ingress a/web`},
+			},
+		},
+		{
+			name: "same namespace: same host on other paths is fine, the same path twice is not",
+			docs: []string{
+				ingress("a", "api", "["+rule("shop.example.com", "/api", "/v2")+"]", ""),
+				ingress("a", "web", "["+rule("shop.example.com", "/")+"]", ""),
+				ingress("a", "v2", "["+rule("shop.example.com", "/v2")+"]", ""),
+			},
+			want: map[string][]string{
+				"Ingress a/api": {`/spec/rules/0/http/paths/1/path: host "shop.example.com" path "/v2" is also served by Ingress a/v2 in the same namespace`},
+				"Ingress a/v2":  {`/spec/rules/0/http/paths/0/path: host "shop.example.com" path "/v2" is also served by Ingress a/api in the same namespace`},
+			},
+		},
+		{
+			name: "an Ingress does not collide with itself, nor without hosts",
+			docs: []string{
+				ingress("a", "web", "["+rule("shop.example.com", "/")+", "+rule("shop.example.com", "/x")+"]", "[{hosts: [shop.example.com]}]"),
+				ingress("b", "catch-all", "[{http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]", ""),
+				ingress("c", "catch-all", "[{http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 80}}}}]}}]", ""),
+			},
+		},
+		{
+			name: "an empty namespace is the default namespace",
+			docs: []string{
+				strings.Replace(ingress("x", "web", "["+rule("d.example.com", "/")+"]", ""), "namespace: x", "namespace: default", 1),
+				strings.Replace(ingress("x", "web", "["+rule("d.example.com", "/")+"]", ""), ", namespace: x", "", 1),
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := parse(t, tc.docs...)
+			inv := InventoryOf(objs)
+			got := map[string][]string{}
+			for _, o := range objs {
+				for _, v := range IngressHostCollision.Review(o, inv) {
+					got[o.Ref().String()] = append(got[o.Ref().String()], v.Path+": "+v.Message)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("flagged %d objects, want %d: %v", len(got), len(tc.want), got)
+			}
+			for obj, want := range tc.want {
+				if len(got[obj]) != len(want) {
+					t.Errorf("%s: got %q, want %q", obj, got[obj], want)
+					continue
+				}
+				for i := range want {
+					if !strings.HasPrefix(got[obj][i], want[i]) {
+						t.Errorf("%s: got %q\nwant prefix %q", obj, got[obj][i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestHostIndexUpdates(t *testing.T) {
+	objs := parse(t,
+		ingress("a", "web", "["+rule("shop.example.com", "/")+"]", ""),
+		ingress("b", "web", "["+rule("shop.example.com", "/")+"]", ""),
+	)
+	idx := NewHostIndex()
+	idx.Add("a", "web", IngressClaims(objs[0]))
+	inv := &Inventory{Hosts: idx}
+	if vs := IngressHostCollision.Review(objs[1], inv); len(vs) != 1 {
+		t.Fatalf("b/web against a/web: %+v", vs)
+	}
+	idx.Set("a", "web", []Claim{{Host: "other.example.com", Pointer: "/spec/rules/0/host"}})
+	if vs := IngressHostCollision.Review(objs[1], inv); len(vs) != 0 {
+		t.Errorf("after a/web moved to another host: %+v", vs)
+	}
+	idx.Delete("a", "web")
+	if idx.Len() != 0 {
+		t.Errorf("index holds %d Ingresses after delete", idx.Len())
+	}
+	if vs := IngressHostCollision.Review(objs[0], nil); len(vs) != 0 {
+		t.Errorf("no inventory: %+v", vs)
+	}
+}
+
+func TestHostsOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"a.example.com", "a.example.com", true},
+		{"*.example.com", "a.example.com", true},
+		{"a.example.com", "*.example.com", true},
+		{"*.example.com", "*.example.com", true},
+		{"*.example.com", "example.com", false},
+		{"*.example.com", "a.b.example.com", false},
+		{"*.a.example.com", "*.example.com", false},
+		{"a.example.com", "b.example.com", false},
+	} {
+		if got := hostsOverlap(tc.a, tc.b); got != tc.want {
+			t.Errorf("hostsOverlap(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/report"
+)
+
+type checkFlags struct {
+	bundles    []string
+	version    string
+	output     string
+	failOnWarn bool
+	only       []string
+	skip       []string
+	exclude    []string
+	strict     bool
+	combine    bool
+	quiet      bool
+}
+
+func newCheckCommand() *cobra.Command {
+	f := &checkFlags{}
+	cmd := &cobra.Command{
+		Use:   "check [flags] PATH... | -",
+		Short: "Check manifests: files, directories (kustomizations rendered) or - for stdin",
+		Long: `Check Kubernetes manifests against the built-in bundle and any --bundle.
+
+PATH may be a file, a directory (walked recursively; a directory holding a
+kustomization.yaml is rendered as kustomize build, and so Argo CD, would) or -
+for standard input. YAML (multi-document, kind: List expanded) and JSON.
+
+Exit codes: 0 nothing denied, 1 something denied (or warned, with
+--fail-on-warn), 2 inputs or flags unusable.`,
+		Example: `  gatekeep check ./manifests
+  gatekeep check -o sarif --bundle policy/ apps/ > gatekeep.sarif
+  kustomize build overlays/prod | gatekeep check -`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("check: no input: give files, directories, or - for standard input")
+			}
+			return runCheck(cmd.Context(), f, args, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.bundles, "bundle", nil, "policy bundle directory, added to the built-in bundle (repeatable)")
+	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version, e.g. 1.34 or v1.34.3 (default: the bundle's, else "+kubeversion.Latest.String()+")")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: "+strings.Join(report.Names(), "|"))
+	fl.BoolVar(&f.failOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
+	fl.StringSliceVar(&f.only, "only", nil, "run only these checks (comma-separated IDs)")
+	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (comma-separated IDs)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files and directories matching this glob (repeatable; ** matches any directories)")
+	fl.BoolVar(&f.strict, "strict", false, "schema: unknown fields and duplicate keys are errors")
+	fl.BoolVar(&f.combine, "combine", false, "Rego policies see every document at once")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
+	return cmd
+}
+
+func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var opts []report.Option
+	if f.output == "text" {
+		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
+	}
+	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...))
+	if err != nil {
+		return err
+	}
+	opts = append(opts, report.WithChecks(eng.Checks()), report.WithVersion(version))
+	out, err := report.New(f.output, opts...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	set := manifest.Load(ctx, paths, manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
+	res, err := eng.Check(ctx, set)
+	if err != nil {
+		return err
+	}
+	if err := out.Write(stdout, res); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	s := res.Summary()
+	switch {
+	case len(res.Errors) > 0:
+		return &exitError{code: exitUnusable}
+	case s.Denied > 0, f.failOnWarn && s.Warned > 0:
+		return &exitError{code: exitDenied}
+	}
+	return nil
+}
+
+// newEngine loads the built-in bundle and the extra ones, and prepares the
+// engine for them; any problem is a usage error (exit 2).
+func newEngine(dirs []string, version string, opts ...engine.Option) (*engine.Engine, error) {
+	b, err := loadBundles(dirs)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if version != "" {
+		v, err := kubeversion.Parse(version)
+		if err != nil {
+			return nil, usageError("--kubernetes-version: %v", err)
+		}
+		opts = append(opts, engine.WithKubernetesVersion(v))
+	}
+	eng, err := engine.New(b, opts...)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return eng, nil
+}
+
+// loadBundles lays the --bundle directories over the built-in bundle.
+func loadBundles(dirs []string) (*bundle.Bundle, error) {
+	builtin, err := bundle.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	all := []*bundle.Bundle{builtin}
+	for _, d := range dirs {
+		b, err := bundle.LoadDir(d)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, b)
+	}
+	return bundle.Merge(all...), nil
+}
+
+// useColor colours text output on a terminal, unless NO_COLOR is set.
+func useColor(w io.Writer) bool {
+	if _, ok := os.LookupEnv("NO_COLOR"); ok || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,121 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gatekeep-dev/gatekeep/engine"
+)
+
+// junit writes JUnit XML: one testsuite named gatekeep, one testcase per
+// object (name "Kind namespace/name", classname its file), a failure per
+// deny finding (type is the check), warn and dryrun findings in the
+// testcase's system-out, and one testcase with an error per input error.
+type junit struct{}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string         `xml:"name,attr"`
+	Classname string         `xml:"classname,attr"`
+	Errors    []junitProblem `xml:"error"`
+	Failures  []junitProblem `xml:"failure"`
+	SystemOut string         `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+func (junit) Write(w io.Writer, r *engine.Result) error {
+	suite := junitSuite{Name: "gatekeep"}
+	for _, p := range [][2]string{
+		{"bundle", r.BundleName},
+		{"bundleDigest", r.BundleDigest},
+		{"kubernetesVersion", r.KubernetesVersion},
+	} {
+		if p[1] != "" {
+			suite.Properties = append(suite.Properties, junitProperty{Name: p[0], Value: p[1]})
+		}
+	}
+	for _, o := range r.Objects {
+		c := junitCase{Name: o.Object.String(), Classname: o.File}
+		var out strings.Builder
+		for _, f := range o.Findings {
+			detail := location(f) + ": " + f.Message
+			if f.Action == engine.Deny {
+				c.Failures = append(c.Failures, junitProblem{Message: f.Message, Type: f.Check, Text: detail})
+				continue
+			}
+			fmt.Fprintf(&out, "%s %s %s\n", f.Action, f.Check, detail)
+		}
+		c.SystemOut = out.String()
+		if len(c.Failures) > 0 {
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	for _, e := range r.Errors {
+		name := e.File
+		if e.Line > 0 {
+			name = fmt.Sprintf("%s:%d", e.File, e.Line)
+		}
+		suite.Cases = append(suite.Cases, junitCase{
+			Name:      name,
+			Classname: e.File,
+			Errors:    []junitProblem{{Message: e.Message, Type: "input-error", Text: e.Error()}},
+		})
+		suite.Errors++
+	}
+	suite.Tests = len(suite.Cases)
+	doc := junitSuites{Name: "gatekeep", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
+
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	return writeAll(w, b.Bytes())
+}
+
+// location is "file:line" (and the field's JSON pointer) of a finding.
+func location(f engine.Finding) string {
+	s := f.File
+	if f.Line > 0 {
+		s = fmt.Sprintf("%s:%d", s, f.Line)
+	}
+	if f.Path != "" {
+		s += " " + f.Path
+	}
+	return s
+}
