@@ -237,7 +237,7 @@ func reviewIngressHosts(obj *manifest.Object, inv *Inventory) []Violation {
 		var foreign, samePath []string
 		for id, theirs := range others {
 			if id.Namespace != self.Namespace {
-				foreign = append(foreign, describe(id, theirs))
+				foreign = append(foreign, describe(id, theirs, c.Host))
 				continue
 			}
 			for _, t := range theirs {
@@ -272,12 +272,19 @@ func hostPointer(p string) string {
 	return p
 }
 
-func describe(id IngressID, claims []Claim) string {
+// describe names another Ingress, with its hosts where they are not the
+// one in question (a wildcard, or hosts it covers).
+func describe(id IngressID, claims []Claim, host string) string {
 	hosts := map[string]bool{}
 	for _, c := range claims {
-		hosts[c.Host] = true
+		if c.Host != host {
+			hosts[c.Host] = true
+		}
 	}
-	var hs []string
+	if len(hosts) == 0 {
+		return id.String()
+	}
+	hs := make([]string, 0, len(hosts))
 	for h := range hosts {
 		hs = append(hs, h)
 	}

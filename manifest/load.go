@@ -167,6 +167,9 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 		}
 		return nil, []Error{{File: p, Message: msg}}
 	}
+	if l.excluded(l.rel(abs), st.IsDir()) {
+		return nil, nil
+	}
 	if !st.IsDir() {
 		for _, n := range KustomizationFiles {
 			if filepath.Base(abs) == n {

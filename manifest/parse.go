@@ -14,7 +14,7 @@ import (
 // Error is input that could not be read, with where it is.
 type Error struct {
 	File    string `json:"file"`
-	Line    int    `json:"line,omitempty"`
+	Line    int    `json:"line"`
 	Message string `json:"message"`
 }
 

@@ -74,7 +74,10 @@ func (junit) Write(w io.Writer, r *engine.Result) error {
 				c.Failures = append(c.Failures, junitProblem{Message: f.Message, Type: f.Check, Text: detail})
 				continue
 			}
-			fmt.Fprintf(&out, "%s %s %s\n", f.Action, f.Check, detail)
+			if out.Len() > 0 {
+				out.WriteByte('\n')
+			}
+			fmt.Fprintf(&out, "%s %s %s", f.Action, f.Check, detail)
 		}
 		c.SystemOut = out.String()
 		if len(c.Failures) > 0 {

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+)
+
+const docs = `apiVersion: v1
+kind: Pod
+metadata: {name: priv, namespace: a}
+spec:
+  containers:
+    - name: main
+      securityContext: {privileged: true}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: a}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fine, namespace: a}
+`
+
+func load(t *testing.T) *manifest.Set {
+	t.Helper()
+	objs, errs := manifest.Parse("in.yaml", []byte(docs))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return &manifest.Set{Objects: objs, Files: 1}
+}
+
+func withChecks(t *testing.T, config string) *bundle.Bundle {
+	t.Helper()
+	builtin, err := bundle.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := bundle.Load("team", "team/gatekeep.yaml", fstest.MapFS{"gatekeep.yaml": {Data: []byte(config)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle.Merge(builtin, team)
+}
+
+func TestCheckVerdictsAndSummary(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		config string
+		opts   []Option
+		want   Summary
+		checks string
+	}{
+		{"defaults", "", nil, Summary{Files: 1, Objects: 3, Denied: 2, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret"},
+		{"warn", "checks: {plaintext-secret: warn}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Warned: 1, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret"},
+		{"dryrun passes", "checks: {plaintext-secret: dryrun, privileged-container: dryrun}", nil, Summary{Files: 1, Objects: 3, Passed: 3}, "privileged-container,ingress-host-collision,plaintext-secret"},
+		{"off", "checks: {plaintext-secret: off}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision"},
+		{"admission leaves CI-only checks out", "", []Option{WithMode(Admission)}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision"},
+		{"only", "", []Option{Only("plaintext-secret")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "plaintext-secret"},
+		{"skip", "", []Option{Skip("plaintext-secret", "ingress-host-collision")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng, err := New(withChecks(t, tc.config), tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, c := range eng.Checks() {
+				ids = append(ids, c.ID)
+			}
+			if got := strings.Join(ids, ","); got != tc.checks {
+				t.Errorf("checks %s, want %s", got, tc.checks)
+			}
+			r, err := eng.Check(context.Background(), load(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Summary(); got != tc.want {
+				t.Errorf("summary %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFindingsCarrySource(t *testing.T) {
+	eng, err := New(withChecks(t, "checks: {plaintext-secret: warn}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := eng.Check(context.Background(), load(t))
+	fs := r.Findings()
+	if len(fs) != 2 {
+		t.Fatalf("findings %+v", fs)
+	}
+	want := []Finding{
+		{Check: "privileged-container", Action: Deny, Message: `container "main" is privileged`, Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "a", Name: "priv"}, Path: "/spec/containers/0/securityContext/privileged", File: "in.yaml", Line: 7},
+		{Check: "plaintext-secret", Action: Warn, Message: `Secret "creds" holds plaintext values in stringData (keys: password): seal it with kubeseal or reference an external secret store`, Object: manifest.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "a", Name: "creds"}, Path: "/stringData", File: "in.yaml", Line: 12},
+	}
+	for i, w := range want {
+		if fs[i] != w {
+			t.Errorf("finding %d = %+v\nwant %+v", i, fs[i], w)
+		}
+	}
+	if r.BundleName != "builtin+team" || r.KubernetesVersion != "1.35" {
+		t.Errorf("result names bundle %s, version %s", r.BundleName, r.KubernetesVersion)
+	}
+}
+
+func TestNewRejectsUnknownChecks(t *testing.T) {
+	if _, err := New(withChecks(t, "checks:\n  schema: warn\n  nope: deny\n")); err == nil || !strings.Contains(err.Error(), "team/gatekeep.yaml:3") {
+		t.Errorf("unknown check in bundle: err = %v", err)
+	}
+	b, _ := bundle.Builtin()
+	if _, err := New(b, Only("nope")); err == nil {
+		t.Errorf("unknown check in Only accepted")
+	}
+	if _, err := New(withChecks(t, "kubernetesVersion: \"1.x\"\n")); err == nil {
+		t.Errorf("bad kubernetesVersion accepted")
+	}
+}
+
+func TestCheckHonoursCancellation(t *testing.T) {
+	b, _ := bundle.Builtin()
+	eng, _ := New(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := eng.Check(ctx, load(t)); err == nil {
+		t.Errorf("cancelled check returned no error")
+	}
+}

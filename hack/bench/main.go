@@ -1,0 +1,68 @@
+// Command bench is gatekeep's benchmark harness: it generates a synthetic
+// infra repo and times whole runs of gatekeep check over it, reporting
+// wall time, objects per second and peak memory (max RSS). It measures; it
+// asserts nothing.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/gatekeep-dev/gatekeep/internal/infragen"
+)
+
+func main() {
+	apps := flag.Int("apps", 2000, "apps in the generated repo (5 objects each)")
+	runs := flag.Int("runs", 5, "runs per command; the median is reported")
+	gatekeep := flag.String("gatekeep", "bin/gatekeep", "gatekeep binary")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "gatekeep-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	n, err := infragen.Generate(dir, *apps)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("repo: %d apps, %d objects (%s)\n\n", *apps, n, dir)
+	fmt.Printf("%-34s %10s %14s %12s\n", "command", "median", "objects/s", "max RSS")
+	measure("gatekeep check (built-in bundle)", n, *runs, *gatekeep, "check", "-o", "json", dir)
+}
+
+// measure runs a command several times and prints its median wall time and
+// the largest peak RSS seen. Exit codes 0 and 1 (findings) both count.
+func measure(name string, objects, runs int, bin string, args ...string) {
+	var times []time.Duration
+	var rss int64
+	for i := 0; i < runs; i++ {
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = nil, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		elapsed := time.Since(start)
+		if code := cmd.ProcessState.ExitCode(); err != nil && code != 1 {
+			fail(fmt.Errorf("%s: %v: %s", name, err, stderr.String()))
+		}
+		times = append(times, elapsed)
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > rss {
+			rss = ru.Maxrss // KiB on Linux
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	med := times[len(times)/2]
+	fmt.Printf("%-34s %10s %14.0f %9.0f MB\n", name, med.Round(time.Millisecond), float64(objects)/med.Seconds(), float64(rss)/1024)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
