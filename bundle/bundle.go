@@ -1,10 +1,12 @@
-// Package bundle loads policy bundles: a directory (or the built-in one)
-// holding gatekeep.yaml and, later, Rego and Gatekeeper templates. Its digest
-// names exactly what was loaded, so CI and cluster can be shown to agree.
+// Package bundle loads policy bundles: a directory or .tar.gz (or the
+// built-in one) holding gatekeep.yaml, Rego modules and tests, data files and
+// Gatekeeper ConstraintTemplates and Constraints. Its digest names exactly
+// what was loaded, so CI and cluster can be shown to agree.
 package bundle
 
 import (
-	"bytes"
+	"archive/tar"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,12 +15,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"regexp"
+	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/policies"
@@ -27,23 +26,10 @@ import (
 // ConfigFile is the name of a bundle's settings file.
 const ConfigFile = "gatekeep.yaml"
 
-// Action is what a finding of a check does: deny, warn, dryrun, or off.
-type Action string
-
-// The actions a bundle may give a check.
-const (
-	Deny   Action = "deny"
-	Warn   Action = "warn"
-	DryRun Action = "dryrun"
-	Off    Action = "off"
-)
-
-// Config is gatekeep.yaml.
-type Config struct {
-	// KubernetesVersion is the target cluster's version ("1.34").
-	KubernetesVersion string `yaml:"kubernetesVersion,omitempty"`
-	// Checks overrides the action of any check.
-	Checks map[string]Action `yaml:"checks,omitempty"`
+// File is one policy file: its name as messages show it, and its content.
+type File struct {
+	Name    string
+	Content []byte
 }
 
 // Bundle is a loaded policy bundle.
@@ -52,85 +38,113 @@ type Bundle struct {
 	Digest string // "sha256:<hex>"
 	Config Config
 
-	// file names gatekeep.yaml in messages; lines holds where each key of
-	// checks: stands in it.
-	file  string
-	lines map[string]int
+	// Rego holds the Rego modules, RegoTests the *_test.rego files.
+	Rego      []File
+	RegoTests []File
+	// Data is the merged content of the data/ files, as Rego's data.
+	Data map[string]any
+	// Objects are the Kubernetes-shaped YAML documents of the bundle:
+	// ConstraintTemplates, Constraints and Gatekeeper test Suites.
+	Objects []*manifest.Object
+
+	// config names gatekeep.yaml in messages; lines says where its keys are.
+	config string
+	lines  lines
 }
 
 // Builtin loads the bundle embedded in the binary.
-func Builtin() (*Bundle, error) { return Load("builtin", ConfigFile, policies.FS) }
-
-// LoadDir loads a bundle from a directory.
-func LoadDir(dir string) (*Bundle, error) {
-	st, err := os.Stat(dir)
+func Builtin() (*Bundle, error) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files[p], err = fs.ReadFile(policies.FS, p)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("load bundle %s: %w", dir, err)
+		return nil, fmt.Errorf("load built-in bundle: %w", err)
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("load bundle %s: not a directory", dir)
-	}
-	return Load(path.Base(strings.TrimSuffix(dir, "/")), path.Join(dir, ConfigFile), os.DirFS(dir))
+	return fromFiles("builtin", "policies", files)
 }
 
-// Load reads a bundle from fsys; configName is how messages name its
-// gatekeep.yaml.
-func Load(name, configName string, fsys fs.FS) (*Bundle, error) {
-	digest, err := digestFS(fsys)
+// LoadPath loads a bundle from a directory or a .tar.gz of one.
+func LoadPath(p string) (*Bundle, error) {
+	st, err := os.Stat(p)
 	if err != nil {
-		return nil, fmt.Errorf("load bundle %s: %w", name, err)
+		return nil, fmt.Errorf("load bundle %s: %w", p, err)
 	}
-	b := &Bundle{Name: name, Digest: digest, file: configName, lines: map[string]int{}}
-	data, err := fs.ReadFile(fsys, ConfigFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return b, nil
+	var files map[string][]byte
+	name := filepath.Base(filepath.Clean(p))
+	switch {
+	case st.IsDir():
+		files, err = readDir(p)
+	case strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz"):
+		files, err = readTarGz(p)
+		name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".tar")
+		name = strings.TrimSuffix(name, ".tgz")
+	default:
+		return nil, fmt.Errorf("load bundle %s: not a directory or a .tar.gz", p)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load bundle %s: %w", name, err)
+		return nil, fmt.Errorf("load bundle %s: %w", p, err)
 	}
-	if err := b.decode(data); err != nil {
-		return nil, err
+	return fromFiles(name, filepath.ToSlash(filepath.Clean(p)), files)
+}
+
+// fromFiles sorts a bundle's files by kind. prefix is prepended to file
+// names in messages, so that they name a path the user can open.
+func fromFiles(name, prefix string, files map[string][]byte) (*Bundle, error) {
+	b := &Bundle{Name: name, Digest: digest(files), Data: map[string]any{}, config: path.Join(prefix, ConfigFile)}
+	var errs []error
+	for _, p := range sortedPaths(files) {
+		shown := path.Join(prefix, p)
+		data := files[p]
+		ext := strings.ToLower(path.Ext(p))
+		switch {
+		case p == ConfigFile:
+			if err := b.decode(data); err != nil {
+				errs = append(errs, err)
+			}
+		case strings.HasSuffix(p, "_test.rego"):
+			b.RegoTests = append(b.RegoTests, File{Name: shown, Content: data})
+		case ext == ".rego":
+			b.Rego = append(b.Rego, File{Name: shown, Content: data})
+		case strings.HasPrefix(p, "data/") && (ext == ".json" || ext == ".yaml" || ext == ".yml"):
+			if err := mergeData(b.Data, shown, data); err != nil {
+				errs = append(errs, err)
+			}
+		case ext == ".yaml" || ext == ".yml" || ext == ".json":
+			objs, perrs := manifest.Parse(shown, data)
+			b.Objects = append(b.Objects, objs...)
+			for _, e := range perrs {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return b, nil
 }
 
-var fieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
-// decode reads gatekeep.yaml strictly: an unknown key is an error naming it.
-func (b *Bundle) decode(data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&b.Config); err != nil && err != io.EOF {
-		msg := err.Error()
-		if m := fieldNotFound.FindStringSubmatch(msg); m != nil {
-			l, _ := strconv.Atoi(m[1])
-			return manifest.Error{File: b.file, Line: l, Message: fmt.Sprintf("unknown key %q", m[2])}
-		}
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			l, _ := strconv.Atoi(m[1])
-			return manifest.Error{File: b.file, Line: l, Message: m[2]}
-		}
-		return manifest.Error{File: b.file, Message: strings.TrimPrefix(msg, "yaml: ")}
+// mergeData lays a data file's top-level keys into data, as conftest and
+// opa eval --data do; a key two files define is an error.
+func mergeData(data map[string]any, name string, content []byte) error {
+	objs, errs := manifest.ParseValue(name, content)
+	if len(errs) > 0 {
+		return errs[0]
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	if len(root.Content) > 0 {
-		for i := 0; i+1 < len(root.Content[0].Content); i += 2 {
-			if root.Content[0].Content[i].Value != "checks" {
-				continue
-			}
-			checks := root.Content[0].Content[i+1]
-			for j := 0; j+1 < len(checks.Content); j += 2 {
-				b.lines[checks.Content[j].Value] = checks.Content[j].Line
-			}
+	for _, v := range objs {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return manifest.Error{File: name, Line: 1, Message: "a data file must hold a mapping at its top"}
 		}
-	}
-	for id, a := range b.Config.Checks {
-		switch a {
-		case Deny, Warn, DryRun, Off:
-		default:
-			return manifest.Error{File: b.file, Line: b.lines[id], Message: fmt.Sprintf("checks: %s: action %q is not one of deny, warn, dryrun, off", id, a)}
+		for k, val := range m {
+			if _, dup := data[k]; dup {
+				return manifest.Error{File: name, Line: 1, Message: fmt.Sprintf("data key %q is defined by another data file too", k)}
+			}
+			data[k] = val
 		}
 	}
 	return nil
@@ -138,66 +152,145 @@ func (b *Bundle) decode(data []byte) error {
 
 // CheckError is an error about the checks: entry of id, with file and line.
 func (b *Bundle) CheckError(id, format string, args ...any) error {
-	return manifest.Error{File: b.file, Line: b.lines[id], Message: fmt.Sprintf(format, args...)}
+	return manifest.Error{File: b.config, Line: b.lines.checks[id], Message: fmt.Sprintf(format, args...)}
 }
 
-// Merge lays bundles over each other, later ones overriding earlier ones;
-// the digest covers all of them in order.
+// Merge lays bundles over each other, later ones overriding earlier ones'
+// settings; policies are added together. The digest covers all of them.
 func Merge(bs ...*Bundle) *Bundle {
 	if len(bs) == 1 {
 		return bs[0]
 	}
-	out := &Bundle{Config: Config{Checks: map[string]Action{}}, lines: map[string]int{}}
+	out := &Bundle{Data: map[string]any{}, lines: lines{checks: map[string]int{}}}
 	var names []string
 	h := sha256.New()
 	for _, b := range bs {
 		names = append(names, b.Name)
 		fmt.Fprintf(h, "%s\n", b.Digest)
-		if b.Config.KubernetesVersion != "" {
-			out.Config.KubernetesVersion = b.Config.KubernetesVersion
+		out.Config.merge(b.Config)
+		for id, l := range b.lines.checks {
+			out.lines.checks[id] = l
 		}
-		for id, a := range b.Config.Checks {
-			out.Config.Checks[id] = a
-			out.lines[id] = b.lines[id]
+		out.Rego = append(out.Rego, b.Rego...)
+		out.RegoTests = append(out.RegoTests, b.RegoTests...)
+		out.Objects = append(out.Objects, b.Objects...)
+		for k, v := range b.Data {
+			out.Data[k] = v
 		}
-		out.file = b.file
+		out.config = b.config
 	}
 	out.Name = strings.Join(names, "+")
 	out.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return out
 }
 
-// digestFS hashes a bundle's canonical content: every regular file, by
-// path in order, whatever the file system's own order or time stamps.
-func digestFS(fsys fs.FS) (string, error) {
-	var files []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+func readDir(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(d.Name(), ".") && p != "." {
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
 		}
-		if d.Type().IsRegular() {
-			files = append(files, p)
+		if !d.Type().IsRegular() {
+			return nil
 		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(files)
-	h := sha256.New()
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
+		rel, err := filepath.Rel(dir, p)
 		if err != nil {
-			return "", err
+			return err
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", f, len(data))
-		h.Write(data)
+		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	})
+	return files, err
+}
+
+// maxBundleFile bounds what one file of an archive may expand to.
+const maxBundleFile = 64 << 20
+
+func readTarGz(p string) (map[string][]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(gz)
+	files := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if strings.HasPrefix(name, "../") || path.IsAbs(name) {
+			return nil, fmt.Errorf("archive entry %q leaves the bundle", h.Name)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, maxBundleFile+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(data) > maxBundleFile {
+			return nil, fmt.Errorf("archive entry %q is larger than %d bytes", h.Name, maxBundleFile)
+		}
+		files[name] = data
+	}
+	return stripTopDir(files), nil
+}
+
+// stripTopDir removes a folder every entry shares (tar czf b.tar.gz policy/).
+func stripTopDir(files map[string][]byte) map[string][]byte {
+	top := ""
+	for p := range files {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return files
+		}
+		if top == "" {
+			top = p[:i+1]
+		} else if !strings.HasPrefix(p, top) {
+			return files
+		}
+	}
+	out := make(map[string][]byte, len(files))
+	for p, d := range files {
+		out[strings.TrimPrefix(p, top)] = d
+	}
+	return out
+}
+
+func sortedPaths(files map[string][]byte) []string {
+	out := make([]string, 0, len(files))
+	for p := range files {
+		if base := path.Base(p); strings.HasPrefix(base, ".") {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// digest hashes a bundle's canonical content: every file, by path in
+// order, whatever the file system's own order, modes or time stamps.
+func digest(files map[string][]byte) string {
+	h := sha256.New()
+	for _, p := range sortedPaths(files) {
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(files[p]))
+		h.Write(files[p])
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

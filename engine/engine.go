@@ -165,13 +165,17 @@ func (e *Engine) Checks() []CheckInfo {
 // ReviewObject returns the findings for one object.
 func (e *Engine) ReviewObject(o *manifest.Object, inv *checks.Inventory) []Finding {
 	var out []Finding
+	ref := o.Ref()
 	for _, r := range e.checks {
+		if _, exempt := e.bundle.Config.Exempt(ref, r.check.ID); exempt {
+			continue
+		}
 		for _, v := range r.check.Review(o, inv) {
 			out = append(out, Finding{
 				Check:   r.check.ID,
 				Action:  r.action,
 				Message: v.Message,
-				Object:  o.Ref(),
+				Object:  ref,
 				Path:    v.Path,
 				File:    o.Source.File,
 				Line:    o.Line(v.Path),

@@ -2,9 +2,10 @@ package engine
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -43,7 +44,15 @@ func withChecks(t *testing.T, config string) *bundle.Bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	team, err := bundle.Load("team", "team/gatekeep.yaml", fstest.MapFS{"gatekeep.yaml": {Data: []byte(config)}})
+	dir := t.TempDir() + "/team"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/gatekeep.yaml", []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Dir(dir))
+	team, err := bundle.LoadPath("team")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +71,8 @@ func TestCheckVerdictsAndSummary(t *testing.T) {
 		{"warn", "checks: {plaintext-secret: warn}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Warned: 1, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret"},
 		{"dryrun passes", "checks: {plaintext-secret: dryrun, privileged-container: dryrun}", nil, Summary{Files: 1, Objects: 3, Passed: 3}, "privileged-container,ingress-host-collision,plaintext-secret"},
 		{"off", "checks: {plaintext-secret: off}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision"},
+		{"exempt object", "exemptions: {objects: [{kind: Pod, name: priv, reason: debug pod}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret"},
+		{"exempt namespace for one check", "exemptions: {namespaces: [{name: a, checks: [plaintext-secret], reason: test fixtures}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret"},
 		{"admission leaves CI-only checks out", "", []Option{WithMode(Admission)}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision"},
 		{"only", "", []Option{Only("plaintext-secret")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "plaintext-secret"},
 		{"skip", "", []Option{Skip("plaintext-secret", "ingress-host-collision")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container"},

@@ -349,3 +349,27 @@ func scalar(n *yaml.Node) (any, *convertError) {
 	}
 	return n.Value, nil
 }
+
+// ParseValue reads every document of a YAML or JSON file as plain values
+// (data files of a policy bundle), with the same errors as Parse.
+func ParseValue(file string, data []byte) ([]any, []Error) {
+	var out []any
+	var errs []Error
+	for _, d := range splitDocuments(file, data) {
+		root, err := d.parse()
+		if err != nil {
+			errs = append(errs, *err)
+			continue
+		}
+		if root == nil {
+			continue
+		}
+		v, cerr := convert(root)
+		if cerr != nil {
+			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, errs
+}

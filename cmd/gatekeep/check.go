@@ -131,7 +131,7 @@ func loadBundles(dirs []string) (*bundle.Bundle, error) {
 	}
 	all := []*bundle.Bundle{builtin}
 	for _, d := range dirs {
-		b, err := bundle.LoadDir(d)
+		b, err := bundle.LoadPath(d)
 		if err != nil {
 			return nil, err
 		}
