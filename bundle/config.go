@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/reviewapp"
 )
 
 // Action is what a finding of a check does: deny, warn, dryrun, or off.
@@ -39,6 +40,19 @@ type Config struct {
 	// AllowNetwork lets Rego call http.send and the other builtins that
 	// reach out of the machine.
 	AllowNetwork bool `yaml:"allowNetwork,omitempty"`
+	// ReviewApps recognise per-pull-request preview namespaces and label
+	// what is created in them.
+	ReviewApps []reviewapp.Rule `yaml:"reviewApps,omitempty"`
+	// Sync lists the kinds the webhook keeps in data.inventory, besides the
+	// Ingresses it always indexes.
+	Sync []GVK `yaml:"sync,omitempty"`
+}
+
+// GVK names a kind of object.
+type GVK struct {
+	Group   string `yaml:"group"`
+	Version string `yaml:"version"`
+	Kind    string `yaml:"kind"`
 }
 
 // Exemptions lists what is not judged, each entry with its reason.
@@ -128,6 +142,8 @@ func (c *Config) merge(o Config) {
 		c.RegoVersion = o.RegoVersion
 	}
 	c.AllowNetwork = c.AllowNetwork || o.AllowNetwork
+	c.ReviewApps = append(c.ReviewApps, o.ReviewApps...)
+	c.Sync = append(c.Sync, o.Sync...)
 }
 
 // lines remembers where gatekeep.yaml's entries stand, for messages.
@@ -166,6 +182,14 @@ func (b *Bundle) decode(data []byte) error {
 	case "", "v0", "v1":
 	default:
 		return b.errorf(line(child(&root, "regoVersion")), "regoVersion: %q is not v0 or v1", b.Config.RegoVersion)
+	}
+	if _, err := reviewapp.New(b.Config.ReviewApps, nil); err != nil {
+		return b.errorf(line(child(&root, "reviewApps")), "%v", err)
+	}
+	for i, g := range b.Config.Sync {
+		if g.Version == "" || g.Kind == "" {
+			return b.errorf(line(item(child(&root, "sync"), i)), "sync[%d]: version and kind are required (group is empty for the core group)", i)
+		}
 	}
 	exemptions := child(&root, "exemptions")
 	for i, e := range b.Config.Exemptions.Namespaces {

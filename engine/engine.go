@@ -4,14 +4,17 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/reviewapp"
 )
 
 // Action is what a finding does: deny, warn or dryrun.
@@ -57,6 +60,10 @@ type Engine struct {
 	mode    Mode
 	only    []string
 	skip    []string
+
+	now             func() time.Time
+	labeller        *reviewapp.Labeller
+	reviewAppAction Action
 }
 
 type rule struct {
@@ -75,6 +82,9 @@ func Only(ids ...string) Option { return func(e *Engine) { e.only = append(e.onl
 
 // Skip leaves out the named checks.
 func Skip(ids ...string) Option { return func(e *Engine) { e.skip = append(e.skip, ids...) } }
+
+// WithClock sets the clock of time-dependent rules (review-app expiry).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // WithKubernetesVersion sets the target cluster version, over the bundle's.
 func WithKubernetesVersion(v kubeversion.Version) Option {
@@ -98,7 +108,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			e.version = v
 		}
 	}
-	known := map[string]bool{}
+	known := map[string]bool{ReviewAppCheck: true}
 	for _, id := range checks.Reserved {
 		known[id] = true
 	}
@@ -129,6 +139,9 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			continue
 		}
 		e.checks = append(e.checks, rule{check: c, action: action})
+	}
+	if err := e.newLabeller(); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", b.Name, err)
 	}
 	return e, nil
 }
@@ -162,9 +175,27 @@ func (e *Engine) Checks() []CheckInfo {
 	return out
 }
 
-// ReviewObject returns the findings for one object.
-func (e *Engine) ReviewObject(o *manifest.Object, inv *checks.Inventory) []Finding {
+// Request is one object under review: from a manifest in CI (a CREATE), or
+// from an admission request in the cluster.
+type Request struct {
+	Operation string // CREATE or UPDATE
+	Object    *manifest.Object
+	OldObject *manifest.Object // on UPDATE
+	UserInfo  map[string]any
+	DryRun    bool
+	// Namespace is the object's Namespace, when known (namespace
+	// selectors and review-app labels read its labels).
+	Namespace *manifest.Object
+}
+
+// Review returns the findings for one object. inv is what the checks may
+// know beyond it (nil: nothing).
+func (e *Engine) Review(ctx context.Context, req Request, inv *checks.Inventory) ([]Finding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []Finding
+	o := req.Object
 	ref := o.Ref()
 	for _, r := range e.checks {
 		if _, exempt := e.bundle.Config.Exempt(ref, r.check.ID); exempt {
@@ -182,7 +213,7 @@ func (e *Engine) ReviewObject(o *manifest.Object, inv *checks.Inventory) []Findi
 			})
 		}
 	}
-	return out
+	return out, nil
 }
 
 func contains(s []string, v string) bool {

@@ -104,7 +104,11 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		if i%256 == 0 && ctx.Err() != nil {
 			return r, ctx.Err()
 		}
-		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: e.ReviewObject(o, inv)}
+		fs, err := e.Review(ctx, Request{Operation: "CREATE", Object: o}, inv)
+		if err != nil {
+			return r, err
+		}
+		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
 	}
 	return r, nil
 }

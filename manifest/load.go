@@ -196,6 +196,10 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 			if chartDirs[filepath.Dir(path)] && (d.Name() == "templates" || d.Name() == "charts") {
 				return filepath.SkipDir
 			}
+			// A policy bundle is not manifests to check.
+			if _, err := os.Stat(filepath.Join(path, "gatekeep.yaml")); err == nil && path != abs {
+				return filepath.SkipDir
+			}
 			if _, err := os.Stat(filepath.Join(path, "Chart.yaml")); err == nil {
 				chartDirs[path] = true
 			}

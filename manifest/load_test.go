@@ -150,6 +150,8 @@ func TestLoadFilesStdinExcludeAndErrors(t *testing.T) {
 		".git/objects/config.yaml":    strings.ReplaceAll(cm, "%s", "git"),
 		"deep/er/still/three.yml":     strings.ReplaceAll(cm, "%s", "three"),
 		"deep/er/still/excluded.yaml": strings.ReplaceAll(cm, "%s", "deep-excluded"),
+		"policy/gatekeep.yaml":        "checks: {}\n",
+		"policy/constraint.yaml":      strings.ReplaceAll(cm, "%s", "policy-is-not-a-manifest"),
 	})
 	stdin := strings.NewReader(strings.ReplaceAll(cm, "%s", "from-stdin"))
 	set := Load(context.Background(), []string{".", "-", "nope.yaml"},
