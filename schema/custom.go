@@ -1,0 +1,279 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// customSchema is the schema of one custom kind, compiled on first use.
+type customSchema struct {
+	source      string // where it came from, for messages
+	dialect     dialect
+	schema      map[string]any // dialectCRD: the openAPIV3Schema (nil: any value)
+	file        string         // dialectJSON: the JSON Schema file
+	preserveAll bool
+
+	once sync.Once
+	node *node
+	err  error
+}
+
+func (cs *customSchema) compiled(objectMeta *node) (*node, error) {
+	cs.once.Do(func() {
+		c := &compiler{dialect: cs.dialect, objectMeta: objectMeta, preserveAll: cs.preserveAll, file: cs.file}
+		s := cs.schema
+		if cs.dialect == dialectJSON {
+			d, err := c.document(cs.file)
+			if err != nil {
+				cs.err = err
+				return
+			}
+			m, ok := d.(map[string]any)
+			if !ok {
+				cs.err = fmt.Errorf("%s: not a JSON Schema object", cs.file)
+				return
+			}
+			s = m
+		}
+		cs.node, cs.err = c.compileRoot(s)
+	})
+	return cs.node, cs.err
+}
+
+// crdSchemas returns the schema of every version a CustomResourceDefinition
+// defines (apiextensions.k8s.io/v1, or the v1beta1 form), keyed by the
+// apiVersion and kind of its objects; nil when obj is no CRD.
+func crdSchemas(obj map[string]any, source string) map[gvKey]*customSchema {
+	if obj["kind"] != "CustomResourceDefinition" {
+		return nil
+	}
+	av, _ := obj["apiVersion"].(string)
+	if av != "apiextensions.k8s.io/v1" && av != "apiextensions.k8s.io/v1beta1" {
+		return nil
+	}
+	spec, _ := obj["spec"].(map[string]any)
+	group, _ := spec["group"].(string)
+	names, _ := spec["names"].(map[string]any)
+	kind, _ := names["kind"].(string)
+	if group == "" || kind == "" {
+		return nil
+	}
+	if name, _ := nested(obj, "metadata", "name").(string); name != "" {
+		source = "CustomResourceDefinition " + name + " (" + source + ")"
+	}
+	// v1beta1 keeps unknown fields unless told otherwise; v1 prunes them.
+	preserve, set := spec["preserveUnknownFields"].(bool)
+	if !set {
+		preserve = av == "apiextensions.k8s.io/v1beta1"
+	}
+	shared, _ := nested(spec, "validation", "openAPIV3Schema").(map[string]any)
+	out := map[gvKey]*customSchema{}
+	add := func(version string, s map[string]any) {
+		if version == "" {
+			return
+		}
+		if s == nil {
+			s = shared
+		}
+		out[gvKey{group + "/" + version, kind}] = &customSchema{source: source, dialect: dialectCRD, schema: s, preserveAll: preserve}
+	}
+	versions, _ := spec["versions"].([]any)
+	for _, v := range versions {
+		vm, _ := v.(map[string]any)
+		name, _ := vm["name"].(string)
+		s, _ := nested(vm, "schema", "openAPIV3Schema").(map[string]any)
+		add(name, s)
+	}
+	if v, _ := spec["version"].(string); v != "" && out[gvKey{group + "/" + v, kind}] == nil {
+		add(v, nil)
+	}
+	return out
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// schemaDir is what --schema-dir holds: CRDs from its YAML files, and JSON
+// Schema files in kubeconform's layout, {kind}-{group}-{version}.json
+// (group: the first label of the API group, as kubeconform's KindSuffix
+// has it, or the whole group; none for the core group), kind and group in
+// lower case.
+type schemaDir struct {
+	crds  map[gvKey]*customSchema
+	files map[string]string // lower-case base name without .json -> path
+
+	mu      sync.Mutex
+	fromDir map[gvKey]*customSchema
+}
+
+func loadSchemaDir(dir string) (*schemaDir, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("schema dir: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("schema dir %s: not a directory", dir)
+	}
+	d := &schemaDir{crds: map[gvKey]*customSchema{}, files: map[string]string{}, fromDir: map[gvKey]*customSchema{}}
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if p != dir && strings.HasPrefix(e.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := strings.ToLower(e.Name())
+		switch {
+		case strings.HasSuffix(name, ".json"):
+			base := strings.TrimSuffix(name, ".json")
+			if _, dup := d.files[base]; !dup {
+				d.files[base] = p
+			}
+		case strings.HasSuffix(name, ".yaml"), strings.HasSuffix(name, ".yml"):
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			docs, err := yamlDocuments(raw)
+			if err != nil {
+				return fmt.Errorf("schema dir: %s: %w", p, err)
+			}
+			for _, doc := range docs {
+				for _, obj := range listOrObject(doc) {
+					for k, cs := range crdSchemas(obj, p) {
+						if _, dup := d.crds[k]; !dup {
+							d.crds[k] = cs
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// lookup finds the schema of a custom kind in the directory.
+func (d *schemaDir) lookup(k gvKey) *customSchema {
+	if cs := d.crds[k]; cs != nil {
+		return cs
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cs, ok := d.fromDir[k]; ok {
+		return cs
+	}
+	var cs *customSchema
+	for _, name := range kubeconformNames(k) {
+		if p, ok := d.files[name]; ok {
+			cs = &customSchema{source: p, dialect: dialectJSON, file: p}
+			break
+		}
+	}
+	d.fromDir[k] = cs
+	return cs
+}
+
+// kubeconformNames are the file names (lower case, without .json) a kind's
+// JSON Schema may have in kubeconform's layout.
+func kubeconformNames(k gvKey) []string {
+	group, version := splitAPIVersion(k.apiVersion)
+	kind, version := strings.ToLower(k.kind), strings.ToLower(version)
+	if group == "" {
+		return []string{kind + "-" + version}
+	}
+	group = strings.ToLower(group)
+	first, _, _ := strings.Cut(group, ".")
+	names := []string{kind + "-" + first + "-" + version}
+	if first != group {
+		names = append(names, kind+"-"+group+"-"+version)
+	}
+	return names
+}
+
+// yamlDocuments decodes every document of a YAML stream into JSON-like
+// values (map[string]any, []any, string, int, float64, bool, nil).
+func yamlDocuments(raw []byte) ([]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	var out []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, jsonLike(v))
+		}
+	}
+}
+
+// jsonLike turns the map[any]any yaml.v3 makes for non-string keys into
+// map[string]any.
+func jsonLike(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonLike(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonLike(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonLike(e)
+		}
+		return x
+	}
+	return v
+}
+
+// listOrObject returns the objects of a document: the items of a List, or
+// the document itself.
+func listOrObject(doc any) []map[string]any {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	if items, ok := m["items"].([]any); ok && strings.HasSuffix(fmt.Sprint(m["kind"]), "List") {
+		var out []map[string]any
+		for _, it := range items {
+			if im, ok := it.(map[string]any); ok {
+				out = append(out, im)
+			}
+		}
+		return out
+	}
+	return []map[string]any{m}
+}

@@ -1,0 +1,350 @@
+// Package schema validates Kubernetes objects against the OpenAPI schemas of
+// a Kubernetes release, the way the API server decodes them: built-in kinds
+// against the schemas embedded for each supported minor, custom resources
+// against the openAPIV3Schema of their CustomResourceDefinition (among the
+// inputs or in a schema directory) or against JSON Schema files laid out as
+// kubeconform's {kind}-{group}-{version}.json.
+//
+// A Validator is safe for concurrent use; every schema is compiled once,
+// on first use.
+package schema
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+)
+
+// Problem is one way an object does not fit its schema: the JSON pointer of
+// the field ("/spec/replicas"; for a missing field, the object that lacks
+// it) and what is wrong, without the pointer (`got string "two", want
+// integer`).
+type Problem struct {
+	Pointer string
+	Message string
+}
+
+// String gives the pointer and the message: `/spec/replicas: got string
+// "two", want integer`.
+func (p Problem) String() string {
+	if p.Pointer == "" {
+		return p.Message
+	}
+	return p.Pointer + ": " + p.Message
+}
+
+// Result is what Validate found.
+type Result struct {
+	// Problems are the object's schema violations, ordered by pointer.
+	Problems []Problem
+	// NoSchema: the object is of a custom kind that no CRD among the inputs
+	// and no schema directory describes (or whose schema cannot be used);
+	// Message says so. It is a warning, not a violation.
+	NoSchema bool
+	// Unserved: the object's apiVersion is of a built-in API group, but the
+	// Kubernetes version of the schemas does not serve its kind. When the
+	// schemas are the target's own, Problems holds one problem at
+	// /apiVersion saying so; leave it out when the deprecated-api check
+	// reports the API as removed, so that it is reported once. When the
+	// schemas are another version's (see Note), there is no problem and
+	// Message says the object was not validated.
+	Unserved bool
+	// Message explains NoSchema, or an Unserved object that was not
+	// validated.
+	Message string
+}
+
+// GVK is a group, version and kind; Group is empty for the core group.
+type GVK struct {
+	Group, Version, Kind string
+}
+
+// APIVersion gives apps/v1, or v1 for the core group.
+func (g GVK) APIVersion() string { return apiVersion(g.Group, g.Version) }
+
+// String gives "apps/v1 Deployment".
+func (g GVK) String() string { return g.APIVersion() + " " + g.Kind }
+
+// Option configures a Validator.
+type Option func(*options)
+
+type options struct {
+	strict bool
+	crds   []map[string]any
+	dirs   []string
+}
+
+// Strict rejects unknown fields and duplicate keys, as `kubectl apply
+// --validate=strict` does.
+func Strict(on bool) Option { return func(o *options) { o.strict = on } }
+
+// WithCRDs gives the CustomResourceDefinition objects among the inputs
+// (apiextensions.k8s.io/v1, or v1beta1); objects of other kinds are
+// ignored. Their schemas take precedence over a schema directory's.
+func WithCRDs(crds ...map[string]any) Option {
+	return func(o *options) { o.crds = append(o.crds, crds...) }
+}
+
+// WithSchemaDir adds a directory of schemas for custom resources: YAML
+// files holding CustomResourceDefinitions, and JSON Schema files named as
+// kubeconform names them, {kind}-{group}-{version}.json in lower case (group
+// being the first label of the API group, or the whole group; absent for
+// the core group), e.g. trainingjob-sagemaker-v1.json. Sub-directories are
+// searched too. It may be given more than once; earlier directories win.
+func WithSchemaDir(dir string) Option {
+	return func(o *options) { o.dirs = append(o.dirs, dir) }
+}
+
+// Validator validates objects for one Kubernetes version.
+type Validator struct {
+	target kubeversion.Version
+	b      *builtin
+	exact  bool
+	note   string
+	strict bool
+	groups map[string]bool
+	crds   map[gvKey]*customSchema
+	dirs   []*schemaDir
+}
+
+// knownGroups are the built-in API groups of every Kubernetes release
+// since 1.16, served or not; a test keeps it a superset of the groups of
+// the embedded releases. Their kinds are built-in APIs (current, removed or
+// misspelled), never custom resources.
+var knownGroups = []string{
+	"", "admission.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+	"apiregistration.k8s.io", "apps", "auditregistration.k8s.io", "authentication.k8s.io",
+	"authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io", "coordination.k8s.io",
+	"discovery.k8s.io", "events.k8s.io", "extensions", "flowcontrol.apiserver.k8s.io",
+	"imagepolicy.k8s.io", "internal.apiserver.k8s.io", "lifecycle.k8s.io", "networking.k8s.io",
+	"node.k8s.io", "policy", "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io",
+	"settings.k8s.io", "storage.k8s.io", "storagemigration.k8s.io",
+}
+
+// New returns a validator for Kubernetes version v. When no schemas are
+// embedded for v's minor it validates with the nearest embedded minor and
+// Note says so.
+func New(v kubeversion.Version, opts ...Option) (*Validator, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	all := embeddedVersions()
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no schemas are embedded")
+	}
+	if v.IsZero() {
+		v = kubeversion.Latest
+	}
+	e := nearest(all, v)
+	b, err := e.load()
+	if err != nil {
+		return nil, err
+	}
+	val := &Validator{target: v, b: b, strict: o.strict, groups: builtinGroups(b), crds: map[gvKey]*customSchema{}}
+	val.exact = e.version.Major == v.Major && e.version.Minor == v.Minor
+	if !val.exact {
+		val.note = fmt.Sprintf("no schemas for Kubernetes %s: validating with %s", v.MinorString(), e.version.MinorString())
+	}
+	for _, crd := range o.crds {
+		for k, cs := range crdSchemas(crd, "inputs") {
+			if _, dup := val.crds[k]; !dup {
+				val.crds[k] = cs
+			}
+		}
+	}
+	for _, dir := range o.dirs {
+		d, err := loadSchemaDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		val.dirs = append(val.dirs, d)
+	}
+	return val, nil
+}
+
+func nearest(all []*embedded, v kubeversion.Version) *embedded {
+	best := all[0]
+	dist := func(e *embedded) int {
+		d := (e.version.Major-v.Major)*1000 + e.version.Minor - v.Minor
+		if d < 0 {
+			d = -d
+		}
+		return d
+	}
+	for _, e := range all[1:] {
+		if d := dist(e); d < dist(best) || (d == dist(best) && best.version.Less(e.version)) {
+			best = e
+		}
+	}
+	return best
+}
+
+// builtinGroups are the known groups and those of b.
+func builtinGroups(b *builtin) map[string]bool {
+	m := make(map[string]bool, len(knownGroups)+len(b.groups))
+	for _, g := range knownGroups {
+		m[g] = true
+	}
+	for g := range b.groups {
+		m[g] = true
+	}
+	for k := range b.kinds {
+		g, _ := splitAPIVersion(k.apiVersion)
+		m[g] = true
+	}
+	return m
+}
+
+// Note is non-empty when the target version has no embedded schemas:
+// "no schemas for Kubernetes 1.20: validating with 1.29". Say it once.
+func (v *Validator) Note() string { return v.note }
+
+// SchemaVersion is the Kubernetes minor whose schemas are used.
+func (v *Validator) SchemaVersion() kubeversion.Version { return v.b.version }
+
+// Validate validates one object (values as JSON decoding gives them;
+// integers may be int64 or int, numbers float64).
+func (v *Validator) Validate(obj map[string]any) Result {
+	return v.ValidateWithDuplicates(obj, nil)
+}
+
+// ValidateWithDuplicates validates one object whose source repeated the
+// keys at the given JSON pointers ("/spec/template/spec/containers"): in
+// strict mode each is a problem, as the API server's strict decoding
+// rejects duplicate fields; otherwise they are ignored (the last one wins).
+func (v *Validator) ValidateWithDuplicates(obj map[string]any, duplicates []string) Result {
+	var res Result
+	av, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	w := walkers.Get().(*walker)
+	w.strict, w.lenient, w.probe, w.failed = v.strict, 0, false, false
+	w.path, w.problems = w.path[:0], nil
+	defer walkers.Put(w)
+
+	if v.strict {
+		for _, d := range duplicates {
+			tok := d[strings.LastIndexByte(d, '/')+1:]
+			tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+			w.problems = append(w.problems, Problem{Pointer: d, Message: fmt.Sprintf("duplicate field %q", tok)})
+		}
+	}
+	switch {
+	case av == "" && kind == "":
+		w.problems = append(w.problems, Problem{Message: "missing apiVersion and kind"})
+	case av == "":
+		w.problems = append(w.problems, Problem{Message: "missing apiVersion"})
+	case kind == "":
+		w.problems = append(w.problems, Problem{Message: "missing kind"})
+	default:
+		k := gvKey{av, kind}
+		n, err := v.schemaFor(k, &res)
+		w.problems = append(w.problems, res.Problems...)
+		switch {
+		case err != nil:
+			res.NoSchema = true
+			res.Message = fmt.Sprintf("no usable schema for %s %s: %v", av, kind, err)
+		case n != nil:
+			w.check(obj, n)
+		}
+	}
+	res.Problems = w.problems
+	sortProblems(res.Problems)
+	return res
+}
+
+var walkers = sync.Pool{New: func() any { return &walker{path: make([]step, 0, 16)} }}
+
+// schemaFor finds the schema of a kind; with none it fills in res.
+func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
+	if n := v.b.kinds[k]; n != nil {
+		return n, nil
+	}
+	if cs := v.crds[k]; cs != nil {
+		return cs.compiled(v.b.objectMeta)
+	}
+	group, _ := splitAPIVersion(k.apiVersion)
+	if v.groups[group] {
+		res.Unserved = true
+		if v.exact {
+			msg := fmt.Sprintf("%s %s is not served by Kubernetes %s", k.apiVersion, k.kind, v.b.version.MinorString())
+			if alt := v.servedVersions(group, k.kind); len(alt) > 0 {
+				msg += ": use " + strings.Join(alt, " or ")
+			}
+			res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
+		} else {
+			res.Message = fmt.Sprintf("%s %s is not in the schemas of Kubernetes %s: not validated", k.apiVersion, k.kind, v.b.version.MinorString())
+		}
+		return nil, nil
+	}
+	for _, d := range v.dirs {
+		if cs := d.lookup(k); cs != nil {
+			return cs.compiled(v.b.objectMeta)
+		}
+	}
+	res.NoSchema = true
+	res.Message = fmt.Sprintf("no schema for %s %s: add its CRD or --schema-dir", k.apiVersion, k.kind)
+	return nil, nil
+}
+
+// servedVersions lists the apiVersions of group that serve kind.
+func (v *Validator) servedVersions(group, kind string) []string {
+	var out []string
+	for k := range v.b.kinds {
+		if k.kind != kind {
+			continue
+		}
+		if g, _ := splitAPIVersion(k.apiVersion); g == group {
+			out = append(out, k.apiVersion)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Versions lists the Kubernetes minors with embedded schemas, oldest first.
+func Versions() []kubeversion.Version {
+	var out []kubeversion.Version
+	for _, e := range embeddedVersions() {
+		out = append(out, e.version)
+	}
+	return out
+}
+
+// Served lists the kinds the embedded OpenAPI spec of v's minor serves
+// (alpha and beta APIs included, List kinds and meta kinds such as
+// DeleteOptions left out), ordered; nil when v's minor is not embedded.
+func Served(v kubeversion.Version) []GVK {
+	for _, e := range embeddedVersions() {
+		if e.version.Major != v.Major || e.version.Minor != v.Minor {
+			continue
+		}
+		b, err := e.load()
+		if err != nil {
+			return nil
+		}
+		var out []GVK
+		for k := range b.kinds {
+			g, ver := splitAPIVersion(k.apiVersion)
+			if strings.HasSuffix(k.kind, "List") && b.kinds[gvKey{k.apiVersion, strings.TrimSuffix(k.kind, "List")}] != nil {
+				continue
+			}
+			out = append(out, GVK{g, ver, k.kind})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			a, b := out[i], out[j]
+			if a.Group != b.Group {
+				return a.Group < b.Group
+			}
+			if a.Version != b.Version {
+				return a.Version < b.Version
+			}
+			return a.Kind < b.Kind
+		})
+		return out
+	}
+	return nil
+}
