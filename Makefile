@@ -13,7 +13,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build run test vet bench clean controlplane
+.PHONY: all build run test vet bench clean controlplane schemas
 
 all: build
 
@@ -44,6 +44,11 @@ $(BIN)/etcd:
 # the binaries.
 test: vet controlplane
 	GATEKEEP_CONTROLPLANE=required $(GO) test ./...
+
+# Regenerate the embedded OpenAPI schemas (schema/data) from the
+# api/openapi-spec of each pinned k8s.io/kubernetes release.
+schemas:
+	$(GO) run ./hack/schemagen -out schema/data
 
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.

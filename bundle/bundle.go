@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gatekeep-dev/gatekeep/deprecation"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/policies"
 )
@@ -50,6 +51,25 @@ type Bundle struct {
 	// config names gatekeep.yaml in messages; lines says where its keys are.
 	config string
 	lines  lines
+	// deprecations are the deprecated-API table's layers, in order: a later
+	// one's entry replaces an earlier one's for the same API.
+	deprecations [][]deprecation.Entry
+}
+
+// DeprecationsFile is the deprecated-API table of a bundle (the built-in one
+// ships every Kubernetes API); gatekeep.yaml's deprecations: add to it.
+const DeprecationsFile = "deprecations.yaml"
+
+// Deprecations returns the deprecated-API table of the bundle.
+func (b *Bundle) Deprecations() (*deprecation.Table, error) {
+	var t *deprecation.Table
+	for _, layer := range b.deprecations {
+		var err error
+		if t, err = t.Extend(layer...); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", b.Name, err)
+		}
+	}
+	return t, nil
 }
 
 // Builtin loads the bundle embedded in the binary.
@@ -106,6 +126,13 @@ func fromFiles(name, prefix string, files map[string][]byte) (*Bundle, error) {
 			if err := b.decode(data); err != nil {
 				errs = append(errs, err)
 			}
+		case p == DeprecationsFile:
+			t, err := deprecation.Load(data)
+			if err != nil {
+				errs = append(errs, manifest.Error{File: shown, Message: err.Error()})
+				continue
+			}
+			b.deprecations = append([][]deprecation.Entry{t.Entries()}, b.deprecations...)
 		case strings.HasSuffix(p, "_test.rego"):
 			b.RegoTests = append(b.RegoTests, File{Name: shown, Content: data})
 		case ext == ".rego":
@@ -174,6 +201,7 @@ func Merge(bs ...*Bundle) *Bundle {
 		out.Rego = append(out.Rego, b.Rego...)
 		out.RegoTests = append(out.RegoTests, b.RegoTests...)
 		out.Objects = append(out.Objects, b.Objects...)
+		out.deprecations = append(out.deprecations, b.deprecations...)
 		for k, v := range b.Data {
 			out.Data[k] = v
 		}

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatekeep-dev/gatekeep/deprecation"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
 )
@@ -46,6 +47,11 @@ type Config struct {
 	// Sync lists the kinds the webhook keeps in data.inventory, besides the
 	// Ingresses it always indexes.
 	Sync []GVK `yaml:"sync,omitempty"`
+	// Strict makes the schema check reject unknown fields and duplicate
+	// keys, as kubectl apply --validate=strict does.
+	Strict bool `yaml:"strict,omitempty"`
+	// Deprecations extend the deprecated-API table, for CRDs.
+	Deprecations []deprecation.Entry `yaml:"deprecations,omitempty"`
 }
 
 // GVK names a kind of object.
@@ -142,6 +148,7 @@ func (c *Config) merge(o Config) {
 		c.RegoVersion = o.RegoVersion
 	}
 	c.AllowNetwork = c.AllowNetwork || o.AllowNetwork
+	c.Strict = c.Strict || o.Strict
 	c.ReviewApps = append(c.ReviewApps, o.ReviewApps...)
 	c.Sync = append(c.Sync, o.Sync...)
 }
@@ -190,6 +197,12 @@ func (b *Bundle) decode(data []byte) error {
 		if g.Version == "" || g.Kind == "" {
 			return b.errorf(line(item(child(&root, "sync"), i)), "sync[%d]: version and kind are required (group is empty for the core group)", i)
 		}
+	}
+	if len(b.Config.Deprecations) > 0 {
+		if _, err := (*deprecation.Table)(nil).Extend(b.Config.Deprecations...); err != nil {
+			return b.errorf(line(child(&root, "deprecations")), "%v", err)
+		}
+		b.deprecations = append(b.deprecations, b.Config.Deprecations)
 	}
 	exemptions := child(&root, "exemptions")
 	for i, e := range b.Config.Exemptions.Namespaces {

@@ -4,13 +4,23 @@
 // in CI or behind an admission request.
 package checks
 
-import "github.com/gatekeep-dev/gatekeep/manifest"
+import (
+	"sync"
+
+	"github.com/gatekeep-dev/gatekeep/deprecation"
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/schema"
+)
 
 // Violation is one problem a check found in an object: the JSON pointer of
 // the offending field and a message a person can act on.
 type Violation struct {
 	Path    string
 	Message string
+	// Warning caps the finding at warn even where the check denies (a
+	// deprecated API that is still served, a kind with no schema).
+	Warning bool
 }
 
 // Check is one built-in check.
@@ -24,34 +34,63 @@ type Check struct {
 	CIOnly bool
 	// Review returns the object's violations.
 	Review func(obj *manifest.Object, inv *Inventory) []Violation
+	// Note is said once per run when set (schemas of another version used).
+	Note string
+}
+
+// Config is what the configurable checks need to know.
+type Config struct {
+	// Version is the target Kubernetes version.
+	Version kubeversion.Version
+	// Strict: unknown fields and duplicate keys are schema violations.
+	Strict bool
+	// SchemaDirs hold CRDs and JSON Schemas for custom kinds.
+	SchemaDirs []string
+	// Deprecations is the deprecated-API table (built-in plus the bundle's).
+	Deprecations *deprecation.Table
+	// Admission: the API server validates custom resources against their
+	// CRDs itself, so a kind without a schema is not worth a warning.
+	Admission bool
 }
 
 // Builtin returns every built-in check, in a stable order.
-func Builtin() []Check {
+func Builtin(cfg Config) ([]Check, error) {
+	sc, err := newSchemaCheck(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return []Check{
 		PrivilegedContainer,
 		IngressHostCollision,
 		PlaintextSecret,
-	}
+		deprecatedAPI(cfg),
+		sc,
+	}, nil
 }
-
-// Reserved are the IDs of built-in checks specified but not yet shipped;
-// bundles may name them already.
-var Reserved = []string{"deprecated-api", "schema"}
 
 // Inventory is what a check may know beyond the object under review: in CI
 // every object of the run, in the cluster what the informers hold.
 type Inventory struct {
 	Hosts *HostIndex
+	// CRDs are the CustomResourceDefinitions among the inputs.
+	CRDs []map[string]any
+
+	once    sync.Once
+	schemas *schema.Validator
+	err     error
 }
 
 // InventoryOf builds the inventory of a CI run from all of its objects.
 func InventoryOf(objs []*manifest.Object) *Inventory {
 	idx := NewHostIndex()
+	inv := &Inventory{Hosts: idx}
 	for _, o := range objs {
-		if isIngress(o) {
+		switch {
+		case isIngress(o):
 			idx.Add(o.Namespace(), o.Name(), IngressClaims(o))
+		case o.Kind() == "CustomResourceDefinition" && o.Ref().Group() == "apiextensions.k8s.io":
+			inv.CRDs = append(inv.CRDs, o.Data)
 		}
 	}
-	return &Inventory{Hosts: idx}
+	return inv
 }

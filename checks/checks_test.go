@@ -68,8 +68,8 @@ spec:
 `)[0]
 	vs := PrivilegedContainer.Review(pod, nil)
 	want := []Violation{
-		{"/spec/initContainers/0/securityContext/privileged", `init container "setup" is privileged`},
-		{"/spec/ephemeralContainers/0/securityContext/privileged", `ephemeral container "debug" is privileged`},
+		{Path: "/spec/initContainers/0/securityContext/privileged", Message: `init container "setup" is privileged`},
+		{Path: "/spec/ephemeralContainers/0/securityContext/privileged", Message: `ephemeral container "debug" is privileged`},
 	}
 	if fmt.Sprint(vs) != fmt.Sprint(want) {
 		t.Errorf("got %+v\nwant %+v", vs, want)

@@ -61,6 +61,10 @@ type Engine struct {
 	only    []string
 	skip    []string
 
+	strict     bool
+	schemaDirs []string
+	notes      []string
+
 	now             func() time.Time
 	labeller        *reviewapp.Labeller
 	reviewAppAction Action
@@ -82,6 +86,15 @@ func Only(ids ...string) Option { return func(e *Engine) { e.only = append(e.onl
 
 // Skip leaves out the named checks.
 func Skip(ids ...string) Option { return func(e *Engine) { e.skip = append(e.skip, ids...) } }
+
+// Strict makes the schema check reject unknown fields and duplicate keys
+// (as does strict: true in gatekeep.yaml).
+func Strict(on bool) Option { return func(e *Engine) { e.strict = e.strict || on } }
+
+// SchemaDirs adds folders of CRDs and JSON Schemas for custom kinds.
+func SchemaDirs(dirs ...string) Option {
+	return func(e *Engine) { e.schemaDirs = append(e.schemaDirs, dirs...) }
+}
 
 // WithClock sets the clock of time-dependent rules (review-app expiry).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
@@ -108,11 +121,22 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			e.version = v
 		}
 	}
-	known := map[string]bool{ReviewAppCheck: true}
-	for _, id := range checks.Reserved {
-		known[id] = true
+	table, err := b.Deprecations()
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range checks.Builtin() {
+	builtin, err := checks.Builtin(checks.Config{
+		Version:      e.version,
+		Strict:       e.strict || b.Config.Strict,
+		SchemaDirs:   e.schemaDirs,
+		Deprecations: table,
+		Admission:    e.mode == Admission,
+	})
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{ReviewAppCheck: true}
+	for _, c := range builtin {
 		known[c.ID] = true
 	}
 	for _, id := range sortedIDs(b.Config.Checks) {
@@ -127,7 +151,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			}
 		}
 	}
-	for _, c := range checks.Builtin() {
+	for _, c := range builtin {
 		if c.CIOnly && e.mode != CI || !e.selected(c.ID) {
 			continue
 		}
@@ -139,6 +163,9 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			continue
 		}
 		e.checks = append(e.checks, rule{check: c, action: action})
+		if c.Note != "" {
+			e.notes = append(e.notes, c.ID+": "+c.Note)
+		}
 	}
 	if err := e.newLabeller(); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", b.Name, err)
@@ -152,6 +179,10 @@ func (e *Engine) selected(id string) bool {
 	}
 	return !contains(e.skip, id)
 }
+
+// Notes are what the run should say once (schemas of another version
+// used for the target, say).
+func (e *Engine) Notes() []string { return e.notes }
 
 // Bundle returns the engine's bundle.
 func (e *Engine) Bundle() *bundle.Bundle { return e.bundle }
@@ -202,9 +233,13 @@ func (e *Engine) Review(ctx context.Context, req Request, inv *checks.Inventory)
 			continue
 		}
 		for _, v := range r.check.Review(o, inv) {
+			action := r.action
+			if v.Warning && action == Deny {
+				action = Warn
+			}
 			out = append(out, Finding{
 				Check:   r.check.ID,
-				Action:  r.action,
+				Action:  action,
 				Message: v.Message,
 				Object:  ref,
 				Path:    v.Path,

@@ -14,7 +14,7 @@ type Version struct {
 }
 
 // Latest is the newest Kubernetes minor gatekeep supports, the default target.
-var Latest = Version{Major: 1, Minor: 35}
+var Latest = Version{Major: 1, Minor: 37}
 
 // Parse accepts "1.34", "1.34.3" and "v1.34.3".
 func Parse(s string) (Version, error) {

@@ -76,12 +76,12 @@ func TestLoadInfraRepo(t *testing.T) {
 	// The base is consumed by the overlays: never rendered on its own (it
 	// would have no namespace), and its files are not read again alone.
 	for _, o := range set.Objects {
-		if o.Namespace() == "" && o.Kind() != "Application" {
+		if o.Namespace() == "" && o.Kind() != "CustomResourceDefinition" {
 			t.Errorf("object without namespace: %s from %s", o.Ref(), o.Source.File)
 		}
 	}
-	if n := len(set.Objects); n != 21 {
-		t.Errorf("got %d objects, want 21:\n%s", n, got)
+	if n := len(set.Objects); n != 22 {
+		t.Errorf("got %d objects, want 22:\n%s", n, got)
 	}
 
 	// Lines inside a base file, for a field the overlay left alone.

@@ -53,7 +53,13 @@ type Object struct {
 	// rendered objects (kustomize) may differ from their source document: a
 	// field's line is only given where the source still holds the same value.
 	rendered bool
+	// duplicates are the JSON pointers of keys the source repeats.
+	duplicates []string
 }
+
+// Duplicates returns the JSON pointers of mapping keys the object's source
+// repeats (the last value is the one kept, as the API server would).
+func (o *Object) Duplicates() []string { return o.duplicates }
 
 // New wraps data that did not come from a file (an admission request, a test).
 func New(data map[string]any) *Object { return &Object{Data: data} }

@@ -48,7 +48,8 @@ func Parse(file string, data []byte) ([]*Object, []Error) {
 		if root == nil {
 			continue
 		}
-		v, cerr := convert(root)
+		var c converter
+		v, cerr := c.value(root, 0)
 		if cerr != nil {
 			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
 			continue
@@ -65,13 +66,25 @@ func Parse(file string, data []byte) ([]*Object, []Error) {
 					errs = append(errs, Error{File: file, Line: d.itemLine(root, i, line), Message: fmt.Sprintf("items[%d] of the List is not a Kubernetes object (it needs apiVersion and kind)", i)})
 					continue
 				}
-				objs = append(objs, &Object{Data: im, Source: Source{File: file, Line: d.itemLine(root, i, line)}, doc: d, prefix: "/items/" + strconv.Itoa(i)})
+				prefix := "/items/" + strconv.Itoa(i)
+				objs = append(objs, &Object{Data: im, Source: Source{File: file, Line: d.itemLine(root, i, line)}, doc: d, prefix: prefix, duplicates: within(c.duplicates, prefix)})
 			}
 			continue
 		}
-		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d})
+		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d, duplicates: c.duplicates})
 	}
 	return objs, errs
+}
+
+// within keeps the pointers under prefix, relative to it.
+func within(pointers []string, prefix string) []string {
+	var out []string
+	for _, p := range pointers {
+		if strings.HasPrefix(p, prefix+"/") {
+			out = append(out, strings.TrimPrefix(p, prefix))
+		}
+	}
+	return out
 }
 
 func (d *document) itemLine(root *yaml.Node, i int, fallback int) int {
@@ -241,10 +254,25 @@ type convertError struct {
 // convert turns a node into the values JSON decoding gives, as the API
 // server would see the object.
 func convert(n *yaml.Node) (any, *convertError) {
-	return convertDepth(n, 0)
+	var c converter
+	return c.value(n, 0)
 }
 
-func convertDepth(n *yaml.Node, depth int) (any, *convertError) {
+// converter converts a node tree, noting keys a mapping repeats (strict
+// validation rejects them, as kubectl apply --validate=strict does).
+type converter struct {
+	path       []string
+	duplicates []string
+}
+
+func (c *converter) pointer() string {
+	if len(c.path) == 0 {
+		return ""
+	}
+	return "/" + strings.Join(c.path, "/")
+}
+
+func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 	if depth > 1000 {
 		return nil, &convertError{n.Line, "document nests too deeply"}
 	}
@@ -257,7 +285,8 @@ func convertDepth(n *yaml.Node, depth int) (any, *convertError) {
 			if k.ShortTag() == "!!merge" {
 				// Explicit keys win over merged ones, whatever their order.
 				for _, src := range mergeSources(v) {
-					sv, err := convertDepth(src, depth+1)
+					var inner converter
+					sv, err := inner.value(src, depth+1)
 					if err != nil {
 						return nil, err
 					}
@@ -275,20 +304,28 @@ func convertDepth(n *yaml.Node, depth int) (any, *convertError) {
 				}
 				continue
 			}
-			if rk := resolve(k); rk.Kind != yaml.ScalarNode {
+			rk := resolve(k)
+			if rk.Kind != yaml.ScalarNode {
 				return nil, &convertError{k.Line, "mapping key is not a scalar"}
 			}
-			val, err := convertDepth(v, depth+1)
+			c.path = append(c.path, Escape(rk.Value))
+			if _, dup := m[rk.Value]; dup {
+				c.duplicates = append(c.duplicates, c.pointer())
+			}
+			val, err := c.value(v, depth+1)
+			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
 			}
-			m[resolve(k).Value] = val
+			m[rk.Value] = val
 		}
 		return m, nil
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			v, err := convertDepth(c, depth+1)
+		for i, e := range n.Content {
+			c.path = append(c.path, strconv.Itoa(i))
+			v, err := c.value(e, depth+1)
+			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
 			}

@@ -245,3 +245,44 @@ func TestPodSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestFromJSON(t *testing.T) {
+	o, err := FromJSON([]byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"n": 3, "f": 1.5, "l": [1, "a", null, true]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"n": int64(3), "f": 1.5, "l": []any{int64(1), "a", nil, true}}
+	if !reflect.DeepEqual(o.Data["spec"], want) || o.Name() != "p" {
+		t.Errorf("spec = %#v", o.Data["spec"])
+	}
+	for _, bad := range []string{`[1]`, `{`, ``} {
+		if _, err := FromJSON([]byte(bad)); err == nil {
+			t.Errorf("FromJSON(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseDuplicateKeys(t *testing.T) {
+	objs, errs := Parse("d.yaml", []byte(`apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: a
+      name: b
+    data:
+      x: "1"
+      y: "2"
+      x: "3"
+`))
+	if len(errs) > 0 || len(objs) != 1 {
+		t.Fatalf("objs %d errs %v", len(objs), errs)
+	}
+	if got := objs[0].Duplicates(); !reflect.DeepEqual(got, []string{"/metadata/name", "/data/x"}) {
+		t.Errorf("duplicates = %v", got)
+	}
+	if objs[0].Name() != "b" || objs[0].Data["data"].(map[string]any)["x"] != "3" {
+		t.Errorf("the last value must win: %v", objs[0].Data)
+	}
+}

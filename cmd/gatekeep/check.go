@@ -26,6 +26,7 @@ type checkFlags struct {
 	skip       []string
 	exclude    []string
 	strict     bool
+	schemaDirs []string
 	combine    bool
 	quiet      bool
 }
@@ -50,7 +51,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 			if len(args) == 0 {
 				return usageError("check: no input: give files, directories, or - for standard input")
 			}
-			return runCheck(cmd.Context(), f, args, cmd.InOrStdin(), cmd.OutOrStdout())
+			return runCheck(cmd.Context(), f, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
@@ -62,12 +63,13 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (comma-separated IDs)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files and directories matching this glob (repeatable; ** matches any directories)")
 	fl.BoolVar(&f.strict, "strict", false, "schema: unknown fields and duplicate keys are errors")
+	fl.StringArrayVar(&f.schemaDirs, "schema-dir", nil, "folder of CRDs or kubeconform-style JSON Schemas ({kind}-{group}-{version}.json) for custom kinds (repeatable)")
 	fl.BoolVar(&f.combine, "combine", false, "Rego policies see every document at once")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
 	return cmd
 }
 
-func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout io.Writer) error {
+func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -75,9 +77,13 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...))
+	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...),
+		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...))
 	if err != nil {
 		return err
+	}
+	for _, n := range eng.Notes() {
+		fmt.Fprintln(stderr, "note: "+n)
 	}
 	opts = append(opts, report.WithChecks(eng.Checks()), report.WithVersion(version))
 	out, err := report.New(f.output, opts...)

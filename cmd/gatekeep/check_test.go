@@ -114,6 +114,7 @@ func TestCheckInfraRepo(t *testing.T) {
 		"ingress-host-collision staging/shop":           "app/base/ingress.yaml:8",
 		"ingress-host-collision production/shop":        "app/base/ingress.yaml:8",
 		"plaintext-secret production/shop-db":           "app/overlays/production/secret.yaml:7",
+		"deprecated-api staging/shop":                   "app/overlays/staging/pdb.yaml:1",
 	}
 	if len(got) != len(want) {
 		t.Errorf("findings %v, want %v", got, want)
@@ -123,10 +124,10 @@ func TestCheckInfraRepo(t *testing.T) {
 			t.Errorf("%s at %q, want %q", k, got[k], v)
 		}
 	}
-	if r.Bundle.Name != "builtin" || !strings.HasPrefix(r.Bundle.Digest, "sha256:") || r.KubernetesVersion != "1.35" {
+	if r.Bundle.Name != "builtin" || !strings.HasPrefix(r.Bundle.Digest, "sha256:") || r.KubernetesVersion != "1.37" {
 		t.Errorf("bundle %+v version %s", r.Bundle, r.KubernetesVersion)
 	}
-	if r.Summary["objects"] != 21 || r.Summary["denied"] != 4 || r.Summary["passed"] != 17 {
+	if r.Summary["objects"] != 22 || r.Summary["denied"] != 5 || r.Summary["passed"] != 17 {
 		t.Errorf("summary %v", r.Summary)
 	}
 	if strings.Contains(out, "not-a-real-password") {
@@ -214,7 +215,7 @@ func TestCheckKubernetesVersion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "-o", "json", "cm.yaml"}, "1.35"},
+		{[]string{"check", "-o", "json", "cm.yaml"}, "1.37"},
 		{[]string{"check", "-o", "json", "--kubernetes-version", "v1.34.3", "cm.yaml"}, "1.34.3"},
 		{[]string{"check", "-o", "json", "--bundle", "old", "cm.yaml"}, "1.29"},
 		{[]string{"check", "-o", "json", "--bundle", "old", "--kubernetes-version", "1.33", "cm.yaml"}, "1.33"},
@@ -240,5 +241,16 @@ func TestCheckTextOutput(t *testing.T) {
 	out, _, _ = run(t, dir, "", "check", "-q", "cm.yaml")
 	if out != "" {
 		t.Errorf("-q on a clean input printed %q", out)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,140 @@
+// Package webhook puts gatekeep's engine in front of the kube-apiserver: a
+// validating and a mutating admission webhook (AdmissionReview v1) that
+// decide with the same engine and bundle as gatekeep check.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// MaxBodyBytes bounds an admission request; the API server itself sends at
+// most about 3 MiB of object, so anything larger is not from it.
+const MaxBodyBytes = 8 << 20
+
+// defaultTimeout applies when the API server does not say (it always does:
+// ?timeout= on the webhook URL).
+const defaultTimeout = 10 * time.Second
+
+// decider decides one admission request: validation or mutation.
+type decider interface {
+	decide(ctx context.Context, req admission.Request) admission.Response
+}
+
+// endpoint serves AdmissionReviews over HTTP for a decider: it rejects what
+// is not an AdmissionReview (400) or too large (413), honours the deadline
+// the API server gives, and turns a panic into an error for that request
+// alone.
+type endpoint struct {
+	name    string // validate or mutate
+	decider decider
+	metrics *metrics
+	log     logr.Logger
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		e.fail(w, http.StatusBadRequest, "read request body: "+err.Error())
+		return
+	}
+	if len(body) > MaxBodyBytes {
+		e.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		e.fail(w, http.StatusBadRequest, "not an AdmissionReview: "+err.Error())
+		return
+	}
+	if review.Request == nil || review.Request.UID == "" {
+		e.fail(w, http.StatusBadRequest, "not an AdmissionReview: no request, or a request without a uid")
+		return
+	}
+	if review.APIVersion != "" && review.APIVersion != admissionv1.SchemeGroupVersion.String() {
+		e.fail(w, http.StatusBadRequest, fmt.Sprintf("AdmissionReview %s is not supported: use admission.k8s.io/v1", review.APIVersion))
+		return
+	}
+
+	timeout := defaultTimeout
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 {
+			timeout = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	req := admission.Request{AdmissionRequest: *review.Request}
+	resp := e.safeDecide(ctx, req)
+	resp.UID = req.UID
+	if err := resp.Complete(req); err != nil {
+		resp = admission.Errored(http.StatusInternalServerError, err)
+		resp.UID = req.UID
+	}
+	out := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		Response: &resp.AdmissionResponse,
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		e.log.Error(err, "write admission response")
+	}
+	e.metrics.observe(e.name, string(req.Operation), outcome(resp), time.Since(start))
+}
+
+// safeDecide runs the decider, turning a panic (a policy's bug) into an
+// error response for this request only.
+func (e *endpoint) safeDecide(ctx context.Context, req admission.Request) (resp admission.Response) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error(fmt.Errorf("panic: %v", p), "admission review panicked", "uid", req.UID, "kind", req.Kind.Kind)
+			resp = admission.Errored(http.StatusInternalServerError, errors.New("gatekeep failed to evaluate the request; see its logs"))
+		}
+	}()
+	resp = e.decider.decide(ctx, req)
+	if err := ctx.Err(); err != nil && resp.Allowed {
+		// The deadline passed while deciding: the API server has stopped
+		// waiting, and an answer computed without all checks is no answer.
+		return admission.Errored(http.StatusGatewayTimeout, fmt.Errorf("review did not finish in time: %w", err))
+	}
+	return resp
+}
+
+func (e *endpoint) fail(w http.ResponseWriter, code int, msg string) {
+	e.metrics.observe(e.name, "", "bad-request", 0)
+	http.Error(w, msg, code)
+}
+
+func outcome(r admission.Response) string {
+	switch {
+	case r.Result != nil && r.Result.Code >= 500:
+		return "error"
+	case !r.Allowed:
+		return "denied"
+	case len(r.Patches) > 0:
+		return "patched"
+	}
+	return "allowed"
+}
+
+// joinMessages makes one status message of several findings' messages.
+func joinMessages(msgs []string) string {
+	return strings.Join(msgs, "; ")
+}

@@ -1,0 +1,180 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+)
+
+// Inventory is what the webhook knows of the cluster, read through
+// controller-runtime caches: every Ingress's hosts (namespace, name, hosts
+// and paths only, never whole objects) and every Namespace's labels.
+type Inventory struct {
+	hosts *checks.HostIndex
+
+	mu         sync.RWMutex
+	namespaces map[string]map[string]any // name -> labels
+
+	synced atomic.Bool
+}
+
+// NewInventory returns an empty inventory; Start fills it from a cluster.
+func NewInventory() *Inventory {
+	return &Inventory{hosts: checks.NewHostIndex(), namespaces: map[string]map[string]any{}}
+}
+
+// Checks returns the inventory as the checks read it.
+func (i *Inventory) Checks() *checks.Inventory { return &checks.Inventory{Hosts: i.hosts} }
+
+// Synced reports whether the caches have synced.
+func (i *Inventory) Synced() bool { return i.synced.Load() }
+
+// Namespace returns the Namespace object (metadata only), nil if unknown.
+func (i *Inventory) Namespace(name string) *manifest.Object {
+	i.mu.RLock()
+	labels, ok := i.namespaces[name]
+	i.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	return manifest.New(map[string]any{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": name, "labels": labels},
+	})
+}
+
+// Start watches the cluster until ctx ends; it returns once the caches have
+// synced, or with the reason they could not.
+func (i *Inventory) Start(ctx context.Context, cfg *rest.Config) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	c, err := cache.New(cfg, cache.Options{
+		Scheme: scheme,
+		ByObject: map[client.Object]cache.ByObject{
+			&networkingv1.Ingress{}: {Transform: keepHosts},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return fmt.Errorf("inventory cache: %w", err)
+	}
+	ingresses, err := c.GetInformer(ctx, &networkingv1.Ingress{})
+	if err != nil {
+		return fmt.Errorf("watch Ingresses: %w", err)
+	}
+	if _, err := ingresses.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { i.setIngress(o) },
+		UpdateFunc: func(_, o any) { i.setIngress(o) },
+		DeleteFunc: func(o any) { i.deleteIngress(o) },
+	}); err != nil {
+		return err
+	}
+	nsMeta := &metav1.PartialObjectMetadata{}
+	nsMeta.SetGroupVersionKind(metav1.SchemeGroupVersion.WithKind("Namespace"))
+	nsMeta.APIVersion = "v1"
+	namespaces, err := c.GetInformer(ctx, nsMeta)
+	if err != nil {
+		return fmt.Errorf("watch Namespaces: %w", err)
+	}
+	if _, err := namespaces.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { i.setNamespace(o) },
+		UpdateFunc: func(_, o any) { i.setNamespace(o) },
+		DeleteFunc: func(o any) { i.deleteNamespace(o) },
+	}); err != nil {
+		return err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return fmt.Errorf("inventory caches did not sync: %w", context.Cause(ctx))
+	}
+	i.synced.Store(true)
+	return nil
+}
+
+// keepHosts strips an Ingress to what the host index needs before the
+// cache stores it.
+func keepHosts(o any) (any, error) {
+	ing, ok := o.(*networkingv1.Ingress)
+	if !ok {
+		return o, nil
+	}
+	slim := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{
+		Name: ing.Name, Namespace: ing.Namespace, UID: ing.UID, ResourceVersion: ing.ResourceVersion,
+	}}
+	for _, r := range ing.Spec.Rules {
+		rule := networkingv1.IngressRule{Host: r.Host}
+		if r.HTTP != nil {
+			rule.HTTP = &networkingv1.HTTPIngressRuleValue{}
+			for _, p := range r.HTTP.Paths {
+				rule.HTTP.Paths = append(rule.HTTP.Paths, networkingv1.HTTPIngressPath{Path: p.Path})
+			}
+		}
+		slim.Spec.Rules = append(slim.Spec.Rules, rule)
+	}
+	for _, t := range ing.Spec.TLS {
+		slim.Spec.TLS = append(slim.Spec.TLS, networkingv1.IngressTLS{Hosts: t.Hosts})
+	}
+	return slim, nil
+}
+
+func (i *Inventory) setIngress(o any) {
+	ing, ok := o.(*networkingv1.Ingress)
+	if !ok {
+		return
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ing)
+	if err != nil {
+		return
+	}
+	m["apiVersion"], m["kind"] = "networking.k8s.io/v1", "Ingress"
+	i.hosts.Set(ing.Namespace, ing.Name, checks.IngressClaims(manifest.New(m)))
+}
+
+func (i *Inventory) deleteIngress(o any) {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	if ing, ok := o.(*networkingv1.Ingress); ok {
+		i.hosts.Delete(ing.Namespace, ing.Name)
+	}
+}
+
+func (i *Inventory) setNamespace(o any) {
+	ns, ok := o.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return
+	}
+	labels := make(map[string]any, len(ns.Labels))
+	for k, v := range ns.Labels {
+		labels[k] = v
+	}
+	i.mu.Lock()
+	i.namespaces[ns.Name] = labels
+	i.mu.Unlock()
+}
+
+func (i *Inventory) deleteNamespace(o any) {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	if ns, ok := o.(*metav1.PartialObjectMetadata); ok {
+		i.mu.Lock()
+		delete(i.namespaces, ns.Name)
+		i.mu.Unlock()
+	}
+}

@@ -1,0 +1,244 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+
+	"github.com/gatekeep-dev/gatekeep/engine"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Listen is the HTTPS address of /validate and /mutate (":8443").
+	Listen string
+	// HealthListen serves /healthz and /readyz over plain HTTP.
+	HealthListen string
+	// MetricsListen serves /metrics over plain HTTP ("" or "0": off).
+	MetricsListen string
+	// CertFile and KeyFile are the serving certificate, re-read when they
+	// change on disk.
+	CertFile, KeyFile string
+	// Namespace is gatekeep's own namespace, never judged.
+	Namespace string
+	// Cluster is where the inventory comes from (nil: no inventory).
+	Cluster *rest.Config
+	// Load builds the engine from the policy bundles; it is called at
+	// start and whenever a file under Watch changes.
+	Load func() (*engine.Engine, error)
+	// Watch lists the bundle paths to watch.
+	Watch []string
+	Log   logr.Logger
+}
+
+// Server is gatekeep's admission webhook.
+type Server struct {
+	opts      Options
+	engines   *Engines
+	inventory *Inventory
+	metrics   *metrics
+	ready     chan struct{} // closed once listening
+	addr      net.Addr
+}
+
+// New prepares a server; Run starts it.
+func New(opts Options) *Server {
+	if opts.Listen == "" {
+		opts.Listen = ":8443"
+	}
+	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: newMetrics(), ready: make(chan struct{})}
+}
+
+// Handler returns the HTTP handler of /validate and /mutate, without TLS
+// (for tests and benchmarks that bring their own listener).
+func (s *Server) Handler() http.Handler {
+	j := judge{engines: s.engines, inventory: s.inventory, namespace: s.opts.Namespace, metrics: s.metrics}
+	mux := http.NewServeMux()
+	mux.Handle("/validate", &endpoint{name: "validate", decider: &validator{j}, metrics: s.metrics, log: s.opts.Log})
+	mux.Handle("/mutate", &endpoint{name: "mutate", decider: &mutator{j}, metrics: s.metrics, log: s.opts.Log})
+	return mux
+}
+
+// Engines returns the engine holder (tests swap engines through it).
+func (s *Server) Engines() *Engines { return s.engines }
+
+// Inventory returns the cluster inventory.
+func (s *Server) Inventory() *Inventory { return s.inventory }
+
+// Ready reports whether the bundle is loaded and the caches have synced.
+func (s *Server) Ready() bool {
+	return s.engines.Get() != nil && (s.opts.Cluster == nil || s.inventory.Synced())
+}
+
+// Run serves until ctx ends. A bundle that fails to load at start is an
+// error; one that fails later is logged and the last good one kept.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := s.reload(); err != nil {
+		return err
+	}
+	errs := make(chan error, 4)
+	if s.opts.HealthListen != "" {
+		go func() { errs <- s.serveHealth(ctx) }()
+	}
+	if s.opts.MetricsListen != "" && s.opts.MetricsListen != "0" {
+		go func() { errs <- s.serveMetrics(ctx) }()
+	}
+	if len(s.opts.Watch) > 0 {
+		go s.watchBundles(ctx)
+	}
+	if s.opts.Cluster != nil {
+		go func() {
+			if err := s.inventory.Start(ctx, s.opts.Cluster); err != nil && ctx.Err() == nil {
+				errs <- err
+			}
+		}()
+	}
+	go func() { errs <- s.serveWebhooks(ctx) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errs:
+		return err
+	}
+}
+
+func (s *Server) reload() error {
+	eng, err := s.opts.Load()
+	if err != nil {
+		return err
+	}
+	s.engines.Set(eng)
+	s.metrics.bundleInForce(eng.Bundle().Name, eng.Bundle().Digest)
+	s.opts.Log.Info("policy bundle in force", "name", eng.Bundle().Name, "digest", eng.Bundle().Digest)
+	return nil
+}
+
+func (s *Server) serveWebhooks(ctx context.Context) error {
+	cw, err := certwatcher.New(s.opts.CertFile, s.opts.KeyFile)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	go func() { _ = cw.Start(ctx) }()
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return err
+	}
+	s.addr = ln.Addr()
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cw.GetCertificate},
+	}
+	close(s.ready)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Addr waits until the webhook listens and returns its address.
+func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
+	select {
+	case <-s.ready:
+		return s.addr, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Server) serveHealth(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
+	mux.Handle("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"bundle-and-caches": func(*http.Request) error {
+		if !s.Ready() {
+			return errors.New("bundle not loaded or caches not synced")
+		}
+		return nil
+	}}})
+	return serve(ctx, s.opts.HealthListen, mux)
+}
+
+func (s *Server) serveMetrics(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return serve(ctx, s.opts.MetricsListen, mux)
+}
+
+func serve(ctx context.Context, addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// watchBundles reloads the engine when a bundle file changes (a ConfigMap
+// mount swaps a symlink; an editor renames files). Bursts of events are
+// folded into one reload.
+func (s *Server) watchBundles(ctx context.Context) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.opts.Log.Error(err, "cannot watch bundles; changes need a restart")
+		return
+	}
+	defer w.Close()
+	for _, p := range s.opts.Watch {
+		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = w.Add(path)
+			}
+			return nil
+		})
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			_ = w.Add(filepath.Dir(p))
+		}
+	}
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if ev.Op&fsnotify.Create != 0 {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+					_ = w.Add(ev.Name)
+				}
+			}
+			debounce = time.After(300 * time.Millisecond)
+		case err := <-w.Errors:
+			s.opts.Log.Error(err, "watching bundles")
+		case <-debounce:
+			if err := s.reload(); err != nil {
+				s.opts.Log.Error(err, "policy bundle did not load; keeping the last good one")
+			}
+		}
+	}
+}
