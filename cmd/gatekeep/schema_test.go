@@ -106,7 +106,7 @@ metadata: {name: bad, namespace: shop}
 spec:
   colour: green
 `,
-		"apps/gadget.yaml": "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g, namespace: shop}\nspec: {parts: 3}\n",
+		"apps/gadget.yaml":                   "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g, namespace: shop}\nspec: {parts: 3}\n",
 		"schemas/gadget-example.com-v1.json": `{"type": "object", "required": ["spec"], "properties": {"spec": {"type": "object", "properties": {"parts": {"type": "string"}}}}}`,
 	})
 	got, code := findings(t, dir, "apps", "crds")
