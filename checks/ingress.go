@@ -84,6 +84,13 @@ func (x *HostIndex) Delete(namespace, name string) {
 	delete(x.claims, id)
 }
 
+// Claims returns what an Ingress claims (nil when the index lacks it).
+func (x *HostIndex) Claims(namespace, name string) []Claim {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return append([]Claim(nil), x.claims[IngressID{defaultNamespace(namespace), name}]...)
+}
+
 // Len returns how many Ingresses the index holds.
 func (x *HostIndex) Len() int {
 	x.mu.RLock()

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/webhook"
+)
+
+type serveFlags struct {
+	listen, healthListen, metricsListen string
+	certFile, keyFile                   string
+	bundles                             []string
+	kubeconfig                          string
+	namespace                           string
+	version                             string
+}
+
+func newServeCommand() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the validating and mutating admission webhook",
+		Long: `Serve /validate and /mutate (AdmissionReview admission.k8s.io/v1) over HTTPS,
+deciding with the same engine and bundle as gatekeep check. The bundle files
+and the serving certificate are re-read when they change on disk; a bundle
+that fails to load is logged and the last good one kept.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":8443", "HTTPS address of the webhooks")
+	fl.StringVar(&f.healthListen, "health-listen", ":8081", "plain HTTP address of /healthz and /readyz")
+	fl.StringVar(&f.metricsListen, "metrics-listen", ":8080", "plain HTTP address of /metrics (0 turns it off)")
+	fl.StringVar(&f.certFile, "tls-cert-file", "/certs/tls.crt", "serving certificate (PEM), re-read when it changes")
+	fl.StringVar(&f.keyFile, "tls-private-key-file", "/certs/tls.key", "serving certificate's private key (PEM)")
+	fl.StringArrayVar(&f.bundles, "bundle", nil, "policy bundle directory or .tar.gz, added to the built-in bundle (repeatable; watched)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster configuration)")
+	fl.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "gatekeep-system"), "gatekeep's own namespace, never judged")
+	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
+	return cmd
+}
+
+func runServe(ctx context.Context, f *serveFlags) error {
+	log := zap.New()
+	cfg, err := clusterConfig(f.kubeconfig)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	version := f.version
+	if version == "" {
+		version = serverVersion(cfg)
+	}
+	load := func() (*engine.Engine, error) {
+		return newEngine(f.bundles, version, engine.WithMode(engine.Admission))
+	}
+	srv := webhook.New(webhook.Options{
+		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
+		CertFile: f.certFile, KeyFile: f.keyFile,
+		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
+	})
+	return srv.Run(ctx)
+}
+
+func clusterConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
+	}
+	return cfg, nil
+}
+
+// serverVersion asks the API server its version, when the bundle does not
+// name one ("" lets the bundle or the default decide).
+func serverVersion(cfg *rest.Config) string {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return ""
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return ""
+	}
+	v, err := kubeversion.Parse(info.Major + "." + info.Minor)
+	if err != nil {
+		return ""
+	}
+	return v.String()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,227 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+)
+
+// controlPlane is a real kube-apiserver and etcd (envtest) with gatekeep's
+// webhooks registered, and a gatekeep server they call.
+type controlPlane struct {
+	env     *envtest.Environment
+	cfg     *rest.Config
+	server  *Server
+	kube    *kubernetes.Clientset
+	dynamic dynamic.Interface
+	// bundleDir is the --bundle directory the server watches.
+	bundleDir string
+
+	mu       sync.Mutex
+	warnings []string
+}
+
+func (c *controlPlane) HandleWarningHeader(code int, agent, text string) {
+	c.mu.Lock()
+	c.warnings = append(c.warnings, text)
+	c.mu.Unlock()
+}
+
+// takeWarnings returns the warnings clients were sent since the last call.
+func (c *controlPlane) takeWarnings() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.warnings
+	c.warnings = nil
+	return w
+}
+
+var (
+	shared     *controlPlane
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// binaries finds kube-apiserver and etcd: KUBEBUILDER_ASSETS (make test sets
+// it to bin/), else the repository's bin/.
+func binaries() (string, bool) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		dir, _ = filepath.Abs("../bin")
+	}
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return dir, false
+		}
+	}
+	return dir, true
+}
+
+// startControlPlane starts the shared control plane once for the package.
+func startControlPlane(t *testing.T) *controlPlane {
+	t.Helper()
+	dir, ok := binaries()
+	if !ok {
+		if os.Getenv("GATEKEEP_CONTROLPLANE") == "required" {
+			t.Fatalf("kube-apiserver and etcd are not in %s: run make controlplane", dir)
+		}
+		t.Skipf("kube-apiserver and etcd are not in %s: run make controlplane (make test does)", dir)
+	}
+	sharedOnce.Do(func() { shared, sharedErr = newControlPlane(dir) })
+	if sharedErr != nil {
+		t.Fatalf("control plane: %v", sharedErr)
+	}
+	return shared
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func webhookRules() []admissionregistrationv1.RuleWithOperations {
+	return []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*"},
+			Scope: ptr(admissionregistrationv1.AllScopes),
+		},
+	}}
+}
+
+// namespaceSelector leaves out the namespaces the control plane writes to
+// itself and gatekeep's own, as the Helm chart does.
+func namespaceSelector() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+		Values: []string{"kube-system", "kube-node-lease", "kube-public", "gatekeep-system"},
+	}}}
+}
+
+const testBundle = `# the bundle of the webhook tests
+reviewApps:
+  - namespacePattern: '^dk-(?P<pr>[0-9]+)$'
+    labels:
+      gatekeep.dev/review-app: "true"
+      gatekeep.dev/pr: "{{ .pr }}"
+    ttl: 168h
+`
+
+func newControlPlane(assets string) (*controlPlane, error) {
+	none := admissionregistrationv1.SideEffectClassNone
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: []string{"../testdata/infra-repo/platform/argocd"}},
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{{
+				ObjectMeta: metav1.ObjectMeta{Name: "gatekeep"},
+				Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+					Name:                    "validate.gatekeep.dev",
+					ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "gatekeep", Namespace: "gatekeep-system", Path: ptr("validate")}},
+					Rules:                   webhookRules(),
+					FailurePolicy:           ptr(admissionregistrationv1.Fail),
+					MatchPolicy:             ptr(admissionregistrationv1.Equivalent),
+					SideEffects:             &none,
+					AdmissionReviewVersions: []string{"v1"},
+					TimeoutSeconds:          ptr(int32(5)),
+					NamespaceSelector:       namespaceSelector(),
+				}},
+			}},
+			MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{{
+				ObjectMeta: metav1.ObjectMeta{Name: "gatekeep"},
+				Webhooks: []admissionregistrationv1.MutatingWebhook{{
+					Name:                    "mutate.gatekeep.dev",
+					ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "gatekeep", Namespace: "gatekeep-system", Path: ptr("mutate")}},
+					Rules:                   webhookRules(),
+					FailurePolicy:           ptr(admissionregistrationv1.Fail),
+					MatchPolicy:             ptr(admissionregistrationv1.Equivalent),
+					SideEffects:             &none,
+					AdmissionReviewVersions: []string{"v1"},
+					TimeoutSeconds:          ptr(int32(3)),
+					NamespaceSelector:       namespaceSelector(),
+					ReinvocationPolicy:      ptr(admissionregistrationv1.NeverReinvocationPolicy),
+				}},
+			}},
+		},
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, err
+	}
+	c := &controlPlane{env: env, cfg: cfg}
+	c.bundleDir, err = os.MkdirTemp("", "gatekeep-bundle-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(c.bundleDir, bundle.ConfigFile), []byte(testBundle), 0o644); err != nil {
+		return nil, err
+	}
+	o := env.WebhookInstallOptions
+	c.server = New(Options{
+		Listen:    fmt.Sprintf("%s:%d", o.LocalServingHost, o.LocalServingPort),
+		CertFile:  filepath.Join(o.LocalServingCertDir, "tls.crt"),
+		KeyFile:   filepath.Join(o.LocalServingCertDir, "tls.key"),
+		Namespace: "gatekeep-system",
+		Cluster:   cfg,
+		Load:      func() (*engine.Engine, error) { return loadEngine(c.bundleDir) },
+		Watch:     []string{c.bundleDir},
+		Log:       logr.Discard(),
+	})
+	ctx := context.Background()
+	go func() { _ = c.server.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !c.server.Ready() {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("gatekeep server not ready in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	clientCfg := rest.CopyConfig(cfg)
+	clientCfg.WarningHandler = c
+	if c.kube, err = kubernetes.NewForConfig(clientCfg); err != nil {
+		return nil, err
+	}
+	if c.dynamic, err = dynamic.NewForConfig(clientCfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadEngine builds the admission engine from the built-in bundle and dir,
+// as gatekeep serve does.
+func loadEngine(dirs ...string) (*engine.Engine, error) {
+	builtin, err := bundle.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	all := []*bundle.Bundle{builtin}
+	for _, d := range dirs {
+		b, err := bundle.LoadPath(d)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, b)
+	}
+	return engine.New(bundle.Merge(all...), engine.WithMode(engine.Admission))
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.env.Stop()
+		os.RemoveAll(shared.bundleDir)
+	}
+	os.Exit(code)
+}
