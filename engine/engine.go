@@ -64,6 +64,8 @@ type Engine struct {
 	strict     bool
 	schemaDirs []string
 	notes      []string
+	regoOpts   regoOptions
+	rego       *regoPolicies
 
 	now             func() time.Time
 	labeller        *reviewapp.Labeller
@@ -95,6 +97,19 @@ func Strict(on bool) Option { return func(e *Engine) { e.strict = e.strict || on
 func SchemaDirs(dirs ...string) Option {
 	return func(e *Engine) { e.schemaDirs = append(e.schemaDirs, dirs...) }
 }
+
+// Namespaces selects the packages of conftest-style policies (main by
+// default), as conftest's --namespace.
+func Namespaces(ns ...string) Option {
+	return func(e *Engine) { e.regoOpts.namespaces = append(e.regoOpts.namespaces, ns...) }
+}
+
+// AllNamespaces runs every package's conftest-style rules.
+func AllNamespaces(on bool) Option { return func(e *Engine) { e.regoOpts.all = on } }
+
+// Combine gives conftest-style policies every document at once, as a list
+// of {"path", "contents"}, as conftest's --combine.
+func Combine(on bool) Option { return func(e *Engine) { e.regoOpts.combine = on } }
 
 // WithClock sets the clock of time-dependent rules (review-app expiry).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
@@ -135,19 +150,27 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode); err != nil {
+		return nil, err
+	}
 	known := map[string]bool{ReviewAppCheck: true}
 	for _, c := range builtin {
 		known[c.ID] = true
 	}
-	for _, id := range sortedIDs(b.Config.Checks) {
+	if e.rego != nil {
+		for _, id := range e.rego.ids() {
+			known[id] = true
+		}
+	}
+	for _, id := range sortedKeys(b.Config.Checks) {
 		if !known[id] {
-			return nil, b.CheckError(id, "checks: unknown check %q (known: %s)", id, strings.Join(sortedKnown(known), ", "))
+			return nil, b.CheckError(id, "checks: unknown check %q (known: %s)", id, strings.Join(sortedKeys(known), ", "))
 		}
 	}
 	for _, ids := range [][]string{e.only, e.skip} {
 		for _, id := range ids {
 			if !known[id] {
-				return nil, fmt.Errorf("unknown check %q (known: %s)", id, strings.Join(sortedKnown(known), ", "))
+				return nil, fmt.Errorf("unknown check %q (known: %s)", id, strings.Join(sortedKeys(known), ", "))
 			}
 		}
 	}
@@ -199,9 +222,17 @@ type CheckInfo struct {
 
 // Checks lists the checks that run, in order.
 func (e *Engine) Checks() []CheckInfo {
-	out := make([]CheckInfo, len(e.checks))
-	for i, r := range e.checks {
-		out[i] = CheckInfo{ID: r.check.ID, Summary: r.check.Summary, Action: r.action}
+	out := make([]CheckInfo, 0, len(e.checks))
+	for _, r := range e.checks {
+		out = append(out, CheckInfo{ID: r.check.ID, Summary: r.check.Summary, Action: r.action})
+	}
+	if e.rego != nil {
+		for _, pkg := range sortedKeys(e.rego.byPkg) {
+			c := e.rego.byPkg[pkg]
+			if a, ok := e.action(c.ID, Deny); ok && e.selected(c.ID) && (!c.CIOnly || e.mode == CI) {
+				out = append(out, CheckInfo{ID: c.ID, Summary: c.Summary, Action: a})
+			}
+		}
 	}
 	return out
 }
@@ -222,8 +253,14 @@ type Request struct {
 // Review returns the findings for one object. inv is what the checks may
 // know beyond it (nil: nothing).
 func (e *Engine) Review(ctx context.Context, req Request, inv *checks.Inventory) ([]Finding, error) {
+	fs, _, err := e.review(ctx, req, inv)
+	return fs, err
+}
+
+// review also counts the findings exception rules suppressed.
+func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory) ([]Finding, int, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []Finding
 	o := req.Object
@@ -248,7 +285,50 @@ func (e *Engine) Review(ctx context.Context, req Request, inv *checks.Inventory)
 			})
 		}
 	}
-	return out, nil
+	if e.rego == nil {
+		return out, 0, nil
+	}
+	rfs, exceptions, err := e.rego.review(ctx, o.Data)
+	out = append(out, e.regoFindings(o, rfs)...)
+	return out, exceptions, err
+}
+
+// regoFindings applies the bundle's actions, selection and exemptions to
+// what Rego found.
+func (e *Engine) regoFindings(o *manifest.Object, rfs []regoFinding) []Finding {
+	var out []Finding
+	ref := manifest.Ref{}
+	if o != nil {
+		ref = o.Ref()
+	}
+	for _, f := range rfs {
+		action, ok := e.action(f.check, f.action)
+		if !ok || !e.selected(f.check) {
+			continue
+		}
+		if _, exempt := e.bundle.Config.Exempt(ref, f.check); exempt && o != nil {
+			continue
+		}
+		fd := Finding{Check: f.check, Action: action, Message: f.message, Object: ref, Path: f.path}
+		if o != nil {
+			fd.File, fd.Line = o.Source.File, o.Line(f.path)
+		}
+		out = append(out, fd)
+	}
+	return out
+}
+
+// action is the action of a finding of check id: the bundle's, else the
+// policy's own; false when the bundle turned the check off.
+func (e *Engine) action(id string, own Action) (Action, bool) {
+	a, set := e.bundle.Config.Checks[id]
+	switch {
+	case !set:
+		return own, true
+	case a == bundle.Off:
+		return "", false
+	}
+	return a, true
 }
 
 func contains(s []string, v string) bool {
@@ -260,16 +340,7 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-func sortedIDs(m map[string]Action) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKnown(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -2,9 +2,14 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/conftest"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -18,6 +23,9 @@ type Result struct {
 	Errors            []manifest.Error
 	// Exceptions counts findings a policy's exception rules suppressed.
 	Exceptions int
+	// Combined are findings about the documents taken together (conftest's
+	// --combine), which name no single object.
+	Combined []Finding
 }
 
 // ObjectResult is one object and its findings.
@@ -53,9 +61,18 @@ type Summary struct {
 	Exceptions int `json:"exceptions"`
 }
 
-// Summary counts the result's objects by verdict.
+// Summary counts the result's objects by verdict; a combined finding
+// counts as one more denial or warning.
 func (r *Result) Summary() Summary {
 	s := Summary{Files: r.Files, Objects: len(r.Objects), Exceptions: r.Exceptions}
+	for _, f := range r.Combined {
+		switch f.Action {
+		case Deny:
+			s.Denied++
+		case Warn:
+			s.Warned++
+		}
+	}
 	for _, o := range r.Objects {
 		switch o.Verdict() {
 		case Deny:
@@ -71,7 +88,7 @@ func (r *Result) Summary() Summary {
 
 // Findings returns every finding, ordered by file, line and check.
 func (r *Result) Findings() []Finding {
-	var out []Finding
+	out := append([]Finding(nil), r.Combined...)
 	for _, o := range r.Objects {
 		out = append(out, o.Findings...)
 	}
@@ -89,7 +106,8 @@ func (r *Result) Findings() []Finding {
 }
 
 // Check reviews everything Load read, with the whole set as the inventory,
-// as CI does.
+// as CI does. Objects are reviewed on every core; the result keeps their
+// order.
 func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) {
 	r := &Result{
 		BundleName:        e.bundle.Name,
@@ -100,15 +118,57 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		Objects:           make([]ObjectResult, len(set.Objects)),
 	}
 	inv := checks.InventoryOf(set.Objects)
-	for i, o := range set.Objects {
-		if i%256 == 0 && ctx.Err() != nil {
-			return r, ctx.Err()
-		}
-		fs, err := e.Review(ctx, Request{Operation: "CREATE", Object: o}, inv)
-		if err != nil {
-			return r, err
-		}
-		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
+	var mu sync.Mutex
+	var firstErr error
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(set.Objects) {
+					return
+				}
+				o := set.Objects[i]
+				fs, exceptions, err := e.review(ctx, Request{Operation: "CREATE", Object: o}, inv)
+				r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
+				mu.Lock()
+				r.Exceptions += exceptions
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("%s:%d: %s: %w", o.Source.File, o.Source.Line, o.Ref(), err)
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
 	}
-	return r, nil
+	wg.Wait()
+	if firstErr != nil {
+		return r, firstErr
+	}
+	return r, e.checkCombined(ctx, set, r)
+}
+
+// checkCombined runs the conftest-style policies over every document at
+// once (--combine). Their findings name no single object: they are the
+// result's Combined findings.
+func (e *Engine) checkCombined(ctx context.Context, set *manifest.Set, r *Result) error {
+	if e.rego == nil || !e.rego.combine || e.rego.user == nil {
+		return nil
+	}
+	docs := make([]conftest.Document, len(set.Objects))
+	for i, o := range set.Objects {
+		docs[i] = conftest.Document{Path: o.Source.File, Contents: o.Data}
+	}
+	res, err := e.rego.user.ReviewCombined(ctx, docs)
+	if err != nil {
+		return err
+	}
+	r.Exceptions += res.Exceptions
+	r.Combined = e.regoFindings(nil, e.rego.findings(res))
+	return nil
 }

@@ -37,3 +37,22 @@ func (o *Object) PodSpec() (spec map[string]any, pointer string, ok bool) {
 
 // ContainerLists are the fields of a pod spec that hold containers.
 var ContainerLists = []string{"initContainers", "containers", "ephemeralContainers"}
+
+// PodSpecPaths returns, for each built-in workload kind, the fields that lead
+// to its pod spec (Rego policies read the same table as data).
+func PodSpecPaths() map[string][]string {
+	out := make(map[string][]string, len(podSpecPaths))
+	for k, v := range podSpecPaths {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// WorkloadGroups returns the API groups whose kinds PodSpecPaths describes.
+func WorkloadGroups() []string {
+	out := make([]string, 0, len(workloadGroups))
+	for g := range workloadGroups {
+		out = append(out, g)
+	}
+	return out
+}

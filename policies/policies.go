@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds the built-in bundle's files.
 //
-//go:embed gatekeep.yaml deprecations.yaml
+//go:embed gatekeep.yaml deprecations.yaml checks lib
 var FS embed.FS

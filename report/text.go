@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // text is for people: findings grouped under their file, then the input
@@ -73,15 +74,15 @@ func (t *text) Write(w io.Writer, r *engine.Result) error {
 			}
 			file := f.File
 			if file == "" {
-				file = "(no file)"
+				file = "(all documents)"
 			}
 			b.WriteString(t.paint(ansiBold, file) + "\n")
 		}
-		fmt.Fprintf(&b, "  %*s  %s%s  %s%s  %s: %s\n",
+		fmt.Fprintf(&b, "  %*s  %s%s  %s%s  %s%s\n",
 			lineW, lineText(f.Line),
 			t.paint(actionColor(f.Action), string(f.Action)), pad(string(f.Action), actionW),
 			f.Check, pad(f.Check, checkW),
-			f.Object, indent(f.Message))
+			subject(f.Object), indent(f.Message))
 	}
 	if len(r.Errors) > 0 {
 		if b.Len() > 0 {
@@ -120,4 +121,13 @@ func pad(s string, width int) string {
 func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return strings.ReplaceAll(s, "\n", "\n      ")
+}
+
+// subject names a finding's object before its message; findings about
+// every document at once (--combine) name none.
+func subject(r manifest.Ref) string {
+	if r.Kind == "" {
+		return ""
+	}
+	return r.String() + ": "
 }

@@ -28,6 +28,8 @@ type checkFlags struct {
 	strict     bool
 	schemaDirs []string
 	combine    bool
+	namespaces []string
+	allNS      bool
 	quiet      bool
 }
 
@@ -64,7 +66,9 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files and directories matching this glob (repeatable; ** matches any directories)")
 	fl.BoolVar(&f.strict, "strict", false, "schema: unknown fields and duplicate keys are errors")
 	fl.StringArrayVar(&f.schemaDirs, "schema-dir", nil, "folder of CRDs or kubeconform-style JSON Schemas ({kind}-{group}-{version}.json) for custom kinds (repeatable)")
-	fl.BoolVar(&f.combine, "combine", false, "Rego policies see every document at once")
+	fl.BoolVar(&f.combine, "combine", false, "conftest-style policies see every document at once, as a list of {path, contents}")
+	fl.StringArrayVar(&f.namespaces, "namespace", nil, "Rego package of conftest-style policies (repeatable; globs allowed; default main)")
+	fl.BoolVar(&f.allNS, "all-namespaces", false, "run the conftest-style rules of every Rego package")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
 	return cmd
 }
@@ -78,7 +82,8 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
 	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...),
-		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...))
+		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...),
+		engine.Namespaces(f.namespaces...), engine.AllNamespaces(f.allNS), engine.Combine(f.combine))
 	if err != nil {
 		return err
 	}

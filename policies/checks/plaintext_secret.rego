@@ -1,0 +1,22 @@
+# METADATA
+# title: plaintext-secret
+# description: Secrets must not be committed with plaintext data; seal them or use an external secret store
+# custom:
+#   id: plaintext-secret
+#   ciOnly: true
+package gatekeep.checks.plaintext_secret
+
+import rego.v1
+
+# Anyone who can read the repository can read a committed Secret's values.
+# The message names the keys, never the values. CI only: a cluster must
+# still accept Secrets.
+deny contains {"msg": msg, "path": concat("", ["/", field])} if {
+	input.apiVersion == "v1"
+	input.kind == "Secret"
+	some field in ["data", "stringData"]
+	is_object(input[field])
+	count(input[field]) > 0
+	keys := concat(", ", sort([k | some k, _ in input[field]]))
+	msg := sprintf("Secret %q holds plaintext values in %s (keys: %s): seal it with kubeseal or reference an external secret store", [input.metadata.name, field, keys])
+}
