@@ -49,7 +49,7 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode) (
 	for i, f := range b.Rego {
 		files[i] = conftest.File{Name: f.Name, Content: f.Content}
 	}
-	data, err := regoData(b.Data)
+	data, err := RegoData(b.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +91,9 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode) (
 	return rp, nil
 }
 
-// regoData is the bundle's data plus what gatekeep's Rego library reads:
+// RegoData is the bundle's data plus what gatekeep's Rego library reads:
 // the one table of where workloads keep their pod spec, shared with Go.
-func regoData(bundleData map[string]any) (map[string]any, error) {
+func RegoData(bundleData map[string]any) (map[string]any, error) {
 	if _, taken := bundleData["gatekeep"]; taken {
 		return nil, fmt.Errorf("data key \"gatekeep\" is gatekeep's own: rename it in the bundle's data files")
 	}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/verify"
+)
+
+func newVerifyCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "verify [flags] [BUNDLE...]",
+		Short: "Run a policy bundle's own tests: *_test.rego, and Gatekeeper Suites",
+		Long: `Run the tests of each bundle (a directory or .tar.gz; the built-in bundle when
+none is given): its *_test.rego files as opa test runs them, and its
+Gatekeeper Suite files (test.gatekeeper.sh/v1alpha1) as gator verify does.
+
+Exit codes: 0 everything passed, 1 a test failed, 2 a bundle is unusable.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), args, output, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json")
+	return cmd
+}
+
+func runVerify(ctx context.Context, paths []string, output string, stdout io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if output != "text" && output != "json" {
+		return usageError("verify: unknown output format %q (valid: text, json)", output)
+	}
+	var bundles []*bundle.Bundle
+	if len(paths) == 0 {
+		b, err := bundle.Builtin()
+		if err != nil {
+			return err
+		}
+		bundles = append(bundles, b)
+	}
+	for _, p := range paths {
+		b, err := bundle.LoadPath(p)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		bundles = append(bundles, b)
+	}
+	rep := &verify.Report{Results: []verify.SuiteResult{}}
+	for _, b := range bundles {
+		suites, err := verify.Bundle(ctx, b)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		rep.Add(suites...)
+	}
+	var err error
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if !rep.OK() {
+		return &exitError{code: exitDenied}
+	}
+	return nil
+}

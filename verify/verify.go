@@ -1,0 +1,154 @@
+// Package verify runs a policy bundle's own tests: its *_test.rego files as
+// opa test runs them, and its Gatekeeper Suites as gator verify does. A
+// suite is a Rego test package or a Suite file; a case is one test.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/conftest"
+	"github.com/gatekeep-dev/gatekeep/engine"
+)
+
+// Report is every suite's outcome; -o json prints it as it is.
+type Report struct {
+	Summary Summary       `json:"summary"`
+	Results []SuiteResult `json:"results"`
+}
+
+// Summary counts suites and cases.
+type Summary struct {
+	Suites       int `json:"suites"`
+	SuitesPassed int `json:"suitesPassed"`
+	Cases        int `json:"cases"`
+	CasesPassed  int `json:"casesPassed"`
+}
+
+// SuiteResult is one suite: a Rego test package or a Gatekeeper Suite.
+type SuiteResult struct {
+	Suite  string       `json:"suite"`
+	Kind   string       `json:"kind"` // rego or gatekeeper
+	File   string       `json:"file"`
+	Passed bool         `json:"passed"`
+	Cases  []CaseResult `json:"cases"`
+}
+
+// CaseResult is one test.
+type CaseResult struct {
+	Name    string `json:"name"`
+	Passed  bool   `json:"passed"`
+	Skipped bool   `json:"skipped,omitempty"`
+	// Message says why it failed.
+	Message string `json:"message,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+}
+
+// OK reports whether everything passed.
+func (r *Report) OK() bool {
+	return r.Summary.Suites == r.Summary.SuitesPassed && r.Summary.Cases == r.Summary.CasesPassed
+}
+
+// Add appends suites and counts them.
+func (r *Report) Add(suites ...SuiteResult) {
+	for _, s := range suites {
+		r.Results = append(r.Results, s)
+		r.Summary.Suites++
+		if s.Passed {
+			r.Summary.SuitesPassed++
+		}
+		for _, c := range s.Cases {
+			if c.Skipped {
+				continue
+			}
+			r.Summary.Cases++
+			if c.Passed {
+				r.Summary.CasesPassed++
+			}
+		}
+	}
+}
+
+// Rego runs the bundle's *_test.rego files against its policies, with the
+// data gatekeep gives them.
+func Rego(ctx context.Context, b *bundle.Bundle) ([]SuiteResult, error) {
+	if len(b.RegoTests) == 0 {
+		return nil, nil
+	}
+	var files []conftest.File
+	for _, f := range append(append([]bundle.File{}, b.Rego...), b.RegoTests...) {
+		files = append(files, conftest.File{Name: f.Name, Content: f.Content})
+	}
+	data, err := engine.RegoData(b.Data)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := conftest.RunTests(ctx, files, data, conftest.RegoVersion(b.Config.RegoVersion), conftest.AllowNetwork(b.Config.AllowNetwork))
+	if err != nil {
+		return nil, err
+	}
+	byPkg := map[string]*SuiteResult{}
+	var order []string
+	for _, t := range rep.Tests {
+		s := byPkg[t.Package]
+		if s == nil {
+			s = &SuiteResult{Suite: t.Package, Kind: "rego", File: t.File, Passed: true}
+			byPkg[t.Package] = s
+			order = append(order, t.Package)
+		}
+		c := CaseResult{Name: t.Name, Passed: t.Status == conftest.TestPass, Skipped: t.Status == conftest.TestSkip, File: t.File, Line: t.Line}
+		if !c.Passed && !c.Skipped {
+			c.Message = strings.TrimSpace(t.Message + "\n" + t.Output)
+			s.Passed = false
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	sort.Strings(order)
+	out := make([]SuiteResult, 0, len(order))
+	for _, p := range order {
+		out = append(out, *byPkg[p])
+	}
+	return out, nil
+}
+
+// WriteText lists each suite as ok or FAIL, with each failing case and why.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, s := range r.Results {
+		status := "ok  "
+		if !s.Passed {
+			status = "FAIL"
+		}
+		passed := 0
+		for _, c := range s.Cases {
+			if c.Passed {
+				passed++
+			}
+		}
+		fmt.Fprintf(&b, "%s %s (%s, %s): %d/%d cases passed\n", status, s.Suite, s.Kind, s.File, passed, len(s.Cases))
+		for _, c := range s.Cases {
+			if c.Passed || c.Skipped {
+				continue
+			}
+			where := ""
+			if c.File != "" && c.Line > 0 {
+				where = fmt.Sprintf(" (%s:%d)", c.File, c.Line)
+			}
+			fmt.Fprintf(&b, "     FAIL %s%s: %s\n", c.Name, where, strings.ReplaceAll(c.Message, "\n", "\n          "))
+		}
+	}
+	sm := r.Summary
+	fmt.Fprintf(&b, "%d/%d suites passed, %d/%d cases passed\n", sm.SuitesPassed, sm.Suites, sm.CasesPassed, sm.Cases)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Bundle runs every test a bundle holds.
+func Bundle(ctx context.Context, b *bundle.Bundle) ([]SuiteResult, error) {
+	return Rego(ctx, b)
+}
