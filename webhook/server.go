@@ -169,13 +169,18 @@ func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
 
 func (s *Server) serveHealth(ctx context.Context) error {
 	mux := http.NewServeMux()
-	mux.Handle("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
-	mux.Handle("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"bundle-and-caches": func(*http.Request) error {
+	// healthz.Handler names a single check by the path under its own.
+	live := http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
+	ready := http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"bundle-and-caches": func(*http.Request) error {
 		if !s.Ready() {
 			return errors.New("bundle not loaded or caches not synced")
 		}
 		return nil
 	}}})
+	mux.Handle("/healthz", live)
+	mux.Handle("/healthz/", live)
+	mux.Handle("/readyz", ready)
+	mux.Handle("/readyz/", ready)
 	return serve(ctx, s.opts.HealthListen, mux)
 }
 

@@ -1,0 +1,287 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+)
+
+func review(t *testing.T, op admissionv1.Operation, obj string) []byte {
+	t.Helper()
+	ar := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: types.UID("uid-1"), Operation: op, Namespace: "team-1",
+			Kind:   metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Object: runtime.RawExtension{Raw: []byte(obj)},
+		},
+	}
+	b, err := json.Marshal(ar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const privilegedPodJSON = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"main","image":"x","securityContext":{"privileged":true}}]}}`
+
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	s := New(Options{Load: func() (*engine.Engine, error) { return loadEngine() }, Log: logr.Discard(), Namespace: "gatekeep-system"})
+	if err := s.reload(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func post(t *testing.T, h http.Handler, path string, body []byte) (*http.Response, admissionv1.AdmissionReview) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body)))
+	var out admissionv1.AdmissionReview
+	if rec.Code == http.StatusOK {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("response is not an AdmissionReview: %v\n%s", err, rec.Body.String())
+		}
+	}
+	return rec.Result(), out
+}
+
+func TestEndpointVerdicts(t *testing.T) {
+	s := newTestServer(t)
+	h := s.Handler()
+	_, out := post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
+	r := out.Response
+	if r == nil || r.UID != "uid-1" || r.Allowed || r.Result.Code != http.StatusForbidden || r.Result.Reason != metav1.StatusReasonForbidden {
+		t.Fatalf("privileged pod: %+v", r)
+	}
+	if !strings.Contains(r.Result.Message, `[privileged-container] container "main" is privileged`) {
+		t.Errorf("message %q", r.Result.Message)
+	}
+	if r.AuditAnnotations[DigestAnnotation] != s.Engines().Get().Bundle().Digest {
+		t.Errorf("audit annotations %v lack the bundle digest", r.AuditAnnotations)
+	}
+	if out.APIVersion != "admission.k8s.io/v1" || out.Kind != "AdmissionReview" {
+		t.Errorf("response type %s %s", out.APIVersion, out.Kind)
+	}
+	// DELETE passes without judging; gatekeep's own namespace too.
+	_, out = post(t, h, "/validate", review(t, admissionv1.Delete, privilegedPodJSON))
+	if !out.Response.Allowed {
+		t.Errorf("DELETE refused")
+	}
+	body := bytes.Replace(review(t, admissionv1.Create, privilegedPodJSON), []byte(`"namespace":"team-1"`), []byte(`"namespace":"gatekeep-system"`), 1)
+	if _, out = post(t, h, "/validate", body); !out.Response.Allowed {
+		t.Errorf("gatekeep's own namespace was judged")
+	}
+	// dryrun findings become audit annotations only.
+	eng, err := engineWith("checks:\n  privileged-container: dryrun\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Engines().Set(eng)
+	_, out = post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
+	if !out.Response.Allowed || len(out.Response.Warnings) != 0 || !strings.Contains(out.Response.AuditAnnotations["dryrun-1"], "privileged-container") {
+		t.Errorf("dryrun: %+v", out.Response)
+	}
+}
+
+func TestEndpointBadInput(t *testing.T) {
+	h := newTestServer(t).Handler()
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+		want string
+	}{
+		{"not JSON", []byte("hello"), http.StatusBadRequest, "not an AdmissionReview"},
+		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
+		{"v1beta1", bytes.Replace(review(t, admissionv1.Create, "{}"), []byte("admission.k8s.io/v1"), []byte("admission.k8s.io/v1beta1"), 1), http.StatusBadRequest, "use admission.k8s.io/v1"},
+		{"too large", append(review(t, admissionv1.Create, "{}"), bytes.Repeat([]byte(" "), MaxBodyBytes)...), http.StatusRequestEntityTooLarge, "larger than"},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(tc.body)))
+		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s: %d %q, want %d with %q", tc.name, rec.Code, rec.Body.String(), tc.code, tc.want)
+		}
+	}
+	// An object that is not JSON is this request's error, not the server's.
+	_, out := post(t, h, "/validate", review(t, admissionv1.Create, `"just a string"`))
+	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusBadRequest {
+		t.Errorf("bad object: %+v", out.Response)
+	}
+}
+
+type panicking struct{}
+
+func (panicking) decide(context.Context, admission.Request) admission.Response { panic("a policy bug") }
+
+type slow struct{}
+
+func (slow) decide(ctx context.Context, _ admission.Request) admission.Response {
+	<-ctx.Done()
+	return admission.Allowed("")
+}
+
+func TestEndpointSurvivesPanicsAndDeadlines(t *testing.T) {
+	m := newMetrics()
+	p := &endpoint{name: "validate", decider: panicking{}, metrics: m, log: logr.Discard()}
+	_, out := post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
+	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusInternalServerError || out.Response.UID != "uid-1" {
+		t.Errorf("panic: %+v", out.Response)
+	}
+	if strings.Contains(out.Response.Result.Message, "a policy bug") {
+		t.Errorf("the panic's text reached the client: %q", out.Response.Result.Message)
+	}
+	// The same endpoint still answers.
+	_, out = post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
+	if out.Response == nil {
+		t.Errorf("no answer after a panic")
+	}
+	// The deadline the API server gives (?timeout=) is honoured.
+	s := &endpoint{name: "validate", decider: slow{}, metrics: m, log: logr.Discard()}
+	start := time.Now()
+	_, out = post(t, s, "/validate?timeout=200ms", review(t, admissionv1.Create, "{}"))
+	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusGatewayTimeout {
+		t.Errorf("deadline: %+v", out.Response)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the review outlived its deadline")
+	}
+}
+
+func TestMutateEndpointPatches(t *testing.T) {
+	s := newTestServer(t)
+	eng, err := engineWith(testBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Engines().Set(eng)
+	body := bytes.Replace(review(t, admissionv1.Create, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`), []byte(`"namespace":"team-1"`), []byte(`"namespace":"dk-7"`), 1)
+	_, out := post(t, s.Handler(), "/mutate", body)
+	r := out.Response
+	if r == nil || !r.Allowed || r.PatchType == nil || *r.PatchType != admissionv1.PatchTypeJSONPatch {
+		t.Fatalf("mutate: %+v", r)
+	}
+	if !strings.Contains(string(r.Patch), `"gatekeep.dev/pr":"7"`) {
+		t.Errorf("patch %s", r.Patch)
+	}
+}
+
+// TestServeHealthMetricsAndReload runs the whole server (TLS, probes,
+// metrics, bundle watching) without a cluster.
+func TestServeHealthMetricsAndReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, "127.0.0.1")
+	bundleDir := filepath.Join(dir, "bundle")
+	os.MkdirAll(bundleDir, 0o755)
+	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o644)
+	health, metricsAddr := freeAddr(t), freeAddr(t)
+	s := New(Options{
+		Listen: "127.0.0.1:0", HealthListen: health, MetricsListen: metricsAddr,
+		CertFile: certFile, KeyFile: keyFile,
+		Load:  func() (*engine.Engine, error) { return loadEngine(bundleDir) },
+		Watch: []string{bundleDir}, Log: logr.Discard(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	addr, err := s.Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "readyz", func() bool { return get(health, "/readyz") == http.StatusOK })
+	if get(health, "/healthz") != http.StatusOK {
+		t.Errorf("healthz not ok")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Post("https://"+addr.String()+"/validate", "application/json", bytes.NewReader(review(t, admissionv1.Create, privilegedPodJSON)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	first := s.Engines().Get().Bundle().Digest
+	metrics := fetch(t, "http://"+metricsAddr+"/metrics")
+	for _, want := range []string{
+		`gatekeep_admission_requests_total{operation="CREATE",outcome="denied",webhook="validate"} 1`,
+		`gatekeep_decisions_total{action="deny",check="privileged-container"} 1`,
+		`gatekeep_bundle_info{digest="` + first + `"`,
+		`gatekeep_admission_duration_seconds_bucket{webhook="validate",le=`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// A changed bundle is picked up; a broken one is logged and ignored.
+	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: warn\n"), 0o644)
+	waitFor(t, "the bundle to reload", func() bool { return s.Engines().Get().Bundle().Digest != first })
+	second := s.Engines().Get().Bundle().Digest
+	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o644)
+	time.Sleep(800 * time.Millisecond)
+	if got := s.Engines().Get().Bundle().Digest; got != second {
+		t.Errorf("a broken bundle replaced the good one")
+	}
+	// The serving certificate is re-read when it changes.
+	old := peerCert(t, addr)
+	writeCertTo(t, certFile, keyFile, "127.0.0.1")
+	waitFor(t, "the new certificate", func() bool { return !bytes.Equal(peerCert(t, addr), old) })
+}
+
+func get(addr, path string) int {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func peerCert(t *testing.T, addr net.Addr) []byte {
+	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].Raw
+}
+
