@@ -284,4 +284,3 @@ func peerCert(t *testing.T, addr net.Addr) []byte {
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0].Raw
 }
-
