@@ -52,9 +52,13 @@ schemas:
 
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.
-bench: build
+bench: build $(BIN)/kubeconform
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep
+	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform
+
+# kubeconform, the peer of the schema check, from the module proxy.
+$(BIN)/kubeconform:
+	$(GO) build -o $@ github.com/yannh/kubeconform/cmd/kubeconform
 
 clean:
 	rm -rf $(BIN)

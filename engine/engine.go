@@ -150,7 +150,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode); err != nil {
+	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode, e.selected); err != nil {
 		return nil, err
 	}
 	known := map[string]bool{ReviewAppCheck: true}

@@ -31,6 +31,8 @@ type regoPolicies struct {
 	user    *conftest.Policies // nil: no conftest policies selected
 	combine bool
 	byPkg   map[string]regoCheck
+	// userRules are the conftest-style check IDs, evaluated or not.
+	userRules []string
 }
 
 // regoOptions are the conftest options the engine was given.
@@ -40,8 +42,9 @@ type regoOptions struct {
 	combine    bool
 }
 
-// loadRego compiles the bundle's Rego. Admission leaves out CI-only checks.
-func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode) (*regoPolicies, error) {
+// loadRego compiles the bundle's Rego. Admission leaves out CI-only checks,
+// and checks that --only or --skip leave out are not evaluated at all.
+func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode, selected func(string) bool) (*regoPolicies, error) {
 	if len(b.Rego) == 0 {
 		return nil, nil
 	}
@@ -54,19 +57,19 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode) (
 		return nil, err
 	}
 	rp := &regoPolicies{combine: o.combine, byPkg: map[string]regoCheck{}}
-	var ciOnly []string
+	var ciOnly []string // packages not to evaluate
 	for _, f := range b.Rego {
 		pkg, c, ok := checkMetadata(f)
 		if !ok {
 			continue
 		}
 		rp.byPkg[pkg] = c
-		if c.CIOnly && mode == Admission {
+		if c.CIOnly && mode == Admission || !selected(c.ID) || b.Config.Checks[c.ID] == bundle.Off {
 			ciOnly = append(ciOnly, pkg)
 		}
 	}
 	common := []conftest.Option{conftest.RegoVersion(b.Config.RegoVersion), conftest.AllowNetwork(b.Config.AllowNetwork)}
-	if len(rp.byPkg) > 0 {
+	if len(ciOnly) < len(rp.byPkg) {
 		opts := append([]conftest.Option{conftest.IfPresent(CheckPackages + ".*"), conftest.Except(ciOnly...)}, common...)
 		if rp.checks, err = conftest.Load(ctx, files, data, opts...); err != nil {
 			return nil, err
@@ -85,8 +88,12 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode) (
 	if err != nil {
 		return nil, err
 	}
-	if len(user.Namespaces()) > 0 {
-		rp.user = user
+	rp.userRules = user.Rules()
+	for _, id := range rp.userRules {
+		if selected(id) {
+			rp.user = user // else nothing of it would be reported: skip it
+			break
+		}
 	}
 	return rp, nil
 }
@@ -151,10 +158,7 @@ func (rp *regoPolicies) ids() []string {
 	for _, c := range rp.byPkg {
 		out = append(out, c.ID)
 	}
-	if rp.user != nil {
-		out = append(out, rp.user.Rules()...)
-	}
-	return out
+	return append(out, rp.userRules...)
 }
 
 // regoFinding is a Rego result before the engine applies the bundle's

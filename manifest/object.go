@@ -156,12 +156,17 @@ func Get(v any, pointer string) (any, bool) {
 	return v, true
 }
 
+var (
+	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
+
 // Escape escapes one JSON pointer token (RFC 6901).
 func Escape(tok string) string {
 	if !strings.ContainsAny(tok, "~/") {
 		return tok
 	}
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok)
+	return escaper.Replace(tok)
 }
 
 // Unescape reverses Escape.
@@ -169,7 +174,7 @@ func Unescape(tok string) string {
 	if !strings.Contains(tok, "~") {
 		return tok
 	}
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+	return unescaper.Replace(tok)
 }
 
 func str(v any) string { s, _ := v.(string); return s }

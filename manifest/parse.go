@@ -118,24 +118,32 @@ func listItems(m map[string]any) ([]any, bool) {
 	return items, true
 }
 
-var separator = regexp.MustCompile(`(?m)^---([ \t].*)?\r?$`)
+// isSeparator tells a "---" line (alone, or followed by a space or tab).
+func isSeparator(line []byte) bool {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+	return bytes.HasPrefix(line, []byte("---")) && (len(line) == 3 || line[3] == ' ' || line[3] == '\t')
+}
 
 // splitDocuments cuts a file at its "---" lines, as kubectl does, so that
-// each document keeps its own text for line look-ups later.
+// each document keeps its own text for line look-ups later. The separator
+// line stays with the document it opens; it may carry a comment.
 func splitDocuments(file string, data []byte) []*document {
 	var docs []*document
-	start, line := 0, 1
-	for _, loc := range separator.FindAllIndex(data, -1) {
-		if loc[0] > start {
-			docs = append(docs, &document{file: file, raw: data[start:loc[0]], line0: line})
+	start, startLine, line := 0, 1, 1
+	for off := 0; off < len(data); line++ {
+		end := bytes.IndexByte(data[off:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = off + end + 1
 		}
-		line += bytes.Count(data[start:loc[0]], []byte{'\n'})
-		start = loc[0]
-		// The separator line itself stays with the document it opens; it
-		// may carry a comment or, rarely, content.
+		if off > start && isSeparator(data[off:next]) {
+			docs = append(docs, &document{file: file, raw: data[start:off], line0: startLine})
+			start, startLine = off, line
+		}
+		off = next
 	}
 	if start < len(data) {
-		docs = append(docs, &document{file: file, raw: data[start:], line0: line})
+		docs = append(docs, &document{file: file, raw: data[start:], line0: startLine})
 	}
 	return docs
 }

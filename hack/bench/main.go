@@ -10,17 +10,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"syscall"
 	"time"
 
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
+	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/schema"
 )
 
 func main() {
 	apps := flag.Int("apps", 2000, "apps in the generated repo (5 objects each)")
 	runs := flag.Int("runs", 5, "runs per command; the median is reported")
 	gatekeep := flag.String("gatekeep", "bin/gatekeep", "gatekeep binary")
+	kubeconform := flag.String("kubeconform", "bin/kubeconform", "kubeconform binary, run side by side on the same schemas (\"\" to skip)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "gatekeep-bench-")
@@ -33,8 +37,23 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("repo: %d apps, %d objects (%s)\n\n", *apps, n, dir)
-	fmt.Printf("%-34s %10s %14s %12s\n", "command", "median", "objects/s", "max RSS")
+	fmt.Printf("%-44s %10s %14s %12s\n", "command", "median", "objects/s", "max RSS")
 	measure("gatekeep check (built-in bundle)", n, *runs, *gatekeep, "check", "-o", "json", dir)
+	measure("gatekeep check --only schema", n, *runs, *gatekeep, "check", "-o", "json", "--only", "schema", dir)
+	if *kubeconform != "" {
+		// kubeconform reads the very schemas gatekeep embeds, written in its
+		// own layout, so both validate against the same definitions.
+		schemas, err := os.MkdirTemp("", "gatekeep-bench-schemas-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(schemas)
+		if _, err := schema.WriteJSONSchemas(kubeversion.Latest, schemas, false); err != nil {
+			fail(err)
+		}
+		loc := filepath.Join(schemas, "{{.ResourceKind}}-{{.Group}}-{{.ResourceAPIVersion}}.json")
+		measure("kubeconform (same schemas)", n, *runs, *kubeconform, "-schema-location", loc, "-summary", "-output", "json", dir)
+	}
 }
 
 // measure runs a command several times and prints its median wall time and
@@ -59,7 +78,7 @@ func measure(name string, objects, runs int, bin string, args ...string) {
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	med := times[len(times)/2]
-	fmt.Printf("%-34s %10s %14.0f %9.0f MB\n", name, med.Round(time.Millisecond), float64(objects)/med.Seconds(), float64(rss)/1024)
+	fmt.Printf("%-44s %10s %14.0f %9.0f MB\n", name, med.Round(time.Millisecond), float64(objects)/med.Seconds(), float64(rss)/1024)
 }
 
 func fail(err error) {
