@@ -55,6 +55,7 @@ schemas:
 bench: build $(BIN)/kubeconform
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform
+	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
 
 # kubeconform, the peer of the schema check, from the module proxy.
 $(BIN)/kubeconform:

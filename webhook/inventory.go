@@ -36,6 +36,9 @@ func NewInventory() *Inventory {
 	return &Inventory{hosts: checks.NewHostIndex(), namespaces: map[string]map[string]any{}}
 }
 
+// Hosts returns the Ingress host index (benchmarks fill it directly).
+func (i *Inventory) Hosts() *checks.HostIndex { return i.hosts }
+
 // Checks returns the inventory as the checks read it.
 func (i *Inventory) Checks() *checks.Inventory { return &checks.Inventory{Hosts: i.hosts} }
 

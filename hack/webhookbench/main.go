@@ -1,0 +1,323 @@
+// Command webhookbench measures gatekeep's admission webhook over HTTPS on
+// loopback: latency (p50, p99) at a fixed request rate, the most requests
+// per second it answers, and the server's memory. The server runs in a
+// child process of this program, with the given bundles and an inventory
+// of N Ingresses, so that its memory is its own.
+//
+//	go run ./hack/webhookbench [-bundle DIR]... [-ingresses 10000] [-rate 1000] [-duration 10s]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/webhook"
+)
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	var bundles stringList
+	flag.Var(&bundles, "bundle", "policy bundle (repeatable)")
+	serve := flag.Bool("serve", false, "run as the server (internal)")
+	ingresses := flag.Int("ingresses", 10000, "Ingresses in the server's inventory")
+	rate := flag.Int("rate", 1000, "requests per second for the latency run")
+	duration := flag.Duration("duration", 10*time.Second, "length of each run")
+	workers := flag.Int("workers", 32, "concurrent client connections")
+	cert := flag.String("cert", "", "serving certificate (internal)")
+	key := flag.String("key", "", "serving key (internal)")
+	flag.Parse()
+	if *serve {
+		if err := runServer(bundles, *ingresses, *cert, *key); err != nil {
+			fmt.Fprintln(os.Stderr, "webhookbench server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := runClient(bundles, *ingresses, *rate, *duration, *workers); err != nil {
+		fmt.Fprintln(os.Stderr, "webhookbench:", err)
+		os.Exit(1)
+	}
+}
+
+func runServer(bundles []string, ingresses int, cert, key string) error {
+	load := func() (*engine.Engine, error) {
+		builtin, err := bundle.Builtin()
+		if err != nil {
+			return nil, err
+		}
+		all := []*bundle.Bundle{builtin}
+		for _, d := range bundles {
+			b, err := bundle.LoadPath(d)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, b)
+		}
+		return engine.New(bundle.Merge(all...), engine.WithMode(engine.Admission))
+	}
+	s := webhook.New(webhook.Options{Listen: "127.0.0.1:0", CertFile: cert, KeyFile: key, Load: load, Log: logr.Discard()})
+	hosts := s.Inventory().Hosts()
+	for i := 0; i < ingresses; i++ {
+		ns := fmt.Sprintf("team-%d", i%200)
+		hosts.Add(ns, fmt.Sprintf("app-%d", i), []checks.Claim{{Host: fmt.Sprintf("app-%d.%s.example.com", i, ns), Path: "/", Pointer: "/spec/rules/0/host"}})
+	}
+	ctx := context.Background()
+	errs := make(chan error, 1)
+	go func() { errs <- s.Run(ctx) }()
+	addr, err := s.Addr(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(addr.String())
+	return <-errs
+}
+
+// podReview is a typical Pod create: two containers, resources, probes.
+func podReview(i int) []byte {
+	pod := map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": fmt.Sprintf("web-%d", i), "namespace": "team-7", "labels": map[string]any{"app": "web", "team": "team-7"}},
+		"spec": map[string]any{
+			"serviceAccountName": "web",
+			"containers": []any{
+				map[string]any{"name": "web", "image": "registry.example.com/team-7/web:1.4.2",
+					"ports":           []any{map[string]any{"containerPort": 8080}},
+					"resources":       map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]any{"memory": "256Mi"}},
+					"readinessProbe":  map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": 8080}},
+					"securityContext": map[string]any{"runAsNonRoot": true, "allowPrivilegeEscalation": false}},
+				map[string]any{"name": "proxy", "image": "registry.example.com/platform/envoy:1.30.1",
+					"resources": map[string]any{"requests": map[string]any{"cpu": "50m", "memory": "64Mi"}}},
+			},
+		},
+	}
+	raw, _ := json.Marshal(pod)
+	ar := map[string]any{
+		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+		"request": map[string]any{
+			"uid": fmt.Sprintf("uid-%d", i), "operation": "CREATE", "namespace": "team-7", "name": fmt.Sprintf("web-%d", i),
+			"kind":     map[string]any{"group": "", "version": "v1", "kind": "Pod"},
+			"resource": map[string]any{"group": "", "version": "v1", "resource": "pods"},
+			"userInfo": map[string]any{"username": "system:serviceaccount:kube-system:replicaset-controller"},
+			"object":   json.RawMessage(raw),
+		},
+	}
+	b, _ := json.Marshal(ar)
+	return b
+}
+
+func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int) error {
+	dir, err := os.MkdirTemp("", "webhookbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := selfSigned(cert, key); err != nil {
+		return err
+	}
+	args := []string{"-serve", "-ingresses", fmt.Sprint(ingresses), "-cert", cert, "-key", key}
+	for _, b := range bundles {
+		args = append(args, "-bundle", b)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, args...)
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("server did not start: %w", err)
+	}
+	url := "https://" + strings.TrimSpace(addr) + "/validate?timeout=5s"
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers,
+	}}
+	bodies := make([][]byte, 64)
+	for i := range bodies {
+		bodies[i] = podReview(i)
+	}
+	// Warm up: connections, caches, the runtime.
+	closedLoop(client, url, bodies, workers, 2*time.Second)
+
+	fmt.Printf("webhook benchmark: %d Ingresses in the inventory, bundles: builtin %v\n", ingresses, bundles)
+	lat, sent := openLoop(client, url, bodies, rate, workers, duration)
+	fmt.Printf("%-34s %8d requests  p50 %-9s p99 %-9s max %s\n", fmt.Sprintf("latency at %d req/s:", rate), sent,
+		pct(lat, 50), pct(lat, 99), pct(lat, 100))
+	n, lat := closedLoop(client, url, bodies, workers, duration)
+	fmt.Printf("%-34s %8.0f req/s     p50 %-9s p99 %s\n", fmt.Sprintf("throughput (%d connections):", workers), float64(n)/duration.Seconds(), pct(lat, 50), pct(lat, 99))
+	hwm, rss := memory(child.Process.Pid)
+	fmt.Printf("%-34s %s resident now, %s peak\n", "server memory:", rss, hwm)
+	return nil
+}
+
+// openLoop sends requests at a fixed rate, whatever the answers' pace, and
+// measures each from its scheduled time (so queueing counts).
+func openLoop(client *http.Client, url string, bodies [][]byte, rate, workers int, d time.Duration) ([]time.Duration, int) {
+	total := int(float64(rate) * d.Seconds())
+	interval := time.Second / time.Duration(rate)
+	jobs := make(chan time.Time, total)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			i := w
+			for due := range jobs {
+				if err := post(client, url, bodies[i%len(bodies)]); err == nil {
+					mu.Lock()
+					lat = append(lat, time.Since(due))
+					mu.Unlock()
+				}
+				i += workers
+			}
+		}(w)
+	}
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(due))
+		jobs <- due
+	}
+	close(jobs)
+	wg.Wait()
+	return lat, total
+}
+
+// closedLoop keeps every connection busy for d.
+func closedLoop(client *http.Client, url string, bodies [][]byte, workers int, d time.Duration) (int, []time.Duration) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []time.Duration
+			for i := w; time.Now().Before(deadline); i += workers {
+				t := time.Now()
+				if err := post(client, url, bodies[i%len(bodies)]); err == nil {
+					mine = append(mine, time.Since(t))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	return len(lat), lat
+}
+
+func post(client *http.Client, url string, body []byte) error {
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
+}
+
+func pct(lat []time.Duration, p int) string {
+	if len(lat) == 0 {
+		return "-"
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	i := (len(lat) - 1) * p / 100
+	return lat[i].Round(10 * time.Microsecond).String()
+}
+
+// memory reads the server's peak and current resident memory.
+func memory(pid int) (hwm, rss string) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?", "?"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		switch fields[0] {
+		case "VmHWM:":
+			hwm = fields[1] + " kB"
+		case "VmRSS:":
+			rss = fields[1] + " kB"
+		}
+	}
+	return hwm, rss
+}
+
+func selfSigned(certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
