@@ -34,15 +34,19 @@ vet:
 
 controlplane: $(BIN)/kube-apiserver $(BIN)/etcd
 
+# The real kubeseal, to seal test values offline (--cert).
+$(BIN)/kubeseal:
+	cd hack/kubeseal && $(GO) build -ldflags "-s -w" -o $@ github.com/bitnami-labs/sealed-secrets/cmd/kubeseal
+
 $(BIN)/kube-apiserver:
 	cd hack/controlplane/kube-apiserver && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(BIN)/etcd:
 	cd hack/controlplane/etcd && $(GO) build -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3
 
-# GATEKEEP_CONTROLPLANE=required: the webhook tests fail, not skip, without
-# the binaries.
-test: vet controlplane
+# GATEKEEP_CONTROLPLANE=required: the webhook and sealed-secrets tests fail,
+# not skip, without the binaries.
+test: vet controlplane $(BIN)/kubeseal
 	GATEKEEP_CONTROLPLANE=required $(GO) test ./...
 
 # Regenerate the embedded OpenAPI schemas (schema/data) from the
