@@ -52,7 +52,29 @@ type Config struct {
 	Strict bool `yaml:"strict,omitempty"`
 	// Deprecations extend the deprecated-API table, for CRDs.
 	Deprecations []deprecation.Entry `yaml:"deprecations,omitempty"`
+	// SealedSecrets says where the sealing keys are and what to do with
+	// them.
+	SealedSecrets SealedSecrets `yaml:"sealedSecrets,omitempty"`
 }
+
+// SealedSecrets configures the sealed-secret check and inline unsealing.
+type SealedSecrets struct {
+	// Namespace of the sealed-secrets controller and its keys (kube-system).
+	Namespace string `yaml:"namespace,omitempty"`
+	// Unseal decrypts inline sealed Secrets at admission (default true).
+	Unseal *bool `yaml:"unseal,omitempty"`
+}
+
+// KeyNamespace is where the sealing keys are.
+func (s SealedSecrets) KeyNamespace() string {
+	if s.Namespace == "" {
+		return "kube-system"
+	}
+	return s.Namespace
+}
+
+// UnsealInline reports whether inline sealed Secrets are decrypted.
+func (s SealedSecrets) UnsealInline() bool { return s.Unseal == nil || *s.Unseal }
 
 // GVK names a kind of object.
 type GVK struct {
@@ -149,6 +171,12 @@ func (c *Config) merge(o Config) {
 	}
 	c.AllowNetwork = c.AllowNetwork || o.AllowNetwork
 	c.Strict = c.Strict || o.Strict
+	if o.SealedSecrets.Namespace != "" {
+		c.SealedSecrets.Namespace = o.SealedSecrets.Namespace
+	}
+	if o.SealedSecrets.Unseal != nil {
+		c.SealedSecrets.Unseal = o.SealedSecrets.Unseal
+	}
 	c.ReviewApps = append(c.ReviewApps, o.ReviewApps...)
 	c.Sync = append(c.Sync, o.Sync...)
 }

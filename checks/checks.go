@@ -11,6 +11,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/schema"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
 // Violation is one problem a check found in an object: the JSON pointer of
@@ -51,6 +52,10 @@ type Config struct {
 	// Admission: the API server validates custom resources against their
 	// CRDs itself, so a kind without a schema is not worth a warning.
 	Admission bool
+	// SealingKeys are the sealed-secrets controller's keys (nil in CI
+	// without --sealed-secrets-key: SealedSecrets are checked for
+	// structure only).
+	SealingKeys *secrets.Keys
 }
 
 // Builtin returns every built-in check, in a stable order.
@@ -66,6 +71,7 @@ func Builtin(cfg Config) ([]Check, error) {
 		IngressHostCollision,
 		deprecatedAPI(cfg),
 		sc,
+		sealedSecret(cfg),
 	}, nil
 }
 

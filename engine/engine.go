@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
@@ -66,6 +68,9 @@ type Engine struct {
 	notes      []string
 	regoOpts   regoOptions
 	rego       *regoPolicies
+	gatekeeper *gatekeeper.Policy
+	// inventoryMu keeps CI runs of one engine from mixing inventories.
+	inventoryMu sync.Mutex
 
 	now             func() time.Time
 	labeller        *reviewapp.Labeller
@@ -153,6 +158,9 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode, e.selected); err != nil {
 		return nil, err
 	}
+	if e.gatekeeper, err = loadGatekeeper(context.Background(), b, e.mode); err != nil {
+		return nil, err
+	}
 	known := map[string]bool{ReviewAppCheck: true}
 	for _, c := range builtin {
 		known[c.ID] = true
@@ -160,6 +168,11 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if e.rego != nil {
 		for _, id := range e.rego.ids() {
 			known[id] = true
+		}
+	}
+	if e.gatekeeper != nil {
+		for _, c := range e.gatekeeper.Checks() {
+			known[c.ID] = true
 		}
 	}
 	for _, id := range sortedKeys(b.Config.Checks) {
@@ -226,6 +239,13 @@ func (e *Engine) Checks() []CheckInfo {
 	for _, r := range e.checks {
 		out = append(out, CheckInfo{ID: r.check.ID, Summary: r.check.Summary, Action: r.action})
 	}
+	if e.gatekeeper != nil {
+		for _, c := range e.gatekeeper.Checks() {
+			if a, ok := e.action(c.ID, Action(c.Action)); ok && e.selected(c.ID) && c.Action != gatekeeper.Off {
+				out = append(out, CheckInfo{ID: c.ID, Summary: c.Summary, Action: a})
+			}
+		}
+	}
 	if e.rego != nil {
 		for _, pkg := range sortedKeys(e.rego.byPkg) {
 			c := e.rego.byPkg[pkg]
@@ -248,6 +268,9 @@ type Request struct {
 	// Namespace is the object's Namespace, when known (namespace
 	// selectors and review-app labels read its labels).
 	Namespace *manifest.Object
+	// Admission is the whole AdmissionRequest as JSON decodes it, when
+	// there is one: Gatekeeper's input.review.
+	Admission map[string]any
 }
 
 // Review returns the findings for one object. inv is what the checks may
@@ -285,12 +308,23 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 			})
 		}
 	}
-	if e.rego == nil {
-		return out, 0, nil
+	exceptions := 0
+	if e.rego != nil {
+		rfs, n, err := e.rego.review(ctx, o.Data)
+		out = append(out, e.regoFindings(o, rfs)...)
+		if err != nil {
+			return out, n, err
+		}
+		exceptions = n
 	}
-	rfs, exceptions, err := e.rego.review(ctx, o.Data)
-	out = append(out, e.regoFindings(o, rfs)...)
-	return out, exceptions, err
+	if e.gatekeeper != nil {
+		gfs, err := e.gatekeeperFindings(ctx, req)
+		out = append(out, gfs...)
+		if err != nil {
+			return out, exceptions, err
+		}
+	}
+	return out, exceptions, nil
 }
 
 // regoFindings applies the bundle's actions, selection and exemptions to

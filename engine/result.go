@@ -118,6 +118,13 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		Objects:           make([]ObjectResult, len(set.Objects)),
 	}
 	inv := checks.InventoryOf(set.Objects)
+	if e.gatekeeper != nil {
+		e.inventoryMu.Lock()
+		defer e.inventoryMu.Unlock()
+		if err := e.setRunInventory(ctx, set.Objects); err != nil {
+			return r, err
+		}
+	}
 	var mu sync.Mutex
 	var firstErr error
 	var next atomic.Int64

@@ -111,12 +111,79 @@ func namespaceSelector() *metav1.LabelSelector {
 }
 
 const testBundle = `# the bundle of the webhook tests
+sync:
+  - {group: "", version: v1, kind: ConfigMap}
 reviewApps:
   - namespacePattern: '^dk-(?P<pr>[0-9]+)$'
     labels:
       gatekeep.dev/review-app: "true"
       gatekeep.dev/pr: "{{ .pr }}"
     ttl: 168h
+`
+
+// testTemplates are Gatekeeper policies of the test bundle: one reading
+// data.inventory (synced ConfigMaps), one that only warns.
+const testTemplates = `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: uniqueowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: UniqueOwner
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package uniqueowner
+
+        violation[{"msg": msg}] {
+          owner := input.review.object.data.owner
+          other := data.inventory.namespace[ns]["v1"]["ConfigMap"][name]
+          other.data.owner == owner
+          ns != input.review.object.metadata.namespace
+          msg := sprintf("owner %v is already used by ConfigMap %v/%v", [owner, ns, name])
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: UniqueOwner
+metadata:
+  name: unique-owner
+spec:
+  match:
+    kinds:
+      - apiGroups: [""]
+        kinds: [ConfigMap]
+---
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: requiredteam
+spec:
+  crd:
+    spec:
+      names:
+        kind: RequiredTeam
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package requiredteam
+
+        violation[{"msg": "every object needs a team label"}] {
+          not input.review.object.metadata.labels.team
+        }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: RequiredTeam
+metadata:
+  name: team-label
+spec:
+  enforcementAction: warn
+  match:
+    namespaces: ["gk-*"]
+    kinds:
+      - apiGroups: [""]
+        kinds: [ConfigMap]
 `
 
 func newControlPlane(assets string) (*controlPlane, error) {
@@ -165,8 +232,10 @@ func newControlPlane(assets string) (*controlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(c.bundleDir, bundle.ConfigFile), []byte(testBundle), 0o644); err != nil {
-		return nil, err
+	for name, content := range map[string]string{bundle.ConfigFile: testBundle, "templates.yaml": testTemplates} {
+		if err := os.WriteFile(filepath.Join(c.bundleDir, name), []byte(content), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	o := env.WebhookInstallOptions
 	c.server = New(Options{

@@ -75,6 +75,12 @@ func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request,
 	if b, err := json.Marshal(req.UserInfo); err == nil {
 		_ = json.Unmarshal(b, &r.UserInfo)
 	}
+	if eng.UsesAdmissionRequest() {
+		// Gatekeeper's templates read the whole request as input.review.
+		if b, err := json.Marshal(req.AdmissionRequest); err == nil {
+			_ = json.Unmarshal(b, &r.Admission)
+		}
+	}
 	if j.inventory != nil {
 		r.Namespace = j.inventory.Namespace(obj.Namespace())
 	}

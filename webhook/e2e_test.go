@@ -230,3 +230,41 @@ func engineWith(config string) (*engine.Engine, error) {
 func osMkdirTemp() (string, error) { return os.MkdirTemp("", "gatekeep-bundle-") }
 
 func osWriteFile(p, content string) error { return os.WriteFile(p, []byte(content), 0o644) }
+
+func TestGatekeeperConstraints(t *testing.T) {
+	c := startControlPlane(t)
+	ctx := context.Background()
+	a, b := c.namespace(t, "gk-"), c.namespace(t, "gk-")
+	c.takeWarnings()
+	cm := func(name, owner string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"owner": owner}}
+	}
+	owner := a + "-owner"
+	if _, err := c.kube.CoreV1().ConfigMaps(a).Create(ctx, cm("settings", owner), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A warn-level constraint reaches the client as a warning.
+	if w := strings.Join(c.takeWarnings(), "\n"); !strings.Contains(w, "[RequiredTeam/team-label] every object needs a team label") {
+		t.Errorf("warnings = %q", w)
+	}
+	// data.inventory holds the synced ConfigMaps of the cluster.
+	waitFor(t, "data.inventory to hold the ConfigMap", func() bool {
+		for _, o := range c.server.Inventory().Objects() {
+			if md, _ := o["metadata"].(map[string]any); md["namespace"] == a && md["name"] == "settings" {
+				return true
+			}
+		}
+		return false
+	})
+	_, err := c.kube.CoreV1().ConfigMaps(b).Create(ctx, cm("settings", owner), metav1.CreateOptions{})
+	denied(t, err, fmt.Sprintf("[UniqueOwner/unique-owner] owner %s is already used by ConfigMap %s/settings", owner, a))
+	// UPDATE of the object that holds the owner is judged against the others, not itself.
+	got, err := c.kube.CoreV1().ConfigMaps(a).Get(ctx, "settings", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Labels = map[string]string{"team": "a"}
+	if _, err := c.kube.CoreV1().ConfigMaps(a).Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("update refused: %v", err)
+	}
+}

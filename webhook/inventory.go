@@ -8,7 +8,10 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -27,13 +30,17 @@ type Inventory struct {
 
 	mu         sync.RWMutex
 	namespaces map[string]map[string]any // name -> labels
+	// objects are the kinds gatekeep.yaml syncs, whole, for data.inventory;
+	// sink receives each change (the engine in force).
+	objects map[types.UID]map[string]any
+	sink    func(add bool, obj map[string]any)
 
 	synced atomic.Bool
 }
 
 // NewInventory returns an empty inventory; Start fills it from a cluster.
 func NewInventory() *Inventory {
-	return &Inventory{hosts: checks.NewHostIndex(), namespaces: map[string]map[string]any{}}
+	return &Inventory{hosts: checks.NewHostIndex(), namespaces: map[string]map[string]any{}, objects: map[types.UID]map[string]any{}}
 }
 
 // Hosts returns the Ingress host index (benchmarks fill it directly).
@@ -59,9 +66,23 @@ func (i *Inventory) Namespace(name string) *manifest.Object {
 	})
 }
 
+// Objects returns the objects of the synced kinds (to fill a new engine's
+// data.inventory).
+func (i *Inventory) Objects() []map[string]any {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	out := make([]map[string]any, 0, len(i.objects))
+	for _, o := range i.objects {
+		out = append(out, o)
+	}
+	return out
+}
+
 // Start watches the cluster until ctx ends; it returns once the caches have
-// synced, or with the reason they could not.
-func (i *Inventory) Start(ctx context.Context, cfg *rest.Config) error {
+// synced, or with the reason they could not. sync are the kinds kept whole
+// for data.inventory; each change goes to sink.
+func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, sync []schema.GroupVersionKind, sink func(add bool, obj map[string]any)) error {
+	i.sink = sink
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -100,6 +121,21 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config) error {
 		DeleteFunc: func(o any) { i.deleteNamespace(o) },
 	}); err != nil {
 		return err
+	}
+	for _, gvk := range sync {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		inf, err := c.GetInformer(ctx, u)
+		if err != nil {
+			return fmt.Errorf("watch %s for data.inventory: %w", gvk, err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { i.setObject(o) },
+			UpdateFunc: func(_, o any) { i.setObject(o) },
+			DeleteFunc: func(o any) { i.deleteObject(o) },
+		}); err != nil {
+			return err
+		}
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
@@ -179,5 +215,36 @@ func (i *Inventory) deleteNamespace(o any) {
 		i.mu.Lock()
 		delete(i.namespaces, ns.Name)
 		i.mu.Unlock()
+	}
+}
+
+func (i *Inventory) setObject(o any) {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	i.mu.Lock()
+	i.objects[u.GetUID()] = u.Object
+	sink := i.sink
+	i.mu.Unlock()
+	if sink != nil {
+		sink(true, u.Object)
+	}
+}
+
+func (i *Inventory) deleteObject(o any) {
+	if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o = d.Obj
+	}
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	i.mu.Lock()
+	delete(i.objects, u.GetUID())
+	sink := i.sink
+	i.mu.Unlock()
+	if sink != nil {
+		sink(false, u.Object)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -102,8 +103,12 @@ func (s *Server) Run(ctx context.Context) error {
 		go s.watchBundles(ctx)
 	}
 	if s.opts.Cluster != nil {
+		var sync []schema.GroupVersionKind
+		for _, g := range s.engines.Get().Bundle().Config.Sync {
+			sync = append(sync, schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind})
+		}
 		go func() {
-			if err := s.inventory.Start(ctx, s.opts.Cluster); err != nil && ctx.Err() == nil {
+			if err := s.inventory.Start(ctx, s.opts.Cluster, sync, s.syncInventory); err != nil && ctx.Err() == nil {
 				errs <- err
 			}
 		}()
@@ -117,10 +122,33 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
+// syncInventory passes a synced object's change to the engine in force.
+func (s *Server) syncInventory(add bool, obj map[string]any) {
+	eng := s.engines.Get()
+	if eng == nil {
+		return
+	}
+	var err error
+	if add {
+		err = eng.AddInventory(context.Background(), obj)
+	} else {
+		err = eng.RemoveInventory(context.Background(), obj)
+	}
+	if err != nil {
+		s.opts.Log.Error(err, "data.inventory", "kind", obj["kind"])
+	}
+}
+
 func (s *Server) reload() error {
 	eng, err := s.opts.Load()
 	if err != nil {
 		return err
+	}
+	// A new engine starts with what the cluster holds: the inventory goes in
+	// before the engine goes into force. (A kind added to sync: needs a
+	// restart to be watched.)
+	if err := eng.AddInventory(context.Background(), s.inventory.Objects()...); err != nil {
+		return fmt.Errorf("data.inventory: %w", err)
 	}
 	s.engines.Set(eng)
 	s.metrics.bundleInForce(eng.Bundle().Name, eng.Bundle().Digest)

@@ -24,3 +24,8 @@ test_empty_and_other_kinds_pass if {
 	count(plaintext_secret.deny) == 0 with input as {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"password": "x"}}
 	count(plaintext_secret.deny) == 0 with input as {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s"}, "spec": {"encryptedData": {"password": "AgB"}}}
 }
+
+test_inline_sealed_values_are_not_plaintext if {
+	count(plaintext_secret.deny) == 0 with input as secret({"metadata": {"name": "db", "annotations": {"gatekeep.dev/sealed": "true"}}, "data": {"password": "QWdC"}})
+	count(plaintext_secret.deny) == 1 with input as secret({"metadata": {"name": "db", "annotations": {"gatekeep.dev/sealed": "false"}}, "data": {"password": "QWdC"}})
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+)
+
+// networkBuiltins are the Rego built-ins that reach out of the machine;
+// templates may not use them unless the bundle allows the network.
+var networkBuiltins = []string{"http.send", "net.lookup_ip_addr", "opa.runtime"}
+
+// loadGatekeeper compiles the bundle's ConstraintTemplates and Constraints
+// (nil when it has none).
+func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeeper.Policy, error) {
+	var templates, constraints, expansions []gatekeeper.Document
+	for _, o := range b.Objects {
+		switch {
+		case gatekeeper.IsTemplate(o.Data):
+			templates = append(templates, gatekeeper.DocumentOf(o))
+		case gatekeeper.IsConstraint(o.Data):
+			constraints = append(constraints, gatekeeper.DocumentOf(o))
+		case gatekeeper.IsExpansionTemplate(o.Data):
+			expansions = append(expansions, gatekeeper.DocumentOf(o))
+		}
+	}
+	if len(templates) == 0 && len(constraints) == 0 {
+		return nil, nil
+	}
+	ep := gatekeeper.GatorEnforcementPoint
+	if mode == Admission {
+		ep = gatekeeper.WebhookEnforcementPoint
+	}
+	opts := []gatekeeper.Option{gatekeeper.WithEnforcementPoint(ep), gatekeeper.WithExpansionTemplates(expansions...)}
+	if !b.Config.AllowNetwork {
+		opts = append(opts, gatekeeper.WithDisabledBuiltins(networkBuiltins...))
+	}
+	return gatekeeper.New(ctx, templates, constraints, opts...)
+}
+
+// gatekeeperFindings reviews one request with the bundle's constraints.
+func (e *Engine) gatekeeperFindings(ctx context.Context, req Request) ([]Finding, error) {
+	o := req.Object
+	r := gatekeeper.Request{Object: o.Data, Operation: req.Operation, DryRun: req.DryRun, Admission: req.Admission}
+	if req.OldObject != nil {
+		r.OldObject = req.OldObject.Data
+	}
+	if req.Namespace != nil {
+		r.Namespace = req.Namespace.Data
+	}
+	if req.UserInfo != nil {
+		if b, err := json.Marshal(req.UserInfo); err == nil {
+			_ = json.Unmarshal(b, &r.UserInfo)
+		}
+	}
+	if e.mode == CI {
+		r.Operation = "" // as gator: CI reviews objects, not requests
+	}
+	vs, err := e.gatekeeper.Review(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	rfs := make([]regoFinding, 0, len(vs))
+	for _, v := range vs {
+		if v.Action == gatekeeper.Off {
+			continue
+		}
+		rfs = append(rfs, regoFinding{check: v.Check, action: Action(v.Action), message: v.Message, path: v.Path})
+	}
+	return e.regoFindings(o, rfs), nil
+}
+
+// AddInventory puts objects into data.inventory, as Gatekeeper's sync does
+// (the webhook calls it for the kinds gatekeep.yaml syncs).
+func (e *Engine) AddInventory(ctx context.Context, objs ...map[string]any) error {
+	if e.gatekeeper == nil || len(objs) == 0 {
+		return nil
+	}
+	return e.gatekeeper.AddInventory(ctx, objs...)
+}
+
+// RemoveInventory takes objects out of data.inventory.
+func (e *Engine) RemoveInventory(ctx context.Context, objs ...map[string]any) error {
+	if e.gatekeeper == nil || len(objs) == 0 {
+		return nil
+	}
+	return e.gatekeeper.RemoveInventory(ctx, objs...)
+}
+
+// setRunInventory makes every object of a CI run the inventory.
+func (e *Engine) setRunInventory(ctx context.Context, objs []*manifest.Object) error {
+	if e.gatekeeper == nil {
+		return nil
+	}
+	if err := e.gatekeeper.ClearInventory(ctx); err != nil {
+		return err
+	}
+	data := make([]map[string]any, len(objs))
+	for i, o := range objs {
+		data[i] = o.Data
+	}
+	return e.gatekeeper.AddInventory(ctx, data...)
+}
+
+// UsesAdmissionRequest reports whether the engine reads the whole admission
+// request (Gatekeeper's input.review), so the webhook passes it.
+func (e *Engine) UsesAdmissionRequest() bool { return e.gatekeeper != nil }

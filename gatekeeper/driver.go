@@ -1,0 +1,659 @@
+package gatekeeper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers"
+	regoschema "github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego/schema"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/regorewriter"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/types"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// regoDriver is a drivers.Driver for the "Rego" engine of ConstraintTemplates,
+// with the semantics of the frameworks' own Rego driver (same module rewriting,
+// same input: {"review": ..., "parameters": ...}, same results), built for
+// throughput: each template is compiled and its query prepared once; a review
+// is turned into a Rego value once for all templates; the inventory is kept
+// as Rego values, so referential templates read it without conversion.
+type regoDriver struct {
+	caps  *ast.Capabilities
+	store storage.Store
+	// optimize enables the rewrites that make referential templates fast
+	// (inventoryViaInput, planJoins).
+	optimize bool
+
+	// invMu orders inventory writes and reviews: a review sees one
+	// version of the inventory, and the indexes of joins know which.
+	invMu      sync.RWMutex
+	invVersion uint64
+
+	mu        sync.RWMutex
+	templates map[string]*regoTemplate            // by constraint kind
+	params    map[drivers.ConstraintKey]*ast.Term // constraint parameters
+
+	// pre holds templates compiled ahead of AddTemplate, in parallel.
+	pmu sync.Mutex
+	pre map[*templates.ConstraintTemplate]precompiled
+}
+
+type precompiled struct {
+	t   *regoTemplate
+	err error
+}
+
+// precompile compiles a template ahead of the client's AddTemplate, which
+// adds templates one at a time.
+func (d *regoDriver) precompile(ctx context.Context, ct *templates.ConstraintTemplate) {
+	t, err := d.compile(ctx, ct)
+	d.pmu.Lock()
+	if d.pre == nil {
+		d.pre = map[*templates.ConstraintTemplate]precompiled{}
+	}
+	d.pre[ct] = precompiled{t, err}
+	d.pmu.Unlock()
+}
+
+func (d *regoDriver) dropPrecompiled() {
+	d.pmu.Lock()
+	d.pre = nil
+	d.pmu.Unlock()
+}
+
+var _ drivers.Driver = (*regoDriver)(nil)
+
+type regoTemplate struct {
+	kind  string
+	query rego.PreparedEvalQuery
+	// inventoryInInput: the template's references to data.inventory were
+	// rewritten to input[inventoryKey], and the inventory is passed there.
+	inventoryInInput bool
+	// joins are the template's inventory scans turned into index lookups.
+	joins []*joinPlan
+}
+
+// codeError is a Rego problem in a template, with the template field it is
+// in (a JSON pointer such as /spec/targets/0/rego) and its row there.
+type codeError struct {
+	// Engine is "rego" or "cel"; empty means rego.
+	Engine  string
+	Field   string
+	Row     int
+	Message string
+}
+
+func (e *codeError) Error() string {
+	if e.Row > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Field, e.Row, e.Message)
+	}
+	return e.Field + ": " + e.Message
+}
+
+// codeErrors are all the problems compiling one template.
+type codeErrors []*codeError
+
+func (e codeErrors) Error() string {
+	s := make([]string, len(e))
+	for i, x := range e {
+		s[i] = x.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func newRegoDriver(ctx context.Context, disabledBuiltins []string, optimize bool) (*regoDriver, error) {
+	caps := ast.CapabilitiesForThisVersion()
+	if len(disabledBuiltins) > 0 {
+		off := map[string]bool{}
+		for _, b := range disabledBuiltins {
+			off[b] = true
+		}
+		var keep []*ast.Builtin
+		for _, b := range caps.Builtins {
+			if !off[b.Name] {
+				keep = append(keep, b)
+			}
+		}
+		caps.Builtins = keep
+	}
+	d := &regoDriver{
+		caps:      caps,
+		optimize:  optimize,
+		store:     inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true)),
+		templates: map[string]*regoTemplate{},
+		params:    map[drivers.ConstraintKey]*ast.Term{},
+	}
+	if err := d.resetInventory(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *regoDriver) Name() string { return regoschema.Name }
+
+// AddTemplate compiles a template's Rego and prepares its query.
+func (d *regoDriver) AddTemplate(ctx context.Context, ct *templates.ConstraintTemplate) error {
+	d.pmu.Lock()
+	pc, ok := d.pre[ct]
+	d.pmu.Unlock()
+	t, err := pc.t, pc.err
+	if !ok {
+		t, err = d.compile(ctx, ct)
+	}
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.templates[t.kind] = t
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTemplate) (*regoTemplate, error) {
+	if len(ct.Spec.Targets) != 1 {
+		return nil, errors.New("a ConstraintTemplate must declare exactly one target")
+	}
+	mods, err := parseRego(&ct.Spec.Targets[0])
+	if err != nil {
+		return nil, err
+	}
+	var specs []*joinPlanSpec
+	viaInput := false
+	if d.optimize {
+		specs = planJoins(mods, 0)
+		viaInput = inventoryViaInput(mods)
+	}
+	compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
+	modules := make(map[string]*ast.Module, len(mods))
+	for i, m := range mods {
+		modules[fmt.Sprintf("template%d", i)] = m
+	}
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, astErrors(compiler.Errors, "")
+	}
+	q, err := rego.New(
+		rego.Compiler(compiler),
+		rego.Store(d.store),
+		rego.Query("data.template.violation[r]"),
+		rego.SetRegoVersion(ast.RegoV0),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the query: %w", err)
+	}
+	joins, err := d.prepareJoins(ctx, specs)
+	if err != nil {
+		return nil, fmt.Errorf("preparing an inventory index: %w", err)
+	}
+	return &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, query: q, inventoryInInput: viaInput, joins: joins}, nil
+}
+
+// inventoryKey is where, in the input of rewritten templates, the inventory
+// is. Templates cannot name it: their input has only review and parameters.
+const inventoryKey = "__gatekeep_inventory"
+
+// inventoryViaInput rewrites references to data.inventory into references to
+// input[inventoryKey], where Query puts the very same inventory value. OPA
+// walks a value in the input several times faster than a document in its
+// store, which matters for referential templates that scan the inventory for
+// each object. The verdicts are the same; templates that replace input with
+// "with" keep reading the store.
+func inventoryViaInput(mods []*ast.Module) bool {
+	for _, m := range mods {
+		unsafe := false
+		ast.WalkWiths(m, func(w *ast.With) bool {
+			if ref, ok := w.Target.Value.(ast.Ref); ok {
+				if ref.HasPrefix(ast.InputRootRef) || ref.HasPrefix(inventoryRef) {
+					unsafe = true
+				}
+			}
+			return unsafe
+		})
+		if unsafe {
+			return false
+		}
+	}
+	prefix := ast.Ref{ast.InputRootDocument, ast.StringTerm(inventoryKey)}
+	rewrote := false
+	for _, m := range mods {
+		for _, imp := range m.Imports {
+			if ref, ok := imp.Path.Value.(ast.Ref); ok && ref.HasPrefix(inventoryRef) {
+				imp.Path = ast.NewTerm(prefix.Concat(ref[len(inventoryRef):])).SetLocation(imp.Path.Location)
+				rewrote = true
+			}
+		}
+		// Only the reference terms are replaced: other terms may be
+		// interned, shared with other templates compiled at the same time.
+		for _, r := range m.Rules {
+			ast.WalkTerms(r, func(t *ast.Term) bool {
+				if ref, ok := t.Value.(ast.Ref); ok && ref.HasPrefix(inventoryRef) {
+					t.Value = prefix.Concat(ref[len(inventoryRef):])
+					rewrote = true
+				}
+				return false
+			})
+		}
+	}
+	return rewrote
+}
+
+// regoSource finds a target's Rego code and the template fields holding it.
+func regoSource(t *templates.Target) (src *regoschema.Source, field string, libField func(int) string, err error) {
+	for i, code := range t.Code {
+		if code.Engine != regoschema.Name {
+			continue
+		}
+		src, err := regoschema.GetSource(code)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if t.Rego != "" {
+			// The legacy field wins, as in the frameworks' conversion.
+			return src, "/spec/targets/0/rego", func(j int) string { return fmt.Sprintf("/spec/targets/0/libs/%d", j) }, nil
+		}
+		base := fmt.Sprintf("/spec/targets/0/code/%d/source", i)
+		return src, base + "/rego", func(j int) string { return fmt.Sprintf("%s/libs/%d", base, j) }, nil
+	}
+	return nil, "", nil, errNoRego
+}
+
+var errNoRego = errors.New("no Rego code")
+
+// parseRego parses, checks and rewrites a target's Rego the way the
+// frameworks' Rego driver does: the entry module becomes package
+// data.template and must define violation; libs must live under data.lib
+// and are moved under data.libs; only data.inventory and data.lib may be
+// referenced.
+func parseRego(t *templates.Target) ([]*ast.Module, error) {
+	src, field, libField, err := regoSource(t)
+	if err != nil {
+		return nil, err
+	}
+	version := ast.RegoV0
+	if src.Version == "v1" {
+		version = ast.RegoV1
+	}
+	var errs codeErrors
+	entry, err := parseModule(field, src.Rego, version)
+	if err != nil {
+		errs = append(errs, asCodeErrors(err, field)...)
+	}
+	libs := make([]*ast.Module, len(src.Libs))
+	for i, l := range src.Libs {
+		m, err := parseModule(libField(i), l, version)
+		if err != nil {
+			errs = append(errs, asCodeErrors(err, libField(i))...)
+		}
+		libs[i] = m
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	hasViolation := false
+	for _, r := range entry.Rules {
+		if r.Head.Name == "violation" || (len(r.Head.Reference) > 0 && r.Head.Reference[0].Value.Compare(ast.Var("violation")) == 0) {
+			hasViolation = true
+		}
+	}
+	if !hasViolation {
+		return nil, codeErrors{{Field: field, Message: "the template's Rego must define a violation rule"}}
+	}
+	errs = append(errs, checkRefs(field, entry)...)
+	for i, m := range libs {
+		errs = append(errs, checkRefs(libField(i), m)...)
+		if !m.Package.Path.HasPrefix(libRef) || m.Package.Path.Equal(libRef) {
+			errs = append(errs, &codeError{Field: libField(i), Row: m.Package.Location.Row,
+				Message: fmt.Sprintf("a lib's package must be under data.lib, not %s", m.Package.Path)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	entry.Package.Path = ast.Ref{ast.VarTerm("data"), ast.StringTerm("template")}
+	rr, err := regorewriter.New(regorewriter.NewPackagePrefixer("libs"), []string{"data.lib"}, []string{"data.inventory"})
+	if err != nil {
+		return nil, err
+	}
+	rr.AddEntryPointModule("template", entry)
+	for i, m := range libs {
+		if err := rr.AddLib(fmt.Sprintf(`libs["lib_%d"]`, i), m); err != nil {
+			return nil, codeErrors{{Field: libField(i), Message: err.Error()}}
+		}
+	}
+	sources, err := rr.Rewrite()
+	if err != nil {
+		return nil, codeErrors{{Field: field, Message: err.Error()}}
+	}
+	var mods []*ast.Module
+	for _, m := range sources.EntryPoints {
+		mods = append(mods, m.Module)
+	}
+	for _, m := range sources.Libs {
+		mods = append(mods, m.Module)
+	}
+	return mods, nil
+}
+
+var (
+	libRef       = ast.MustParseRef("data.lib")
+	inventoryRef = ast.MustParseRef("data.inventory")
+)
+
+// checkRefs reports, with their rows, references to data outside
+// data.inventory and data.lib (the frameworks' rewriter rejects them too,
+// without saying where).
+func checkRefs(field string, m *ast.Module) codeErrors {
+	var errs codeErrors
+	for _, r := range m.Rules {
+		ast.WalkRefs(r, func(ref ast.Ref) bool {
+			if len(ref) == 0 || !ref[0].Equal(ast.DefaultRootDocument) {
+				return false
+			}
+			if len(ref) < 2 || !isStringTerm(ref[1]) {
+				return false // data or data[x]: the frameworks' rewriter decides
+			}
+			if ref.HasPrefix(inventoryRef) || ref.HasPrefix(libRef) {
+				return false
+			}
+			row := 0
+			if ref[0].Location != nil {
+				row = ref[0].Location.Row
+			}
+			errs = append(errs, &codeError{Field: field, Row: row,
+				Message: fmt.Sprintf("%s: templates may only read data.inventory and data.lib", ref)})
+			return false
+		})
+	}
+	return errs
+}
+
+func isStringTerm(t *ast.Term) bool { _, ok := t.Value.(ast.String); return ok }
+
+func parseModule(field, src string, version ast.RegoVersion) (*ast.Module, error) {
+	m, err := ast.ParseModuleWithOpts(field, src, ast.ParserOptions{RegoVersion: version})
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("empty module")
+	}
+	return m, nil
+}
+
+func asCodeErrors(err error, field string) codeErrors {
+	var aerrs ast.Errors
+	if errors.As(err, &aerrs) {
+		return astErrors(aerrs, field)
+	}
+	return codeErrors{{Field: field, Message: err.Error()}}
+}
+
+// astErrors turns OPA's errors into codeErrors; modules are parsed with their
+// template field as file name, so locations say where they are.
+func astErrors(errs ast.Errors, field string) codeErrors {
+	out := make(codeErrors, 0, len(errs))
+	for _, e := range errs {
+		re := &codeError{Field: field, Message: e.Message}
+		if e.Location != nil {
+			if e.Location.File != "" {
+				re.Field = e.Location.File
+			}
+			re.Row = e.Location.Row
+		}
+		if re.Field == "" {
+			re.Field = "/spec/targets/0"
+		}
+		out = append(out, re)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Field != out[j].Field {
+			return out[i].Field < out[j].Field
+		}
+		return out[i].Row < out[j].Row
+	})
+	return out
+}
+
+// RemoveTemplate forgets a template.
+func (d *regoDriver) RemoveTemplate(_ context.Context, ct *templates.ConstraintTemplate) error {
+	kind := ct.Spec.CRD.Spec.Names.Kind
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.templates, kind)
+	for k := range d.params {
+		if k.Kind == kind {
+			delete(d.params, k)
+		}
+	}
+	return nil
+}
+
+// AddConstraint keeps a constraint's parameters (already defaulted by the
+// client) as a Rego value.
+func (d *regoDriver) AddConstraint(_ context.Context, c *unstructured.Unstructured) error {
+	params, _, err := unstructured.NestedFieldNoCopy(c.Object, "spec", "parameters")
+	if err != nil {
+		return err
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	v, err := ast.InterfaceToValue(params)
+	if err != nil {
+		return fmt.Errorf("spec.parameters: %w", err)
+	}
+	d.mu.Lock()
+	d.params[drivers.ConstraintKeyFrom(c)] = ast.NewTerm(v)
+	d.mu.Unlock()
+	return nil
+}
+
+// RemoveConstraint forgets a constraint.
+func (d *regoDriver) RemoveConstraint(_ context.Context, c *unstructured.Unstructured) error {
+	d.mu.Lock()
+	delete(d.params, drivers.ConstraintKeyFrom(c))
+	d.mu.Unlock()
+	return nil
+}
+
+// AddData puts an object at data.inventory.<path>.
+func (d *regoDriver) AddData(ctx context.Context, _ string, path storage.Path, data any) error {
+	return d.putInventory(ctx, path, data)
+}
+
+// RemoveData removes what is at data.inventory.<path> (everything for an
+// empty path).
+func (d *regoDriver) RemoveData(ctx context.Context, _ string, path storage.Path) error {
+	if len(path) == 0 {
+		return d.resetInventory(ctx)
+	}
+	return d.removeInventory(ctx, path)
+}
+
+func (d *regoDriver) putInventory(ctx context.Context, key []string, obj any) error {
+	v, err := ast.InterfaceToValue(obj)
+	if err != nil {
+		return err
+	}
+	path := append(storage.Path{"inventory"}, key...)
+	d.invMu.Lock()
+	defer d.invMu.Unlock()
+	d.invVersion++
+	return storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
+		err := d.store.Write(ctx, txn, storage.AddOp, path, v)
+		if storage.IsNotFound(err) {
+			if err := storage.MakeDir(ctx, d.store, txn, path[:len(path)-1]); err != nil {
+				return err
+			}
+			err = d.store.Write(ctx, txn, storage.AddOp, path, v)
+		}
+		return err
+	})
+}
+
+func (d *regoDriver) removeInventory(ctx context.Context, key []string) error {
+	path := append(storage.Path{"inventory"}, key...)
+	d.invMu.Lock()
+	defer d.invMu.Unlock()
+	d.invVersion++
+	return storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
+		err := d.store.Write(ctx, txn, storage.RemoveOp, path, nil)
+		if storage.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (d *regoDriver) resetInventory(ctx context.Context) error {
+	d.invMu.Lock()
+	defer d.invMu.Unlock()
+	d.invVersion++
+	return storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
+		return d.store.Write(ctx, txn, storage.AddOp, storage.Path{"inventory"}, ast.NewObject())
+	})
+}
+
+var (
+	reviewKey        = ast.StringTerm("review")
+	paramsKey        = ast.StringTerm("parameters")
+	inventoryKeyTerm = ast.StringTerm(inventoryKey)
+)
+
+// Query runs the matched constraints' templates against a review.
+func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstructured.Unstructured, rev any, _ ...reviews.ReviewOpt) (*drivers.QueryResponse, error) {
+	if len(constraints) == 0 {
+		return nil, nil
+	}
+	rv, ok := rev.(*review)
+	if !ok {
+		return nil, fmt.Errorf("unexpected review type %T", rev)
+	}
+	reviewTerm, err := rv.term()
+	if err != nil {
+		return nil, err
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	d.invMu.RLock()
+	defer d.invMu.RUnlock()
+	txn, err := d.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer d.store.Abort(ctx, txn)
+
+	var inventory *ast.Term
+	var results []*types.Result
+	for _, c := range constraints {
+		key := drivers.ConstraintKeyFrom(c)
+		t := d.templates[key.Kind]
+		if t == nil {
+			return nil, fmt.Errorf("missing template for constraint kind %q", key.Kind)
+		}
+		params := d.params[key]
+		if params == nil {
+			continue // removed meanwhile
+		}
+		items := make([][2]*ast.Term, 0, 3+len(t.joins))
+		items = append(items, [2]*ast.Term{reviewKey, reviewTerm}, [2]*ast.Term{paramsKey, params})
+		if t.inventoryInInput {
+			if inventory == nil {
+				// The live inventory: the read transaction keeps writers out.
+				v, err := d.store.Read(ctx, txn, storage.Path{"inventory"})
+				if err != nil {
+					return nil, err
+				}
+				av, ok := v.(ast.Value)
+				if !ok {
+					return nil, fmt.Errorf("inventory is %T, not a Rego value", v)
+				}
+				inventory = ast.NewTerm(av)
+			}
+			items = append(items, [2]*ast.Term{inventoryKeyTerm, inventory})
+		}
+		for _, j := range t.joins {
+			idx, err := j.indexAt(ctx, txn, d.invVersion)
+			if err != nil {
+				return nil, fmt.Errorf("%s: building an inventory index: %w", key.Kind, err)
+			}
+			items = append(items, [2]*ast.Term{j.key, idx})
+		}
+		input := ast.NewObject(items...)
+		rs, err := t.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(txn))
+		if err != nil {
+			// As Gatekeeper does: a template that fails on an object
+			// violates with the error as message.
+			results = append(results, &types.Result{
+				Msg:        err.Error(),
+				Metadata:   map[string]any{"details": map[string]any{}},
+				Constraint: c,
+			})
+			continue
+		}
+		for _, r := range rs {
+			res, err := toResult(c, r.Bindings["r"])
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", key.Kind, key.Name, err)
+			}
+			if res != nil {
+				results = append(results, res)
+			}
+		}
+	}
+	return &drivers.QueryResponse{Results: results}, nil
+}
+
+// toResult reads one element of violation. One without msg is dropped, as
+// Gatekeeper's hook drops it; a msg that is not a string is an error.
+func toResult(c *unstructured.Unstructured, v any) (*types.Result, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("violation result is %T, not an object", v)
+	}
+	msgV, ok := m["msg"]
+	if !ok {
+		return nil, nil
+	}
+	msg, ok := msgV.(string)
+	if !ok {
+		return nil, fmt.Errorf("violation msg is %T, not a string", msgV)
+	}
+	details, ok := m["details"]
+	if !ok {
+		details = map[string]any{}
+	}
+	return &types.Result{Msg: msg, Metadata: map[string]any{"details": details}, Constraint: c}, nil
+}
+
+// Dump lists the templates and constraints the driver holds.
+func (d *regoDriver) Dump(_ context.Context) (string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := map[string][]string{}
+	for kind := range d.templates {
+		out[kind] = []string{}
+	}
+	for k := range d.params {
+		out[k.Kind] = append(out[k.Kind], k.Name)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	return string(b), err
+}
+
+// GetDescriptionForStat: the driver gathers no stats.
+func (d *regoDriver) GetDescriptionForStat(name string) (string, error) {
+	return "", fmt.Errorf("unknown stat %q", name)
+}

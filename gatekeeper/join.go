@@ -1,0 +1,457 @@
+package gatekeeper
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+)
+
+// Referential templates typically scan the whole inventory for each object
+// they judge:
+//
+//	host := input.review.object.spec.rules[_].host
+//	other := data.inventory.namespace[ns][apiversion]["Ingress"][name]
+//	re_match("^networking.k8s.io/", apiversion)
+//	other.spec.rules[_].host == host
+//	not identical(other, input.review)
+//
+// which costs the size of the inventory per object: quadratic for a CI run
+// that reviews every object of the inventory. A joinPlan evaluates the scan
+// once per version of the inventory instead, as an index from the compared
+// value (other.spec.rules[_].host) to the scan's bindings, and rewrites the
+// rule to look the value up:
+//
+//	host := input.review.object.spec.rules[_].host
+//	__gk_t0 = input["__gatekeep_join_0"][host][_]
+//	other = __gk_t0[0]; ns = __gk_t0[1]; ...
+//	not identical(other, input.review)
+//
+// The rewrite applies only where it cannot change the result: the scan is
+// "x := data.inventory..." with path variables bound there, followed only by
+// filters that use nothing but the scan's variables, builtins that always
+// give the same result and constants, then "A == B" where A uses only the
+// scan's variables and B only what was known before the scan. Anything else
+// is left as written.
+type joinPlan struct {
+	key   *ast.Term // where in the input the index goes
+	query rego.PreparedEvalQuery
+
+	mu      sync.Mutex
+	version uint64
+	index   *ast.Term
+}
+
+const (
+	joinKeyVar   = ast.Var("__gk_key")
+	joinTupleVar = ast.Var("__gk_tuple")
+)
+
+// planJoins rewrites the joins it finds in mods, in place, and returns their
+// plans; first numbers the plans' input keys.
+func planJoins(mods []*ast.Module, first int) []*joinPlanSpec {
+	var plans []*joinPlanSpec
+	for _, m := range mods {
+		names := moduleNames(m)
+		for _, r := range m.Rules {
+			if r.Else != nil || hasDeclarations(r.Body) {
+				continue
+			}
+			for k := 0; k < len(r.Body); k++ {
+				spec := tryJoin(r, k, names, first+len(plans))
+				if spec == nil {
+					continue
+				}
+				plans = append(plans, spec)
+			}
+		}
+	}
+	return plans
+}
+
+// joinPlanSpec is a join found at compile time: the query computing its
+// index, and the input key its rule reads.
+type joinPlanSpec struct {
+	key   string
+	query ast.Body
+}
+
+func moduleNames(m *ast.Module) map[ast.Var]bool {
+	names := map[ast.Var]bool{"input": true, "data": true}
+	for _, r := range m.Rules {
+		if ref := r.Head.Ref(); len(ref) > 0 {
+			if v, ok := ref[0].Value.(ast.Var); ok {
+				names[v] = true
+			}
+		}
+	}
+	for _, imp := range m.Imports {
+		if imp.Alias != "" {
+			names[imp.Alias] = true
+		} else if ref, ok := imp.Path.Value.(ast.Ref); ok && len(ref) > 1 {
+			if s, ok := ref[len(ref)-1].Value.(ast.String); ok {
+				names[ast.Var(s)] = true
+			}
+		}
+	}
+	return names
+}
+
+func hasDeclarations(body ast.Body) bool {
+	for _, e := range body {
+		switch e.Terms.(type) {
+		case *ast.SomeDecl, *ast.Every:
+			return true
+		}
+	}
+	return false
+}
+
+func isWildcard(v ast.Var) bool { return v.IsWildcard() || v == "_" }
+
+// termVars lists the variables of a term, reference heads included; ok is
+// false if the term holds something the rewrite does not reason about
+// (comprehensions, calls of functions that are not deterministic builtins).
+func termVars(t *ast.Term) (vars ast.VarSet, ok bool) {
+	vars = ast.NewVarSet()
+	ok = true
+	ast.WalkTerms(t, func(x *ast.Term) bool {
+		if !ok {
+			return true
+		}
+		switch v := x.Value.(type) {
+		case ast.Var:
+			if !isWildcard(v) {
+				vars.Add(v)
+			}
+		case *ast.ArrayComprehension, *ast.SetComprehension, *ast.ObjectComprehension, *ast.TemplateString:
+			ok = false
+			return true
+		case ast.Call:
+			if !deterministicBuiltin(v[0]) {
+				ok = false
+				return true
+			}
+			for _, a := range v[1:] {
+				av, aok := termVars(a)
+				if !aok {
+					ok = false
+					return true
+				}
+				vars.Update(av)
+			}
+			return true
+		}
+		return false
+	})
+	return vars, ok
+}
+
+func deterministicBuiltin(op *ast.Term) bool {
+	ref, ok := op.Value.(ast.Ref)
+	if !ok {
+		return false
+	}
+	b, ok := ast.BuiltinMap[ref.String()]
+	return ok && !b.Nondeterministic
+}
+
+func exprVars(e *ast.Expr) (ast.VarSet, bool) {
+	vars := ast.NewVarSet()
+	terms, ok := e.Terms.([]*ast.Term)
+	if !ok {
+		if t, isTerm := e.Terms.(*ast.Term); isTerm {
+			return termVars(t)
+		}
+		return nil, false
+	}
+	if len(terms) == 0 || !deterministicBuiltin(terms[0]) {
+		return nil, false
+	}
+	for _, t := range terms[1:] {
+		v, ok := termVars(t)
+		if !ok {
+			return nil, false
+		}
+		vars.Update(v)
+	}
+	return vars, true
+}
+
+// tryJoin looks for a join whose scan is body expression k of r, and
+// rewrites r if it finds one.
+func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
+	body := r.Body
+	scan := body[k]
+	if scan.Negated || len(scan.With) > 0 || !(scan.IsAssignment() || scan.IsEquality()) {
+		return nil
+	}
+	x, ok := scan.Operand(0).Value.(ast.Var)
+	ref, rok := scan.Operand(1).Value.(ast.Ref)
+	if !ok || !rok || isWildcard(x) || names[x] || !ref.HasPrefix(inventoryRef) {
+		return nil
+	}
+	// Variables known before the scan: function arguments and the
+	// variables of the expressions before it.
+	outer := ast.NewVarSet()
+	for _, a := range r.Head.Args {
+		v, ok := termVars(a)
+		if !ok {
+			return nil
+		}
+		outer.Update(v)
+	}
+	for _, e := range body[:k] {
+		v := e.Vars(ast.VarVisitorParams{})
+		outer.Update(v)
+	}
+	if outer.Contains(x) {
+		return nil
+	}
+	region := ast.NewVarSet(x)
+	for _, t := range ref[len(inventoryRef):] {
+		switch v := t.Value.(type) {
+		case ast.String:
+		case ast.Var:
+			if isWildcard(v) {
+				continue
+			}
+			if outer.Contains(v) || names[v] || region.Contains(v) {
+				return nil
+			}
+			region.Add(v)
+		default:
+			return nil
+		}
+	}
+
+	// Filters, then the comparison.
+	m := -1
+	var a, b *ast.Term
+	for j := k + 1; j < len(body) && m < 0; j++ {
+		e := body[j]
+		if len(e.With) > 0 {
+			return nil
+		}
+		if !e.Negated && isEqualCall(e) {
+			l, rt := e.Operand(0), e.Operand(1)
+			for _, pair := range [2][2]*ast.Term{{l, rt}, {rt, l}} {
+				if onlyVars(pair[0], region, names) && knownBefore(pair[1], outer, region, names) {
+					m, a, b = j, pair[0], pair[1]
+					break
+				}
+			}
+			if m >= 0 {
+				break
+			}
+		}
+		vars, ok := exprVars(e)
+		if !ok {
+			return nil
+		}
+		for v := range vars {
+			switch {
+			case names[v] && !isInventoryRoot(e, v):
+				return nil
+			case outer.Contains(v):
+				return nil
+			case !region.Contains(v) && e.Negated:
+				return nil
+			}
+		}
+		if !refsOK(e) {
+			return nil
+		}
+		if !e.Negated {
+			for v := range vars {
+				if !names[v] {
+					region.Add(v)
+				}
+			}
+		}
+	}
+	if m < 0 {
+		return nil
+	}
+
+	// The scan's variables the rest of the rule needs.
+	later := ast.NewVarSet()
+	for _, e := range body[m+1:] {
+		later.Update(e.Vars(ast.VarVisitorParams{}))
+	}
+	hv := ast.NewVarVisitor()
+	hv.Walk(r.Head)
+	later.Update(hv.Vars())
+	var keep []ast.Var
+	for v := range region {
+		if later.Contains(v) {
+			keep = append(keep, v)
+		}
+	}
+	sort.Slice(keep, func(i, j int) bool { return keep[i] < keep[j] })
+
+	// The index query: the scan and its filters, the key and the bindings.
+	loc := scan.Location
+	query := make(ast.Body, 0, m-k+2)
+	for _, e := range body[k:m] {
+		query = append(query, e.Copy())
+	}
+	tuple := make([]*ast.Term, len(keep))
+	for i, v := range keep {
+		tuple[i] = ast.VarTerm(string(v))
+	}
+	query = append(query,
+		ast.Equality.Expr(ast.NewTerm(joinKeyVar), a.Copy()),
+		ast.Equality.Expr(ast.NewTerm(joinTupleVar), ast.ArrayTerm(tuple...)),
+	)
+	for i := range query {
+		query[i].Index = i
+	}
+
+	// The rule, looking the value up.
+	key := fmt.Sprintf("__gatekeep_join_%d", n)
+	tv := ast.VarTerm(fmt.Sprintf("__gk_t%d", n))
+	lookup := ast.RefTerm(ast.InputRootDocument, ast.StringTerm(key), b.Copy(), ast.VarTerm("_"))
+	repl := []*ast.Expr{ast.Equality.Expr(tv, lookup).SetLocation(loc)}
+	for i, v := range keep {
+		repl = append(repl, ast.Equality.Expr(ast.VarTerm(string(v)), ast.RefTerm(tv, ast.InternedTerm(i))).SetLocation(loc))
+	}
+	nb := make(ast.Body, 0, len(body)-(m-k+1)+len(repl))
+	nb = append(nb, body[:k]...)
+	nb = append(nb, repl...)
+	nb = append(nb, body[m+1:]...)
+	for i := range nb {
+		nb[i].Index = i
+	}
+	r.Body = nb
+	return &joinPlanSpec{key: key, query: query}
+}
+
+func isEqualCall(e *ast.Expr) bool {
+	op := e.Operator()
+	return len(op) == 1 && op[0].Value.Compare(ast.Var(ast.Equal.Name)) == 0 && len(e.Operands()) == 2
+}
+
+// onlyVars: t uses only the scan's variables (and wildcards, constants,
+// deterministic builtins).
+func onlyVars(t *ast.Term, region ast.VarSet, names map[ast.Var]bool) bool {
+	vars, ok := termVars(t)
+	if !ok || len(vars) == 0 {
+		return false
+	}
+	for v := range vars {
+		if !region.Contains(v) || names[v] && !region.Contains(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// knownBefore: t uses nothing the scan binds.
+func knownBefore(t *ast.Term, outer, region ast.VarSet, names map[ast.Var]bool) bool {
+	vars, ok := termVars(t)
+	if !ok {
+		return false
+	}
+	for v := range vars {
+		if region.Contains(v) {
+			return false
+		}
+		if !outer.Contains(v) && v != ast.InputRootDocument.Value.(ast.Var) {
+			return false
+		}
+	}
+	return true
+}
+
+// isInventoryRoot: v is the "data" of a data.inventory reference in e.
+func isInventoryRoot(e *ast.Expr, v ast.Var) bool {
+	if v != ast.DefaultRootDocument.Value.(ast.Var) {
+		return false
+	}
+	ok := true
+	ast.WalkRefs(e, func(ref ast.Ref) bool {
+		if ref[0].Value.Compare(v) == 0 && !ref.HasPrefix(inventoryRef) {
+			ok = false
+		}
+		return false
+	})
+	return ok
+}
+
+// refsOK: every reference in e starts at a variable or at data.inventory.
+func refsOK(e *ast.Expr) bool {
+	ok := true
+	ast.WalkRefs(e, func(ref ast.Ref) bool {
+		head, isVar := ref[0].Value.(ast.Var)
+		switch {
+		case !isVar:
+			ok = false
+		case head == ast.InputRootDocument.Value.(ast.Var):
+			ok = false
+		case head == ast.DefaultRootDocument.Value.(ast.Var) && !ref.HasPrefix(inventoryRef):
+			ok = false
+		}
+		return false
+	})
+	return ok
+}
+
+// prepareJoins prepares the index queries of a template.
+func (d *regoDriver) prepareJoins(ctx context.Context, specs []*joinPlanSpec) ([]*joinPlan, error) {
+	plans := make([]*joinPlan, len(specs))
+	for i, s := range specs {
+		q, err := rego.New(
+			rego.ParsedQuery(s.query),
+			rego.Store(d.store),
+			rego.Capabilities(d.caps),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, err
+		}
+		plans[i] = &joinPlan{key: ast.StringTerm(s.key), query: q}
+	}
+	return plans, nil
+}
+
+var termAsIs = rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil })
+
+// indexAt returns the plan's index for the inventory version, building it
+// if the inventory changed since.
+func (p *joinPlan) indexAt(ctx context.Context, txn storage.Transaction, version uint64) (*ast.Term, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.index != nil && p.version == version {
+		return p.index, nil
+	}
+	rs, err := p.query.Eval(ctx, rego.EvalTransaction(txn), termAsIs)
+	if err != nil {
+		return nil, err
+	}
+	groups := ast.NewValueMap()
+	var keys []ast.Value
+	for _, r := range rs {
+		k, _ := r.Bindings[string(joinKeyVar)].(*ast.Term)
+		t, _ := r.Bindings[string(joinTupleVar)].(*ast.Term)
+		if k == nil || t == nil {
+			return nil, fmt.Errorf("join index: unexpected result %v", r.Bindings)
+		}
+		set, _ := groups.Get(k.Value).(ast.Set)
+		if set == nil {
+			set = ast.NewSet()
+			groups.Put(k.Value, set)
+			keys = append(keys, k.Value)
+		}
+		set.Add(t)
+	}
+	items := make([][2]*ast.Term, len(keys))
+	for i, k := range keys {
+		items[i] = [2]*ast.Term{ast.NewTerm(k), ast.NewTerm(groups.Get(k))}
+	}
+	p.index, p.version = ast.NewTerm(ast.NewObject(items...)), version
+	return p.index, nil
+}

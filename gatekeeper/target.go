@@ -1,0 +1,363 @@
+package gatekeeper
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/frameworks/constraint/pkg/core/constraints"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/handler"
+	"github.com/open-policy-agent/opa/v1/ast"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// TargetName is the name of Gatekeeper's Kubernetes admission target, the
+// only target a ConstraintTemplate may name here.
+const TargetName = "admission.k8s.gatekeeper.sh"
+
+// Enforcement points, for constraints with enforcementAction: scoped.
+const (
+	// GatorEnforcementPoint is where gator (and gatekeep in CI) enforces.
+	GatorEnforcementPoint = "gator.gatekeeper.sh"
+	// WebhookEnforcementPoint is where the admission webhook enforces.
+	WebhookEnforcementPoint = "validation.gatekeeper.sh"
+	// AuditEnforcementPoint is Gatekeeper's audit.
+	AuditEnforcementPoint = "audit.gatekeeper.sh"
+)
+
+// Sources of a review, for match.source.
+const (
+	sourceOriginal  = "Original"
+	sourceGenerated = "Generated"
+	sourceAll       = "All"
+)
+
+var (
+	errNoObject       = errors.New("the request has neither object nor oldObject")
+	errOldObjectIsNil = errors.New("oldObject cannot be nil for DELETE operations")
+)
+
+// k8sTarget is our handler.TargetHandler for admission.k8s.gatekeeper.sh,
+// with Gatekeeper's semantics: the match schema of constraints, matchers,
+// the input.review document and the layout of data.inventory. It caches the
+// Namespaces of the inventory so that namespaceSelector can judge objects
+// whose Namespace the caller did not pass.
+type k8sTarget struct {
+	mu         sync.RWMutex
+	namespaces map[string]map[string]any
+}
+
+var (
+	_ handler.TargetHandler = (*k8sTarget)(nil)
+	_ handler.Cacher        = (*k8sTarget)(nil)
+	_ handler.Cache         = (*k8sTarget)(nil)
+)
+
+func newTarget() *k8sTarget { return &k8sTarget{namespaces: map[string]map[string]any{}} }
+
+func (t *k8sTarget) GetName() string { return TargetName }
+
+func (t *k8sTarget) MatchSchema() apiextensions.JSONSchemaProps { return matchSchema() }
+
+// ProcessData gives where an object lives in data.inventory, as Gatekeeper
+// lays it out: namespace/<ns>/<groupVersion>/<kind>/<name> for namespaced
+// objects and cluster/<groupVersion>/<kind>/<name> for the others.
+func (t *k8sTarget) ProcessData(data any) (bool, []string, any, error) {
+	var obj map[string]any
+	switch d := data.(type) {
+	case map[string]any:
+		obj = d
+	case *unstructured.Unstructured:
+		obj = d.Object
+	case unstructured.Unstructured:
+		obj = d.Object
+	default:
+		return false, nil, nil, nil
+	}
+	key, err := inventoryPath(obj)
+	if err != nil {
+		return true, nil, nil, err
+	}
+	return true, key, obj, nil
+}
+
+func inventoryPath(obj map[string]any) ([]string, error) {
+	apiVersion, kind := str(obj["apiVersion"]), str(obj["kind"])
+	meta, _ := obj["metadata"].(map[string]any)
+	name, ns := str(meta["name"]), str(meta["namespace"])
+	_, version := splitAPIVersion(apiVersion)
+	switch {
+	case version == "":
+		return nil, fmt.Errorf("object %q has no apiVersion", name)
+	case kind == "":
+		return nil, fmt.Errorf("object %q has no kind", name)
+	case name == "":
+		return nil, fmt.Errorf("%s object has no metadata.name", kind)
+	}
+	if ns == "" {
+		return []string{"cluster", apiVersion, kind, name}, nil
+	}
+	return []string{"namespace", ns, apiVersion, kind, name}, nil
+}
+
+// GetCache lets the frameworks client keep the Namespace cache in step with
+// data.inventory.
+func (t *k8sTarget) GetCache() handler.Cache { return t }
+
+// Add remembers a Namespace of the inventory.
+func (t *k8sTarget) Add(key []string, object any) error {
+	obj, ok := object.(map[string]any)
+	if !ok {
+		return fmt.Errorf("cannot cache %T", object)
+	}
+	if isNamespaceKey(key) {
+		t.mu.Lock()
+		t.namespaces[key[3]] = obj
+		t.mu.Unlock()
+	}
+	return nil
+}
+
+// Remove forgets a Namespace of the inventory.
+func (t *k8sTarget) Remove(key []string) {
+	if isNamespaceKey(key) {
+		t.mu.Lock()
+		delete(t.namespaces, key[3])
+		t.mu.Unlock()
+	}
+}
+
+func (t *k8sTarget) clear() {
+	t.mu.Lock()
+	t.namespaces = map[string]map[string]any{}
+	t.mu.Unlock()
+}
+
+func (t *k8sTarget) namespace(name string) map[string]any {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.namespaces[name]
+}
+
+func isNamespaceKey(key []string) bool {
+	return len(key) == 4 && key[0] == "cluster" && key[1] == "v1" && key[2] == "Namespace"
+}
+
+// HandleReview builds the review of a Request (or of a bare object, as
+// gator does for the objects it reads).
+func (t *k8sTarget) HandleReview(obj any) (bool, any, error) {
+	var rv *review
+	var err error
+	switch o := obj.(type) {
+	case *review:
+		return true, o, nil
+	case Request:
+		rv, err = newReview(&o, sourceOriginal)
+	case *Request:
+		rv, err = newReview(o, sourceOriginal)
+	case map[string]any:
+		rv, err = newReview(&Request{Object: o}, sourceOriginal)
+	case *unstructured.Unstructured:
+		rv, err = newReview(&Request{Object: o.Object}, sourceOriginal)
+	default:
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	return true, rv, nil
+}
+
+// ValidateConstraint checks what the schema cannot: that label selectors
+// parse.
+func (t *k8sTarget) ValidateConstraint(u *unstructured.Unstructured) error {
+	m, found, err := unstructured.NestedMap(u.Object, "spec", "match")
+	if err != nil || !found {
+		return err
+	}
+	_, err = parseMatch(m)
+	return err
+}
+
+// ToMatcher compiles a constraint's spec.match.
+func (t *k8sTarget) ToMatcher(u *unstructured.Unstructured) (constraints.Matcher, error) {
+	m, found, err := unstructured.NestedMap(u.Object, "spec", "match")
+	if err != nil {
+		return nil, err
+	}
+	if !found || m == nil {
+		return &matcher{all: true, target: t}, nil
+	}
+	mt, err := parseMatch(m)
+	if err != nil {
+		return nil, err
+	}
+	mt.target = t
+	return mt, nil
+}
+
+// review is what HandleReview returns: the request as Gatekeeper's
+// input.review has it, and what the matchers need.
+type review struct {
+	object, oldObject map[string]any
+	// nsObject is the Namespace the caller passed; input.review.namespaceObject.
+	nsObject  map[string]any
+	namespace string
+	operation string
+	source    string
+	// doc is input.review without namespaceObject.
+	doc map[string]any
+	ar  admissionv1.AdmissionRequest
+
+	once  sync.Once
+	value *ast.Term
+	err   error
+}
+
+// GetAdmissionRequest lets the frameworks client select templates by
+// operation at the webhook enforcement point.
+func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest { return &rv.ar }
+
+// term is input.review as a Rego value, built once however many templates
+// judge the review.
+func (rv *review) term() (*ast.Term, error) {
+	rv.once.Do(func() {
+		doc := make(map[string]any, len(rv.doc)+1)
+		for k, v := range rv.doc {
+			doc[k] = v
+		}
+		if rv.nsObject != nil {
+			doc["namespaceObject"] = rv.nsObject
+		} else {
+			doc["namespaceObject"] = nil
+		}
+		v, err := ast.InterfaceToValue(doc)
+		rv.value, rv.err = ast.NewTerm(v), err
+	})
+	return rv.value, rv.err
+}
+
+// newReview shapes a Request as Gatekeeper's AdmissionRequest-like review.
+func newReview(r *Request, source string) (*review, error) {
+	if r.Admission != nil {
+		return admissionReview(r, source)
+	}
+	obj, old := r.Object, r.OldObject
+	op := r.Operation
+	if op == "DELETE" && old == nil {
+		old, obj = obj, nil
+	}
+	base := obj
+	if base == nil {
+		base = old
+	}
+	if base == nil {
+		return nil, errNoObject
+	}
+	if op == "DELETE" {
+		obj = old
+	}
+	group, version := splitAPIVersion(str(base["apiVersion"]))
+	meta, _ := base["metadata"].(map[string]any)
+	name, ns := str(meta["name"]), str(meta["namespace"])
+	doc := map[string]any{
+		"uid":       "",
+		"kind":      map[string]any{"group": group, "version": version, "kind": str(base["kind"])},
+		"resource":  map[string]any{"group": "", "version": "", "resource": ""},
+		"operation": op,
+		"userInfo":  r.UserInfo.toMap(),
+		"object":    nilIfEmpty(obj),
+		"oldObject": nilIfEmpty(old),
+		"options":   nil,
+	}
+	if name != "" {
+		doc["name"] = name
+	}
+	if ns != "" {
+		doc["namespace"] = ns
+	}
+	if r.DryRun {
+		doc["dryRun"] = true
+	}
+	return &review{
+		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
+		operation: op, source: source, doc: doc,
+		ar: admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+	}, nil
+}
+
+// admissionReview takes an AdmissionRequest as the API server sends it,
+// filling in what its typed form would always carry.
+func admissionReview(r *Request, source string) (*review, error) {
+	doc := make(map[string]any, len(r.Admission)+8)
+	for k, v := range r.Admission {
+		doc[k] = v
+	}
+	obj, _ := doc["object"].(map[string]any)
+	old, _ := doc["oldObject"].(map[string]any)
+	if obj == nil && old == nil {
+		return nil, fmt.Errorf("AdmissionRequest does not contain an \"object\" or \"oldObject\" to review")
+	}
+	op := str(doc["operation"])
+	if op == "DELETE" {
+		if old == nil {
+			return nil, errOldObjectIsNil
+		}
+		obj = old
+		doc["object"] = old
+	}
+	base := obj
+	if base == nil {
+		base = old
+	}
+	kind, _ := doc["kind"].(map[string]any)
+	group, version := splitAPIVersion(str(base["apiVersion"]))
+	nk := map[string]any{"group": group, "version": version, "kind": str(base["kind"])}
+	for _, k := range []string{"group", "version", "kind"} {
+		if v, ok := kind[k].(string); ok {
+			nk[k] = v
+		}
+	}
+	doc["kind"] = nk
+	defaults := map[string]any{
+		"uid": "", "operation": "", "object": nil, "oldObject": nil, "options": nil,
+		"userInfo": map[string]any{},
+		"resource": map[string]any{"group": "", "version": "", "resource": ""},
+	}
+	for k, v := range defaults {
+		if _, ok := doc[k]; !ok {
+			doc[k] = v
+		}
+	}
+	ns := str(doc["namespace"])
+	if ns == "" {
+		meta, _ := base["metadata"].(map[string]any)
+		ns = str(meta["namespace"])
+	}
+	return &review{
+		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
+		operation: op, source: source, doc: doc,
+		ar: admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+	}, nil
+}
+
+func nilIfEmpty(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// splitAPIVersion cuts "apps/v1" into "apps" and "v1" ("" and "v1" for the
+// core group).
+func splitAPIVersion(av string) (group, version string) {
+	if i := strings.IndexByte(av, '/'); i >= 0 {
+		return av[:i], av[i+1:]
+	}
+	return "", av
+}
+
+func str(v any) string { s, _ := v.(string); return s }
