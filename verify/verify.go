@@ -1,6 +1,7 @@
 // Package verify runs a policy bundle's own tests: its *_test.rego files as
 // opa test runs them, and its Gatekeeper Suites as gator verify does. A
-// suite is a Rego test package or a Suite file; a case is one test.
+// suite is a Rego test package or a Suite file; a case is one test (for a
+// Suite, one case of one of its tests).
 package verify
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/conftest"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper"
 )
 
 // Report is every suite's outcome; -o json prints it as it is.
@@ -130,7 +132,11 @@ func (r *Report) WriteText(w io.Writer) error {
 				passed++
 			}
 		}
-		fmt.Fprintf(&b, "%s %s (%s, %s): %d/%d cases passed\n", status, s.Suite, s.Kind, s.File, passed, len(s.Cases))
+		where := s.Kind
+		if s.File != s.Suite {
+			where += ", " + s.File
+		}
+		fmt.Fprintf(&b, "%s %s (%s): %d/%d cases passed\n", status, s.Suite, where, passed, len(s.Cases))
 		for _, c := range s.Cases {
 			if c.Passed || c.Skipped {
 				continue
@@ -148,7 +154,55 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// Bundle runs every test a bundle holds.
+// Bundle runs every test a bundle holds: its Rego tests, then its
+// Gatekeeper Suites (from a bundle directory: a Suite names its templates,
+// constraints and objects by path).
 func Bundle(ctx context.Context, b *bundle.Bundle) ([]SuiteResult, error) {
-	return Rego(ctx, b)
+	out, err := Rego(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	var suites []string
+	seen := map[string]bool{}
+	for _, o := range b.Objects {
+		if o.Kind() == "Suite" && strings.HasPrefix(o.APIVersion(), "test.gatekeeper.sh/") && !seen[o.Source.File] {
+			seen[o.Source.File] = true
+			suites = append(suites, o.Source.File)
+		}
+	}
+	gk, err := Gatekeeper(ctx, suites)
+	return append(out, gk...), err
+}
+
+// Gatekeeper runs Gatekeeper Suite files with gator verify's semantics. A
+// test of a suite (a template and a constraint) and its case make a case:
+// "test/case".
+func Gatekeeper(ctx context.Context, files []string) ([]SuiteResult, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	rep, err := gatekeeper.RunSuites(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	var out []SuiteResult
+	for _, s := range rep.Results {
+		if s.Skipped {
+			continue
+		}
+		sr := SuiteResult{Suite: s.Path, Kind: "gatekeeper", File: s.Path, Passed: s.Passed}
+		if s.Error != "" {
+			sr.Cases = append(sr.Cases, CaseResult{Name: "(suite)", Message: s.Error})
+		}
+		for _, t := range s.Tests {
+			if t.Error != "" || len(t.Cases) == 0 {
+				sr.Cases = append(sr.Cases, CaseResult{Name: t.Name, Passed: t.Passed, Skipped: t.Skipped, Message: t.Error})
+			}
+			for _, c := range t.Cases {
+				sr.Cases = append(sr.Cases, CaseResult{Name: t.Name + "/" + c.Name, Passed: c.Passed, Skipped: c.Skipped || t.Skipped, Message: c.Error})
+			}
+		}
+		out = append(out, sr)
+	}
+	return out, nil
 }

@@ -54,3 +54,40 @@ test_wrong_expectation if {
 		t.Errorf("missing bundle: exit %d", code)
 	}
 }
+
+func TestVerifyGatekeeperSuites(t *testing.T) {
+	out, code, msg := run(t, "../..", "", "verify", "gatekeeper/testdata/suites/pass")
+	if code != exitPass || !strings.Contains(out, "ok   gatekeeper/testdata/suites/pass/labels/suite.yaml (gatekeeper)") {
+		t.Errorf("passing suites: exit %d %s\n%s", code, msg, out)
+	}
+	out, code, _ = run(t, "", "", "verify", "-o", "json", "gatekeeper/testdata/suites/fail")
+	if code != exitDenied {
+		t.Errorf("failing suite: exit %d", code)
+	}
+	var r struct {
+		Summary map[string]int `json:"summary"`
+		Results []struct {
+			Passed bool `json:"passed"`
+			Cases  []struct {
+				Name    string `json:"name"`
+				Passed  bool   `json:"passed"`
+				Message string `json:"message"`
+			} `json:"cases"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary["suites"] != 1 || r.Summary["suitesPassed"] != 0 || r.Summary["casesPassed"] >= r.Summary["cases"] {
+		t.Errorf("summary %v", r.Summary)
+	}
+	found := false
+	for _, c := range r.Results[0].Cases {
+		if c.Name == "wrong-assertions/says-no-but-there-is-one" && !c.Passed && strings.Contains(c.Message, "got 1 violations but want none") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the failing case and why are not reported: %+v", r.Results)
+	}
+}
