@@ -56,10 +56,14 @@ schemas:
 
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.
-bench: build $(BIN)/kubeconform
+bench: build $(BIN)/kubeconform $(BIN)/gator
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform
+	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
+
+# gator, the peer of the Gatekeeper engine, from the module proxy.
+$(BIN)/gator:
+	GOBIN=$(BIN) $(GO) install github.com/open-policy-agent/gatekeeper/v3/cmd/gator@v3.23.1
 
 # kubeconform, the peer of the schema check, from the module proxy.
 $(BIN)/kubeconform:

@@ -304,27 +304,39 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 				Object:  ref,
 				Path:    v.Path,
 				File:    o.Source.File,
-				Line:    o.Line(v.Path),
+				Line:    o.Source.Line, // see locate
 			})
 		}
 	}
 	exceptions := 0
+	var err error
 	if e.rego != nil {
-		rfs, n, err := e.rego.review(ctx, o.Data)
+		var rfs []regoFinding
+		rfs, exceptions, err = e.rego.review(ctx, o.Data)
 		out = append(out, e.regoFindings(o, rfs)...)
-		if err != nil {
-			return out, n, err
-		}
-		exceptions = n
 	}
-	if e.gatekeeper != nil {
-		gfs, err := e.gatekeeperFindings(ctx, req)
+	if e.gatekeeper != nil && err == nil {
+		var gfs []Finding
+		gfs, err = e.gatekeeperFindings(ctx, req)
 		out = append(out, gfs...)
-		if err != nil {
-			return out, exceptions, err
-		}
 	}
-	return out, exceptions, nil
+	locate(o, out)
+	return out, exceptions, err
+}
+
+// locate gives each finding the line of its field, reading the object's
+// source once however many findings it has.
+func locate(o *manifest.Object, fs []Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	paths := make([]string, len(fs))
+	for i, f := range fs {
+		paths[i] = f.Path
+	}
+	for i, l := range o.Lines(paths...) {
+		fs[i].Line = l
+	}
 }
 
 // regoFindings applies the bundle's actions, selection and exemptions to
@@ -345,7 +357,7 @@ func (e *Engine) regoFindings(o *manifest.Object, rfs []regoFinding) []Finding {
 		}
 		fd := Finding{Check: f.check, Action: action, Message: f.message, Object: ref, Path: f.path}
 		if o != nil {
-			fd.File, fd.Line = o.Source.File, o.Line(f.path)
+			fd.File, fd.Line = o.Source.File, o.Source.Line // see locate
 		}
 		out = append(out, fd)
 	}

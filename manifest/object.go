@@ -4,6 +4,8 @@ package manifest
 
 import (
 	"fmt"
+
+	"gopkg.in/yaml.v3"
 	"strconv"
 	"strings"
 )
@@ -98,22 +100,39 @@ func (o *Object) meta() map[string]any {
 // Line returns the line of the field at pointer (a JSON pointer such as
 // /spec/replicas), or the object's first line when the field is not in the
 // file as it stands.
-func (o *Object) Line(pointer string) int {
+func (o *Object) Line(pointer string) int { return o.Lines(pointer)[0] }
+
+// Lines is Line for several fields at once, reading the source once.
+func (o *Object) Lines(pointers ...string) []int {
+	out := make([]int, len(pointers))
+	for i := range out {
+		out[i] = o.Source.Line
+	}
 	if o.doc == nil {
-		return o.Source.Line
+		return out
 	}
-	want, ok := Get(o.Data, pointer)
-	if !ok && o.rendered {
-		return o.Source.Line
+	var root *yaml.Node
+	for i, pointer := range pointers {
+		if pointer == "" {
+			continue
+		}
+		want, ok := Get(o.Data, pointer)
+		if !ok && o.rendered {
+			continue
+		}
+		if root == nil {
+			var err *Error
+			if root, err = o.doc.parse(); err != nil || root == nil {
+				return out
+			}
+		}
+		line, got, found := o.doc.field(root, o.prefix+pointer)
+		if !found || line == 0 || o.rendered && ok && !sameScalar(want, got) {
+			continue
+		}
+		out[i] = line
 	}
-	line, got, found := o.doc.field(o.prefix + pointer)
-	if !found || line == 0 {
-		return o.Source.Line
-	}
-	if o.rendered && ok && !sameScalar(want, got) {
-		return o.Source.Line
-	}
-	return line
+	return out
 }
 
 // sameScalar reports whether two values agree where both are scalars;

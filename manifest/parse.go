@@ -169,12 +169,9 @@ func (d *document) parse() (*yaml.Node, *Error) {
 	return n.Content[0], nil
 }
 
-// field finds the node at a JSON pointer and returns its line and value.
-func (d *document) field(pointer string) (line int, value any, ok bool) {
-	root, err := d.parse()
-	if err != nil || root == nil {
-		return 0, nil, false
-	}
+// field finds the node at a JSON pointer under the document's root and
+// returns its line and value.
+func (d *document) field(root *yaml.Node, pointer string) (line int, value any, ok bool) {
 	at, n := lookup(root, pointer)
 	if n == nil {
 		return 0, nil, false

@@ -12,9 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/schema"
@@ -25,6 +28,9 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per command; the median is reported")
 	gatekeep := flag.String("gatekeep", "bin/gatekeep", "gatekeep binary")
 	kubeconform := flag.String("kubeconform", "bin/kubeconform", "kubeconform binary, run side by side on the same schemas (\"\" to skip)")
+	gator := flag.String("gator", "bin/gator", "gator binary, run side by side on a bundle of -templates templates (\"\" to skip)")
+	templates := flag.Int("templates", 50, "ConstraintTemplates (one Constraint each) in the Gatekeeper bundle")
+	gatorApps := flag.String("gator-apps", "300,2000", "repo sizes (apps) of the Gatekeeper comparison")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "gatekeep-bench-")
@@ -53,6 +59,45 @@ func main() {
 		}
 		loc := filepath.Join(schemas, "{{.ResourceKind}}-{{.Group}}-{{.ResourceAPIVersion}}.json")
 		measure("kubeconform (same schemas)", n, *runs, *kubeconform, "-schema-location", loc, "-summary", "-output", "json", dir)
+	}
+	if *gator != "" {
+		compareGator(*gatekeep, *gator, *templates, *gatorApps, *runs)
+	}
+}
+
+// compareGator runs gatekeep check and gator test on the same Gatekeeper
+// bundle (generated templates, one constraint each) and the same repos.
+func compareGator(gatekeep, gator string, templates int, sizes string, runs int) {
+	policy, err := os.MkdirTemp("", "gatekeep-bench-policy-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(policy)
+	if _, err := gen.Write(policy, templates); err != nil {
+		fail(err)
+	}
+	for _, field := range strings.Split(sizes, ",") {
+		apps, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			fail(err)
+		}
+		repo, err := os.MkdirTemp("", "gatekeep-bench-repo-")
+		if err != nil {
+			fail(err)
+		}
+		n, err := infragen.Generate(repo, apps)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("\n%d ConstraintTemplates, repo of %d apps (%d objects)\n", templates, apps, n)
+		// gator is slow on large repos: one run of it is enough to compare.
+		gatorRuns := runs
+		if apps > 500 {
+			gatorRuns = 1
+		}
+		measure("gatekeep check --bundle <templates>", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+		measure("gator test", n, gatorRuns, gator, "test", "--filename", policy, "--filename", repo)
+		os.RemoveAll(repo)
 	}
 }
 
