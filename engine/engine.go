@@ -17,6 +17,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
 // Action is what a finding does: deny, warn or dryrun.
@@ -72,6 +73,8 @@ type Engine struct {
 	// inventoryMu keeps CI runs of one engine from mixing inventories.
 	inventoryMu sync.Mutex
 
+	sealingKeys *secrets.Keys
+
 	now             func() time.Time
 	labeller        *reviewapp.Labeller
 	reviewAppAction Action
@@ -116,6 +119,10 @@ func AllNamespaces(on bool) Option { return func(e *Engine) { e.regoOpts.all = o
 // of {"path", "contents"}, as conftest's --combine.
 func Combine(on bool) Option { return func(e *Engine) { e.regoOpts.combine = on } }
 
+// SealingKeys gives the sealed-secrets controller's keys: SealedSecrets are
+// then checked to decrypt, and inline sealed Secrets are unsealed.
+func SealingKeys(k *secrets.Keys) Option { return func(e *Engine) { e.sealingKeys = k } }
+
 // WithClock sets the clock of time-dependent rules (review-app expiry).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
@@ -151,6 +158,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 		SchemaDirs:   e.schemaDirs,
 		Deprecations: table,
 		Admission:    e.mode == Admission,
+		SealingKeys:  e.sealingKeys,
 	})
 	if err != nil {
 		return nil, err

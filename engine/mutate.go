@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/secrets"
+
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
@@ -23,12 +27,15 @@ type Mutation struct {
 	Findings []Finding
 }
 
-// Mutate returns the patches the bundle's mutations make to the object: the
-// review-app labels, for now.
+// Mutate returns the patches the bundle's mutations make to the object:
+// inline sealed values decrypted, review-app labels.
 func (e *Engine) Mutate(ctx context.Context, req Request) (Mutation, error) {
 	var m Mutation
-	if err := ctx.Err(); err != nil || e.labeller == nil {
+	if err := ctx.Err(); err != nil {
 		return m, err
+	}
+	if refused := e.unseal(req.Object, &m); refused || e.labeller == nil {
+		return m, nil
 	}
 	obj := req.Object
 	ref := obj.Ref()
@@ -102,4 +109,45 @@ func Apply(data map[string]any, patches []Patch) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// unseal decrypts a Secret's inline sealed values (gatekeep.dev/sealed:
+// "true"), all or nothing: a value that does not decrypt refuses the
+// object, and no patch is made. It reports whether it refused.
+func (e *Engine) unseal(obj *manifest.Object, m *Mutation) bool {
+	if !e.bundle.Config.SealedSecrets.UnsealInline() {
+		return false
+	}
+	if v, _ := obj.Annotations()[secrets.SealedAnnotation].(string); v != "true" || obj.Kind() != "Secret" {
+		return false
+	}
+	deny := func(msg string) bool {
+		m.Findings = append(m.Findings, Finding{Check: checks.SealedSecretCheck, Action: Deny, Message: msg,
+			Object: obj.Ref(), Path: "/data", File: obj.Source.File, Line: obj.Line("/data")})
+		return true
+	}
+	if e.sealingKeys == nil || e.sealingKeys.Len() == 0 {
+		return deny(fmt.Sprintf("Secret %q has sealed values but no sealing key is loaded (give --sealed-secrets-key, or check the sealed-secrets namespace)", obj.Name()))
+	}
+	u, err := secrets.UnsealInline(obj.Data, e.sealingKeys)
+	if err != nil {
+		return deny(err.Error())
+	}
+	if u == nil {
+		return false
+	}
+	data := make(map[string]any, len(u.Data))
+	for k, v := range u.Data {
+		data[k] = v
+	}
+	ann := "/metadata/annotations/"
+	m.Patches = append(m.Patches, Patch{Op: "add", Path: "/data", Value: data})
+	if _, ok := obj.Data["stringData"]; ok {
+		m.Patches = append(m.Patches, Patch{Op: "remove", Path: "/stringData"})
+	}
+	m.Patches = append(m.Patches,
+		Patch{Op: "remove", Path: ann + manifest.Escape(secrets.SealedAnnotation)},
+		Patch{Op: "add", Path: ann + manifest.Escape(secrets.UnsealedWithAnnotation), Value: u.Fingerprint},
+	)
+	return false
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/report"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
 type checkFlags struct {
@@ -32,6 +34,7 @@ type checkFlags struct {
 	namespaces []string
 	allNS      bool
 	quiet      bool
+	sealKeys   []string
 }
 
 func newCheckCommand() *cobra.Command {
@@ -71,6 +74,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.StringArrayVar(&f.namespaces, "namespace", nil, "Rego package of conftest-style policies (repeatable; globs allowed; default main)")
 	fl.BoolVar(&f.allNS, "all-namespaces", false, "run the conftest-style rules of every Rego package")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
+	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM (PKCS#1 or PKCS#8) or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
 	return cmd
 }
 
@@ -91,7 +95,11 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...),
+	keys, err := sealingKeys(f.sealKeys)
+	if err != nil {
+		return err
+	}
+	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys),
 		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...),
 		engine.Namespaces(f.namespaces...), engine.AllNamespaces(f.allNS), engine.Combine(f.combine))
 	if err != nil {
@@ -159,6 +167,27 @@ func loadBundles(dirs []string) (*bundle.Bundle, error) {
 		all = append(all, b)
 	}
 	return bundle.Merge(all...), nil
+}
+
+// sealingKeys reads --sealed-secrets-key files (nil without any). The keys
+// stay in memory; errors name the file, never key material.
+func sealingKeys(files []string) (*secrets.Keys, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	var all []*rsa.PrivateKey
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usageError("--sealed-secrets-key: %v", err)
+		}
+		keys, err := secrets.ParseKeys(f, data)
+		if err != nil {
+			return nil, usageError("--sealed-secrets-key: %v", err)
+		}
+		all = append(all, keys...)
+	}
+	return secrets.NewKeys(all...), nil
 }
 
 // useColor colours text output on a terminal, unless NO_COLOR is set.

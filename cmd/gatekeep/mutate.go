@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +14,7 @@ import (
 )
 
 func newMutateCommand() *cobra.Command {
-	var bundles, exclude []string
+	var bundles, exclude, sealKeys []string
 	cmd := &cobra.Command{
 		Use:   "mutate [flags] PATH... | -",
 		Short: "Print the objects as the webhook would admit them (review-app labels applied)",
@@ -21,24 +22,30 @@ func newMutateCommand() *cobra.Command {
 mutations (review-app labels), so that CI can show the patch before Argo CD
 syncs. Labels it could not set are reported on standard error.
 
-Exit codes: 0 done, 2 inputs or flags unusable.`,
+Exit codes: 0 done, 1 an object would be refused (an inline sealed value
+that does not decrypt: nothing is printed), 2 inputs or flags unusable.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError("mutate: no input: give files, directories, or - for standard input")
 			}
-			return runMutate(cmd.Context(), bundles, exclude, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runMutate(cmd.Context(), bundles, exclude, sealKeys, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringArrayVar(&bundles, "bundle", nil, "policy bundle directory or .tar.gz, added to the built-in bundle (repeatable)")
 	cmd.Flags().StringArrayVar(&exclude, "exclude", nil, "skip files and directories matching this glob (repeatable)")
+	cmd.Flags().StringArrayVar(&sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key (PEM, or the key Secrets' YAML) to decrypt inline sealed Secrets (repeatable)")
 	return cmd
 }
 
-func runMutate(ctx context.Context, bundles, exclude, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runMutate(ctx context.Context, bundles, exclude, sealKeys, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	eng, err := newEngine(bundles, "", engine.WithMode(engine.Admission))
+	keys, err := sealingKeys(sealKeys)
+	if err != nil {
+		return err
+	}
+	eng, err := newEngine(bundles, "", engine.WithMode(engine.Admission), engine.SealingKeys(keys))
 	if err != nil {
 		return err
 	}
@@ -49,6 +56,10 @@ func runMutate(ctx context.Context, bundles, exclude, paths []string, stdin io.R
 			namespaces[o.Name()] = o
 		}
 	}
+	// Nothing is printed until every object is known to be admitted: a
+	// value that does not decrypt prints no object at all.
+	var printed bytes.Buffer
+	refused := false
 	for i, o := range set.Objects {
 		m, err := eng.Mutate(ctx, engine.Request{Operation: "CREATE", Object: o, Namespace: namespaces[o.Namespace()]})
 		if err != nil {
@@ -56,6 +67,7 @@ func runMutate(ctx context.Context, bundles, exclude, paths []string, stdin io.R
 		}
 		for _, f := range m.Findings {
 			fmt.Fprintf(stderr, "%s:%d: %s: %s %s: %s\n", f.File, f.Line, f.Action, f.Check, f.Object, f.Message)
+			refused = refused || f.Action == engine.Deny
 		}
 		out, err := engine.Apply(o.Data, m.Patches)
 		if err != nil {
@@ -66,9 +78,15 @@ func runMutate(ctx context.Context, bundles, exclude, paths []string, stdin io.R
 			return err
 		}
 		if i > 0 {
-			fmt.Fprintln(stdout, "---")
+			fmt.Fprintln(&printed, "---")
 		}
-		fmt.Fprintf(stdout, "# Source: %s:%d\n%s", o.Source.File, o.Source.Line, doc)
+		fmt.Fprintf(&printed, "# Source: %s:%d\n%s", o.Source.File, o.Source.Line, doc)
+	}
+	if refused {
+		return &exitError{code: exitDenied, msg: "mutate: an object would be refused; no object printed"}
+	}
+	if _, err := stdout.Write(printed.Bytes()); err != nil {
+		return err
 	}
 	for _, e := range set.Errors {
 		fmt.Fprintln(stderr, "error: "+e.Error())
