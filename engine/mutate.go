@@ -55,7 +55,7 @@ func (e *Engine) Mutate(ctx context.Context, req Request) (Mutation, error) {
 	if err != nil {
 		return m, err
 	}
-	m.Patches = patches
+	m.Patches = append(m.Patches, patches...)
 	for _, c := range conflicts {
 		m.Findings = append(m.Findings, Finding{
 			Check: ReviewAppCheck, Action: e.reviewAppAction, Message: c.Message,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
 // controlPlane is a real kube-apiserver and etcd (envtest) with gatekeep's
@@ -34,6 +37,27 @@ type controlPlane struct {
 
 	mu       sync.Mutex
 	warnings []string
+	// keys are the server's sealing keys; logs what it logged.
+	keys *secrets.Keys
+	logs *syncBuffer
+}
+
+// syncBuffer collects the server's log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) write(prefix, args string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(prefix + " " + args + "\n")
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (c *controlPlane) HandleWarningHeader(code int, agent, text string) {
@@ -190,7 +214,7 @@ func newControlPlane(assets string) (*controlPlane, error) {
 	none := admissionregistrationv1.SideEffectClassNone
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: []string{"../testdata/infra-repo/platform/argocd"}},
+		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: []string{"../testdata/infra-repo/platform/argocd", sealedSecretsCRD()}},
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{{
 				ObjectMeta: metav1.ObjectMeta{Name: "gatekeep"},
@@ -227,7 +251,7 @@ func newControlPlane(assets string) (*controlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &controlPlane{env: env, cfg: cfg}
+	c := &controlPlane{env: env, cfg: cfg, keys: secrets.NewKeys(), logs: &syncBuffer{}}
 	c.bundleDir, err = os.MkdirTemp("", "gatekeep-bundle-")
 	if err != nil {
 		return nil, err
@@ -244,9 +268,13 @@ func newControlPlane(assets string) (*controlPlane, error) {
 		KeyFile:   filepath.Join(o.LocalServingCertDir, "tls.key"),
 		Namespace: "gatekeep-system",
 		Cluster:   cfg,
-		Load:      func() (*engine.Engine, error) { return loadEngine(c.bundleDir) },
-		Watch:     []string{c.bundleDir},
-		Log:       logr.Discard(),
+		Load: func() (*engine.Engine, error) {
+			return loadEngine(c.bundleDir, engine.SealingKeys(c.keys))
+		},
+		Watch:                  []string{c.bundleDir},
+		SealingKeys:            c.keys,
+		SealedSecretsNamespace: "kube-system",
+		Log:                    funcr.New(c.logs.write, funcr.Options{Verbosity: 10}),
 	})
 	ctx := context.Background()
 	go func() { _ = c.server.Run(ctx) }()
@@ -268,9 +296,22 @@ func newControlPlane(assets string) (*controlPlane, error) {
 	return c, nil
 }
 
+// sealedSecretsCRD is the SealedSecret CRD, from the sealed-secrets module.
+func sealedSecretsCRD() string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/bitnami-labs/sealed-secrets").Output()
+	if err != nil {
+		return "sealed-secrets-module-not-found"
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "helm", "sealed-secrets", "crds")
+}
+
 // loadEngine builds the admission engine from the built-in bundle and dir,
 // as gatekeep serve does.
-func loadEngine(dirs ...string) (*engine.Engine, error) {
+func loadEngine(dir string, opts ...engine.Option) (*engine.Engine, error) {
+	dirs := []string{}
+	if dir != "" {
+		dirs = append(dirs, dir)
+	}
 	builtin, err := bundle.Builtin()
 	if err != nil {
 		return nil, err
@@ -283,7 +324,7 @@ func loadEngine(dirs ...string) (*engine.Engine, error) {
 		}
 		all = append(all, b)
 	}
-	return engine.New(bundle.Merge(all...), engine.WithMode(engine.Admission))
+	return engine.New(bundle.Merge(all...), append(opts, engine.WithMode(engine.Admission))...)
 }
 
 func TestMain(m *testing.M) {

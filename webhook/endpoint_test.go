@@ -47,7 +47,7 @@ const privilegedPodJSON = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p
 
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
-	s := New(Options{Load: func() (*engine.Engine, error) { return loadEngine() }, Log: logr.Discard(), Namespace: "gatekeep-system"})
+	s := New(Options{Load: func() (*engine.Engine, error) { return loadEngine("") }, Log: logr.Discard(), Namespace: "gatekeep-system"})
 	if err := s.reload(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
 // Options configure a Server.
@@ -42,7 +44,11 @@ type Options struct {
 	Load func() (*engine.Engine, error)
 	// Watch lists the bundle paths to watch.
 	Watch []string
-	Log   logr.Logger
+	// SealingKeys, when set, is kept equal to the sealed-secrets keys of
+	// SealedSecretsNamespace in Cluster (Load gives it to the engines).
+	SealingKeys            *secrets.Keys
+	SealedSecretsNamespace string
+	Log                    logr.Logger
 }
 
 // Server is gatekeep's admission webhook.
@@ -53,6 +59,8 @@ type Server struct {
 	metrics   *metrics
 	ready     chan struct{} // closed once listening
 	addr      net.Addr
+	// keysSynced: the sealing keys have been read from the cluster.
+	keysSynced atomic.Bool
 }
 
 // New prepares a server; Run starts it.
@@ -81,7 +89,10 @@ func (s *Server) Inventory() *Inventory { return s.inventory }
 
 // Ready reports whether the bundle is loaded and the caches have synced.
 func (s *Server) Ready() bool {
-	return s.engines.Get() != nil && (s.opts.Cluster == nil || s.inventory.Synced())
+	if s.engines.Get() == nil || s.opts.Cluster == nil {
+		return s.engines.Get() != nil
+	}
+	return s.inventory.Synced() && (s.opts.SealingKeys == nil || s.keysSynced.Load())
 }
 
 // Run serves until ctx ends. A bundle that fails to load at start is an
@@ -111,6 +122,22 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := s.inventory.Start(ctx, s.opts.Cluster, sync, s.syncInventory); err != nil && ctx.Err() == nil {
 				errs <- err
 			}
+		}()
+	}
+	if s.opts.Cluster != nil && s.opts.SealingKeys != nil {
+		ns := s.opts.SealedSecretsNamespace
+		if ns == "" {
+			ns = s.engines.Get().Bundle().Config.SealedSecrets.KeyNamespace()
+		}
+		go func() {
+			err := watchSealingKeys(ctx, s.opts.Cluster, ns, s.opts.SealingKeys, func(err error) {
+				s.opts.Log.Error(err, "sealing keys")
+			})
+			if err != nil && ctx.Err() == nil {
+				errs <- err
+				return
+			}
+			s.keysSynced.Store(true)
 		}()
 	}
 	go func() { errs <- s.serveWebhooks(ctx) }()

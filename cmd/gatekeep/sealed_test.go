@@ -1,73 +1,22 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	sscrypto "github.com/bitnami-labs/sealed-secrets/pkg/crypto"
+	"github.com/gatekeep-dev/gatekeep/internal/sealtest"
 )
-
-// kubesealBin finds the real kubeseal (make test builds it into bin/).
-func kubesealBin(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("KUBESEAL")
-	if p == "" {
-		p, _ = filepath.Abs("../../bin/kubeseal")
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("GATEKEEP_CONTROLPLANE") == "required" {
-			t.Fatalf("kubeseal not found at %s: run make test", p)
-		}
-		t.Skipf("kubeseal not found at %s: make test builds it", p)
-	}
-	return p
-}
-
-// sealingKey writes a controller-style key and certificate into dir.
-func sealingKey(t *testing.T, dir string) (keyFile, certFile string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := sscrypto.SignKey(rand.Reader, key, time.Hour, "sealed-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile, certFile = filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
-	return keyFile, certFile
-}
-
-func kubeseal(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(kubesealBin(t), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubeseal %v: %v", args, err)
-	}
-	return string(out)
-}
 
 const plaintext = "correct-horse-battery-staple"
 
 func TestSealedSecretsInCI(t *testing.T) {
-	kubesealBin(t)
 	dir := t.TempDir()
-	keyFile, certFile := sealingKey(t, dir)
+	k := sealtest.NewKey(t, dir)
+	keyFile := k.KeyFile
 	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {password: " + plaintext + "}\n"
-	sealed := kubeseal(t, secret, "--cert", certFile, "--format", "yaml")
+	sealed := sealtest.Run(t, secret, "--cert", k.CertFile, "--format", "yaml")
 	writeFile(t, dir, "ok/sealed.yaml", sealed)
 	writeFile(t, dir, "renamed/sealed.yaml", strings.Replace(sealed, "name: db\n  namespace: shop", "name: db-v2\n  namespace: shop", 1))
 	if !strings.Contains(sealed, "encryptedData") {
@@ -85,7 +34,7 @@ func TestSealedSecretsInCI(t *testing.T) {
 		t.Errorf("renamed SealedSecret: exit %d %v", code, got)
 	}
 	// Another cluster's key.
-	otherKey, _ := sealingKey(t, t.TempDir())
+	otherKey := sealtest.NewKey(t, t.TempDir()).KeyFile
 	got, _ = findings(t, dir, "--sealed-secrets-key", otherKey, "ok")
 	if len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), "another cluster") {
 		t.Errorf("other cluster: %v", got)
@@ -101,11 +50,10 @@ func TestSealedSecretsInCI(t *testing.T) {
 }
 
 func TestMutateUnsealsInlineValues(t *testing.T) {
-	kubesealBin(t)
 	dir := t.TempDir()
-	keyFile, certFile := sealingKey(t, dir)
-	writeFile(t, dir, "value.txt", plaintext)
-	raw := kubeseal(t, "", "--raw", "--cert", certFile, "--namespace", "shop", "--name", "db", "--from-file", filepath.Join(dir, "value.txt"))
+	k := sealtest.NewKey(t, dir)
+	keyFile := k.KeyFile
+	raw := sealtest.Raw(t, k, "shop", "db", plaintext)
 	inline := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n  annotations:\n    gatekeep.dev/sealed: \"true\"\ndata:\n  password: " + raw + "\n"
 	writeFile(t, dir, "good/secret.yaml", inline)
 	writeFile(t, dir, "moved/secret.yaml", strings.Replace(inline, "namespace: shop", "namespace: billing", 1))

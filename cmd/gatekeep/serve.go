@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/secrets"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
 
@@ -25,6 +26,7 @@ type serveFlags struct {
 	kubeconfig                          string
 	namespace                           string
 	version                             string
+	sealedNamespace                     string
 }
 
 func newServeCommand() *cobra.Command {
@@ -52,6 +54,7 @@ that fails to load is logged and the last good one kept.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster configuration)")
 	fl.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "gatekeep-system"), "gatekeep's own namespace, never judged")
 	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
+	fl.StringVar(&f.sealedNamespace, "sealed-secrets-namespace", "", "namespace of the sealed-secrets controller's keys (default: the bundle's sealedSecrets.namespace, else kube-system); gatekeep reads Secrets there only")
 	return cmd
 }
 
@@ -65,13 +68,15 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if version == "" {
 		version = serverVersion(cfg)
 	}
+	keys := secrets.NewKeys()
 	load := func() (*engine.Engine, error) {
-		return newEngine(f.bundles, version, engine.WithMode(engine.Admission))
+		return newEngine(f.bundles, version, engine.WithMode(engine.Admission), engine.SealingKeys(keys))
 	}
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
 		CertFile: f.certFile, KeyFile: f.keyFile,
 		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
+		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace,
 	})
 	return srv.Run(ctx)
 }
