@@ -82,7 +82,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 // memory: the live data of 10,000 objects with a Gatekeeper inventory is
 // about 100 MB, and the collector would otherwise let the heap grow to
 // twice that and more. GOMEMLIMIT, when set, wins.
-const checkMemoryLimit = 256 << 20
+const checkMemoryLimit = 200 << 20
 
 func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
