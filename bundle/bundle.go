@@ -322,3 +322,21 @@ func digest(files map[string][]byte) string {
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
+
+// LoadOverBuiltin loads the bundles at paths and lays them, in order, over
+// the built-in bundle: what gatekeep check and serve run.
+func LoadOverBuiltin(paths ...string) (*Bundle, error) {
+	builtin, err := Builtin()
+	if err != nil {
+		return nil, err
+	}
+	all := []*Bundle{builtin}
+	for _, p := range paths {
+		b, err := LoadPath(p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, b)
+	}
+	return Merge(all...), nil
+}

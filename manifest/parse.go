@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -38,6 +39,35 @@ type document struct {
 // does not parse is an Error and the others are still read.
 func Parse(file string, data []byte) ([]*Object, []Error) {
 	var objs []*Object
+	var itemErrs []Error
+	errs := eachDocument(file, data, func(d *document, root *yaml.Node, v any, c *converter) {
+		m, ok := v.(map[string]any)
+		if !ok || !isObject(m) {
+			return
+		}
+		line := d.line0 + root.Line - 1
+		if items, isList := listItems(m); isList {
+			for i, it := range items {
+				im, ok := it.(map[string]any)
+				if !ok || !isObject(im) {
+					itemErrs = append(itemErrs, Error{File: file, Line: d.itemLine(root, i, line), Message: fmt.Sprintf("items[%d] of the List is not a Kubernetes object (it needs apiVersion and kind)", i)})
+					continue
+				}
+				prefix := "/items/" + strconv.Itoa(i)
+				objs = append(objs, &Object{Data: im, Source: Source{File: file, Line: d.itemLine(root, i, line)}, doc: d, prefix: prefix, duplicates: within(c.duplicates, prefix)})
+			}
+			return
+		}
+		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d, duplicates: c.duplicates})
+	})
+	errs = append(errs, itemErrs...)
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return objs, errs
+}
+
+// eachDocument parses each document of a file and hands it to use, with
+// its value; documents that do not parse are the errors returned.
+func eachDocument(file string, data []byte, use func(d *document, root *yaml.Node, v any, c *converter)) []Error {
 	var errs []Error
 	for _, d := range splitDocuments(file, data) {
 		root, err := d.parse()
@@ -54,26 +84,9 @@ func Parse(file string, data []byte) ([]*Object, []Error) {
 			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
 			continue
 		}
-		m, ok := v.(map[string]any)
-		if !ok || !isObject(m) {
-			continue
-		}
-		line := d.line0 + root.Line - 1
-		if items, isList := listItems(m); isList {
-			for i, it := range items {
-				im, ok := it.(map[string]any)
-				if !ok || !isObject(im) {
-					errs = append(errs, Error{File: file, Line: d.itemLine(root, i, line), Message: fmt.Sprintf("items[%d] of the List is not a Kubernetes object (it needs apiVersion and kind)", i)})
-					continue
-				}
-				prefix := "/items/" + strconv.Itoa(i)
-				objs = append(objs, &Object{Data: im, Source: Source{File: file, Line: d.itemLine(root, i, line)}, doc: d, prefix: prefix, duplicates: within(c.duplicates, prefix)})
-			}
-			continue
-		}
-		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d, duplicates: c.duplicates})
+		use(d, root, v, &c)
 	}
-	return objs, errs
+	return errs
 }
 
 // within keeps the pointers under prefix, relative to it.
@@ -396,22 +409,6 @@ func scalar(n *yaml.Node) (any, *convertError) {
 // (data files of a policy bundle), with the same errors as Parse.
 func ParseValue(file string, data []byte) ([]any, []Error) {
 	var out []any
-	var errs []Error
-	for _, d := range splitDocuments(file, data) {
-		root, err := d.parse()
-		if err != nil {
-			errs = append(errs, *err)
-			continue
-		}
-		if root == nil {
-			continue
-		}
-		v, cerr := convert(root)
-		if cerr != nil {
-			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
-			continue
-		}
-		out = append(out, v)
-	}
+	errs := eachDocument(file, data, func(_ *document, _ *yaml.Node, v any, _ *converter) { out = append(out, v) })
 	return out, errs
 }

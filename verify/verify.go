@@ -23,13 +23,8 @@ type Report struct {
 	Results []SuiteResult `json:"results"`
 }
 
-// Summary counts suites and cases.
-type Summary struct {
-	Suites       int `json:"suites"`
-	SuitesPassed int `json:"suitesPassed"`
-	Cases        int `json:"cases"`
-	CasesPassed  int `json:"casesPassed"`
-}
+// Summary counts suites and cases, as gator verify's report does.
+type Summary = gatekeeper.Summary
 
 // SuiteResult is one suite: a Rego test package or a Gatekeeper Suite.
 type SuiteResult struct {

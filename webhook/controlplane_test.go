@@ -308,23 +308,15 @@ func sealedSecretsCRD() string {
 // loadEngine builds the admission engine from the built-in bundle and dir,
 // as gatekeep serve does.
 func loadEngine(dir string, opts ...engine.Option) (*engine.Engine, error) {
-	dirs := []string{}
+	var dirs []string
 	if dir != "" {
 		dirs = append(dirs, dir)
 	}
-	builtin, err := bundle.Builtin()
+	b, err := bundle.LoadOverBuiltin(dirs...)
 	if err != nil {
 		return nil, err
 	}
-	all := []*bundle.Bundle{builtin}
-	for _, d := range dirs {
-		b, err := bundle.LoadPath(d)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, b)
-	}
-	return engine.New(bundle.Merge(all...), append(opts, engine.WithMode(engine.Admission))...)
+	return engine.New(b, append(opts, engine.WithMode(engine.Admission))...)
 }
 
 func TestMain(m *testing.M) {

@@ -136,15 +136,11 @@ func ensureNamespace(t *testing.T, c *controlPlane, name string) {
 // ciEngine is gatekeep check's engine for the same bundle the server uses.
 func ciEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	builtin, err := bundle.Builtin()
+	b, err := bundle.LoadOverBuiltin(shared.bundleDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	team, err := bundle.LoadPath(shared.bundleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(bundle.Merge(builtin, team), engine.WithMode(engine.CI))
+	eng, err := engine.New(b, engine.WithMode(engine.CI))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 // newEngine loads the built-in bundle and the extra ones, and prepares the
 // engine for them; any problem is a usage error (exit 2).
 func newEngine(dirs []string, version string, opts ...engine.Option) (*engine.Engine, error) {
-	b, err := loadBundles(dirs)
+	b, err := bundle.LoadOverBuiltin(dirs...)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
@@ -150,23 +150,6 @@ func newEngine(dirs []string, version string, opts ...engine.Option) (*engine.En
 		return nil, usageError("%v", err)
 	}
 	return eng, nil
-}
-
-// loadBundles lays the --bundle directories over the built-in bundle.
-func loadBundles(dirs []string) (*bundle.Bundle, error) {
-	builtin, err := bundle.Builtin()
-	if err != nil {
-		return nil, err
-	}
-	all := []*bundle.Bundle{builtin}
-	for _, d := range dirs {
-		b, err := bundle.LoadPath(d)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, b)
-	}
-	return bundle.Merge(all...), nil
 }
 
 // sealingKeys reads --sealed-secrets-key files (nil without any). The keys

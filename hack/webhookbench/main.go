@@ -72,19 +72,11 @@ func main() {
 
 func runServer(bundles []string, ingresses int, cert, key string) error {
 	load := func() (*engine.Engine, error) {
-		builtin, err := bundle.Builtin()
+		b, err := bundle.LoadOverBuiltin(bundles...)
 		if err != nil {
 			return nil, err
 		}
-		all := []*bundle.Bundle{builtin}
-		for _, d := range bundles {
-			b, err := bundle.LoadPath(d)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, b)
-		}
-		return engine.New(bundle.Merge(all...), engine.WithMode(engine.Admission))
+		return engine.New(b, engine.WithMode(engine.Admission))
 	}
 	s := webhook.New(webhook.Options{Listen: "127.0.0.1:0", CertFile: cert, KeyFile: key, Load: load, Log: logr.Discard()})
 	hosts := s.Inventory().Hosts()
