@@ -26,7 +26,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/engine"
 )
 
-func review(t *testing.T, op admissionv1.Operation, obj string) []byte {
+func review(t testing.TB, op admissionv1.Operation, obj string) []byte {
 	t.Helper()
 	ar := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
