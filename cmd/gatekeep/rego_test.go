@@ -77,3 +77,37 @@ func TestCheckRegoErrors(t *testing.T) {
 		t.Errorf("allowNetwork: true: exit %d %s", code, msg)
 	}
 }
+
+func TestCheckGatekeeperErrors(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"badrego/template.yaml": `apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: broken
+spec:
+  crd:
+    spec:
+      names:
+        kind: Broken
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package broken
+
+        violation[{"msg": msg}] {
+          msg := 
+        }
+`,
+		"orphan/constraint.yaml": "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: NoSuchTemplate\nmetadata:\n  name: orphan\n",
+		"cm.yaml":                cleanCM,
+	})
+	for _, tc := range []struct{ bundle, want string }{
+		{"badrego", "badrego/template.yaml:17: ConstraintTemplate broken: rego:"},
+		{"orphan", "orphan/constraint.yaml:2: constraint NoSuchTemplate/orphan: no ConstraintTemplate defines kind NoSuchTemplate"},
+	} {
+		_, code, msg := run(t, dir, "", "check", "--bundle", tc.bundle, "cm.yaml")
+		if code != exitUnusable || !strings.Contains(msg, tc.want) {
+			t.Errorf("bundle %s: exit %d, %q; want exit 2 naming %s", tc.bundle, code, msg, tc.want)
+		}
+	}
+}
