@@ -16,7 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 )
 
 // The cost of a cached verdict per admission: what every Pod pays once

@@ -9,7 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/manifest"
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
 )
 

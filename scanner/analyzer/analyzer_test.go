@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 )
 
 func hdr(mode int64, size int) *tar.Header {

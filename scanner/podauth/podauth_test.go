@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/scanner"
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 )
 
 func readAll(t *testing.T, img v1.Image, jobs int) map[string]string {

@@ -23,8 +23,8 @@ import (
 	gcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 	bolt "go.etcd.io/bbolt"
 
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/scanner/analyzer"
-	"github.com/gatekeep-dev/gatekeep/scanner/internal/fixture"
 )
 
 // Debian's order, checked against dpkg itself: tildes sort before
