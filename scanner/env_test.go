@@ -2,7 +2,6 @@ package scanner
 
 import (
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -52,12 +51,12 @@ func testEnv(t testing.TB) *env {
 
 // The images, by name.
 const (
-	imgDebian     = "debian"
-	imgClean      = "clean"
-	imgDistroless = "distroless"
-	imgAlpine     = "alpine"
-	imgCentOS     = "centos"
-	imgScratch    = "scratch"
+	imgDebian     = fixture.ImgDebian
+	imgClean      = fixture.ImgClean
+	imgDistroless = fixture.ImgDistroless
+	imgAlpine     = fixture.ImgAlpine
+	imgCentOS     = fixture.ImgCentOS
+	imgScratch    = fixture.ImgScratch
 	imgMulti      = "multi"
 )
 
@@ -101,61 +100,4 @@ func (e *env) images() map[string]v1.Image {
 	return images
 }
 
-func (e *env) buildImages() map[string]v1.Image {
-	debianBase := fixture.Layer(
-		fixture.Reg("usr/lib/os-release", fixture.DebianOSRelease),
-		fixture.Symlink("etc/os-release", "../usr/lib/os-release"),
-		fixture.Reg("etc/debian_version", "12.5\n"),
-		fixture.Reg("var/lib/dpkg/status", fixture.DpkgStatus(fixture.Bookworm...)),
-		fixture.Exe("usr/bin/old-tool", e.goBin), // deleted by a later layer
-	)
-	// apt-get upgrade of glibc, and old-tool removed.
-	upgraded := append([]fixture.DpkgEntry(nil), fixture.Bookworm...)
-	for i := range upgraded {
-		if upgraded[i].Source == "glibc" {
-			upgraded[i].Version = "2.36-9+deb12u3"
-		}
-	}
-	debianUpgrade := fixture.Layer(
-		fixture.Reg("var/lib/dpkg/status", fixture.DpkgStatus(upgraded...)),
-		fixture.Whiteout("usr/bin/old-tool"),
-	)
-	app := fixture.Layer(fixture.Exe("usr/local/bin/app", e.goBin))
-
-	clean := append([]fixture.DpkgEntry(nil), upgraded...)
-	for i := range clean {
-		if clean[i].Package == "libssl3" || clean[i].Package == "openssl" {
-			clean[i].Version = "3.0.13-1~deb12u1"
-		}
-	}
-
-	distroless := fixture.Layer(
-		fixture.Reg("etc/os-release", fixture.DistrolessOSRelease),
-		fixture.Reg("etc/debian_version", "12.5\n"),
-		fixture.Reg("var/lib/dpkg/status.d/libssl3", fixture.DpkgEntry{Package: "libssl3", Source: "openssl", Version: "3.0.11-1~deb12u2"}.Stanza(false)),
-		fixture.Reg("var/lib/dpkg/status.d/libssl3.md5sums", "d41d8cd98f00b204e9800998ecf8427e  usr/lib/x86_64-linux-gnu/libssl.so.3\n"),
-		fixture.Reg("var/lib/dpkg/status.d/base-files", fixture.DpkgEntry{Package: "base-files", Version: "12.4+deb12u5"}.Stanza(false)),
-	)
-	alpine := fixture.Layer(
-		fixture.Reg("etc/os-release", fixture.AlpineOSRelease),
-		fixture.Reg("etc/alpine-release", "3.19.1\n"),
-		fixture.Reg("etc/apk/repositories", fixture.AlpineRepositories),
-		fixture.Reg("lib/apk/db/installed", fixture.APKInstalled(fixture.Alpine319...)),
-	)
-	out := map[string]v1.Image{
-		imgDebian:     fixture.Image("linux/amd64", debianBase, debianUpgrade, app),
-		imgClean:      fixture.Image("linux/amd64", debianBase, fixture.Layer(fixture.Reg("var/lib/dpkg/status", fixture.DpkgStatus(clean...)), fixture.Whiteout("usr/bin/old-tool"))),
-		imgDistroless: fixture.Image("linux/amd64", distroless, app),
-		imgAlpine:     fixture.Image("linux/arm64", alpine),
-		imgScratch:    fixture.Image("linux/amd64", app),
-	}
-	if p, err := fixture.RPMDB(); err == nil {
-		if b, err := os.ReadFile(filepath.Clean(p)); err == nil {
-			out[imgCentOS] = fixture.Image("linux/amd64", fixture.Layer(
-				fixture.Reg("etc/os-release", fixture.CentOSOSRelease),
-				fixture.File{Name: "var/lib/rpm/Packages", Body: b},
-			))
-		}
-	}
-	return out
-}
+func (e *env) buildImages() map[string]v1.Image { return fixture.Images(e.goBin) }
