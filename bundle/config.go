@@ -14,6 +14,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/deprecation"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // Action is what a finding of a check does: deny, warn, dryrun, or off.
@@ -55,6 +56,8 @@ type Config struct {
 	// SealedSecrets says where the sealing keys are and what to do with
 	// them.
 	SealedSecrets SealedSecrets `yaml:"sealedSecrets,omitempty"`
+	// Images is the image-vulnerability policy.
+	Images *scanner.Policy `yaml:"images,omitempty"`
 }
 
 // SealedSecrets configures the sealed-secret check and inline unsealing.
@@ -174,6 +177,9 @@ func (c *Config) merge(o Config) {
 	if o.SealedSecrets.Namespace != "" {
 		c.SealedSecrets.Namespace = o.SealedSecrets.Namespace
 	}
+	if o.Images != nil {
+		c.Images = o.Images
+	}
 	if o.SealedSecrets.Unseal != nil {
 		c.SealedSecrets.Unseal = o.SealedSecrets.Unseal
 	}
@@ -231,6 +237,11 @@ func (b *Bundle) decode(data []byte) error {
 			return b.errorf(line(child(&root, "deprecations")), "%v", err)
 		}
 		b.deprecations = append(b.deprecations, b.Config.Deprecations)
+	}
+	if b.Config.Images != nil {
+		if err := b.Config.Images.Validate(); err != nil {
+			return b.errorf(line(child(&root, "images")), "images: %v", err)
+		}
 	}
 	exemptions := child(&root, "exemptions")
 	for i, e := range b.Config.Exemptions.Namespaces {

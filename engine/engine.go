@@ -17,6 +17,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
@@ -74,6 +75,8 @@ type Engine struct {
 	inventoryMu sync.Mutex
 
 	sealingKeys *secrets.Keys
+	images      *scanner.Cache
+	imageOpts   []scanner.GateOption
 
 	now             func() time.Time
 	labeller        *reviewapp.Labeller
@@ -123,6 +126,13 @@ func Combine(on bool) Option { return func(e *Engine) { e.regoOpts.combine = on 
 // then checked to decrypt, and inline sealed Secrets are unsealed.
 func SealingKeys(k *secrets.Keys) Option { return func(e *Engine) { e.sealingKeys = k } }
 
+// ImageScans turns the image-vulnerability check on, with the bundle's
+// images: policy (the default one when it has none) and a verdict cache
+// that outlives the engine (a bundle reload keeps the scans).
+func ImageScans(c *scanner.Cache, opts ...scanner.GateOption) Option {
+	return func(e *Engine) { e.images, e.imageOpts = c, opts }
+}
+
 // WithClock sets the clock of time-dependent rules (review-app expiry).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
@@ -163,13 +173,24 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.images != nil {
+		policy := scanner.Policy{}
+		if b.Config.Images != nil {
+			policy = *b.Config.Images
+		}
+		gate, err := scanner.NewGate(e.images, policy, e.imageOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s: images: %w", b.Name, err)
+		}
+		builtin = append(builtin, scanner.ImageCheck(gate))
+	}
 	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode, e.selected); err != nil {
 		return nil, err
 	}
 	if e.gatekeeper, err = loadGatekeeper(context.Background(), b, e.mode); err != nil {
 		return nil, err
 	}
-	known := map[string]bool{ReviewAppCheck: true}
+	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true}
 	for _, c := range builtin {
 		known[c.ID] = true
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/report"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 )
 
@@ -35,6 +36,8 @@ type checkFlags struct {
 	allNS      bool
 	quiet      bool
 	sealKeys   []string
+	scanImages bool
+	images     imageFlags
 }
 
 func newCheckCommand() *cobra.Command {
@@ -74,6 +77,8 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.StringArrayVar(&f.namespaces, "namespace", nil, "Rego package of conftest-style policies (repeatable; globs allowed; default main)")
 	fl.BoolVar(&f.allNS, "all-namespaces", false, "run the conftest-style rules of every Rego package")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
+	fl.BoolVar(&f.scanImages, "scan-images", false, "scan the images the manifests reference (image-vulnerability check, the bundle's images: policy)")
+	f.images.register(cmd)
 	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM (PKCS#1 or PKCS#8) or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
 	return cmd
 }
@@ -99,9 +104,22 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if err != nil {
 		return err
 	}
-	eng, err := newEngine(f.bundles, f.version, engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys),
+	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys)}
+	if f.scanImages {
+		b, err := bundle.LoadOverBuiltin(f.bundles...)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		s, err := f.images.scanner(b.Config.Images)
+		if err != nil {
+			return err
+		}
+		// CI waits for every scan: there is no retry to give the verdict to.
+		engOpts = append(engOpts, engine.ImageScans(scanner.NewCache(s), scanner.WaitForScans()))
+	}
+	eng, err := newEngine(f.bundles, f.version, append(engOpts,
 		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...),
-		engine.Namespaces(f.namespaces...), engine.AllNamespaces(f.allNS), engine.Combine(f.combine))
+		engine.Namespaces(f.namespaces...), engine.AllNamespaces(f.allNS), engine.Combine(f.combine))...)
 	if err != nil {
 		return err
 	}

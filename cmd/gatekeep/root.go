@@ -40,6 +40,6 @@ rules. The same bundle gives the same verdict in CI and in the cluster.`,
 		Version:       version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
-	root.AddCommand(newCheckCommand(), newMutateCommand(), newServeCommand(), newVerifyCommand())
+	root.AddCommand(newCheckCommand(), newMutateCommand(), newServeCommand(), newVerifyCommand(), newScanCommand(), newDBCommand())
 	return root
 }

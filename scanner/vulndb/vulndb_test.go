@@ -1,9 +1,7 @@
 package vulndb
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -19,7 +17,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	gcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 	bolt "go.etcd.io/bbolt"
 
@@ -281,25 +278,11 @@ func sorted(a []types.Advisory) []types.Advisory {
 
 // trivyArtifact is the database as trivy publishes it.
 func trivyArtifact(t *testing.T, dir string) v1.Image {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, name := range []string{"trivy.db", "metadata.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		tw.Write(b)
-	}
-	tw.Close()
-	gz.Close()
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(buf.Bytes(), LayerMediaType), MediaType: LayerMediaType})
+	img, err := fixture.DBArtifact(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img = mutate.MediaType(img, gcrtypes.OCIManifestSchema1)
-	return mutate.ConfigMediaType(img, ConfigMediaType)
+	return img
 }
 
 // gatekeep db update against a registry on loopback holding the artifact;

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
+)
+
+// scanEnv is a trivy-db file with real advisories and a loopback registry
+// holding the fixture images.
+type scanEnv struct {
+	db   string
+	reg  *fixture.Registry
+	refs map[string]string
+}
+
+func newScanEnv(t *testing.T) *scanEnv {
+	t.Helper()
+	e := &scanEnv{db: t.TempDir(), refs: map[string]string{}}
+	advs, details := fixture.Advisories()
+	if err := fixture.WriteDB(e.db, time.Date(2024, 6, 1, 6, 0, 0, 0, time.UTC), advs, details); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := fixture.GoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBin, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reg = fixture.NewRegistry("", "")
+	t.Cleanup(e.reg.Close)
+	for name, img := range fixture.Images(goBin) {
+		e.refs[name], _ = e.reg.Push("app/"+name+":1.2", img)
+	}
+	return e
+}
+
+func TestScanCommand(t *testing.T) {
+	e := newScanEnv(t)
+	policy := t.TempDir()
+	// Only what a fix exists for counts: the clean image's will_not_fix
+	// zlib advisory does not.
+	writeFile(t, policy, "gatekeep.yaml", "images:\n  failOn: HIGH\n  fixableOnly: true\n")
+	out, code, msg := run(t, "", "", "scan", "-o", "json", "--bundle", policy, "--db-path", e.db, e.refs[fixture.ImgDebian], e.refs[fixture.ImgClean])
+	if code != exitDenied {
+		t.Fatalf("exit %d %s\n%s", code, msg, out)
+	}
+	var r struct {
+		DB     map[string]any `json:"db"`
+		Images []struct {
+			Image           string `json:"image"`
+			Digest          string `json:"digest"`
+			OS              map[string]string
+			Verdict         string   `json:"verdict"`
+			Reasons         []string `json:"reasons"`
+			Vulnerabilities []struct {
+				ID, Package, Severity, Status string
+			} `json:"vulnerabilities"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.DB["path"] == nil || len(r.Images) != 2 {
+		t.Fatalf("report %s", out)
+	}
+	deb, clean := r.Images[0], r.Images[1]
+	if deb.Verdict != "fail" || len(deb.Reasons) == 0 || !strings.HasPrefix(deb.Digest, "sha256:") || deb.OS["family"] != "debian" || len(deb.Vulnerabilities) == 0 {
+		t.Errorf("debian image: %+v", deb)
+	}
+	if clean.Verdict != "pass" {
+		t.Errorf("clean image: %+v", clean)
+	}
+	// An image that cannot be read is exit 2.
+	if _, code, _ := run(t, "", "", "scan", "--db-path", e.db, e.reg.Host+"/app/missing:1"); code != exitUnusable {
+		t.Errorf("missing image: exit %d", code)
+	}
+	// check --scan-images applies the same policy to the manifests' images.
+	dir := t.TempDir()
+	writeFile(t, dir, "pods.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers:\n    - name: app\n      image: "+e.refs[fixture.ImgDebian]+"\n")
+	got, code := findings(t, dir, "--scan-images", "--bundle", policy, "--db-path", e.db, "pods.yaml")
+	if code != exitDenied || len(got) != 1 || !strings.HasPrefix(got[0], "image-vulnerability deny pods.yaml:7 /spec/containers/0/image") {
+		t.Errorf("check --scan-images: exit %d %v", code, got)
+	}
+}
+
+func TestDBUpdate(t *testing.T) {
+	e := newScanEnv(t)
+	// Publish the database as trivy publishes it, then pull it.
+	repo := e.reg.Host + "/aquasecurity/trivy-db:2"
+	if err := fixture.PushDB(e.reg, "aquasecurity/trivy-db:2", e.db); err != nil {
+		t.Skipf("fixture cannot push a db artifact: %v", err)
+	}
+	dir := t.TempDir()
+	out, code, msg := run(t, "", "", "db", "update", "--db-repository", repo, "--db-path", dir)
+	if code != exitPass || !strings.Contains(out, "trivy.db") {
+		t.Fatalf("db update: exit %d %s %s", code, msg, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "trivy.db")); err != nil {
+		t.Errorf("no trivy.db after update: %v", err)
+	}
+}
