@@ -6,15 +6,22 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/scanner"
+	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
@@ -27,6 +34,7 @@ type serveFlags struct {
 	namespace                           string
 	version                             string
 	sealedNamespace                     string
+	images                              imageFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -54,6 +62,7 @@ that fails to load is logged and the last good one kept.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster configuration)")
 	fl.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "gatekeep-system"), "gatekeep's own namespace, never judged")
 	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
+	f.images.register(cmd)
 	fl.StringVar(&f.sealedNamespace, "sealed-secrets-namespace", "", "namespace of the sealed-secrets controller's keys (default: the bundle's sealedSecrets.namespace, else kube-system); gatekeep reads Secrets there only")
 	return cmd
 }
@@ -69,9 +78,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		version = serverVersion(cfg)
 	}
 	keys := secrets.NewKeys()
-	load := func() (*engine.Engine, error) {
-		return newEngine(f.bundles, version, engine.WithMode(engine.Admission), engine.SealingKeys(keys))
+	opts := []engine.Option{engine.WithMode(engine.Admission), engine.SealingKeys(keys)}
+	if gate, err := imageGate(ctx, f, cfg, log); err != nil {
+		log.Error(err, "image scanning is off")
+	} else {
+		opts = append(opts, gate)
 	}
+	load := func() (*engine.Engine, error) { return newEngine(f.bundles, version, opts...) }
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
 		CertFile: f.certFile, KeyFile: f.keyFile,
@@ -79,6 +92,27 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace,
 	})
 	return srv.Run(ctx)
+}
+
+// imageGate prepares the image-vulnerability check: one verdict cache for
+// the life of the process, fed by the local trivy-db (re-read when it is
+// replaced), with the Pod's pull secrets and service account as registry
+// credentials.
+func imageGate(ctx context.Context, f *serveFlags, cfg *rest.Config, log logr.Logger) (engine.Option, error) {
+	b, err := bundle.LoadOverBuiltin(f.bundles...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.images.scanner(b.Config.Images)
+	if err != nil {
+		return nil, err
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go s.DB().Watch(ctx, time.Minute, func(err error) { log.Error(err, "vulnerability database") })
+	return engine.ImageScans(scanner.NewCache(s), scanner.Keychains(podauth.Keychains(clientset, authn.DefaultKeychain))), nil
 }
 
 func clusterConfig(kubeconfig string) (*rest.Config, error) {
