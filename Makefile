@@ -13,7 +13,7 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build run test vet bench clean controlplane schemas
+.PHONY: all build run test vet bench clean controlplane schemas image
 
 all: build
 
@@ -68,6 +68,15 @@ $(BIN)/gator:
 # kubeconform, the peer of the schema check, from the module proxy.
 $(BIN)/kubeconform:
 	$(GO) build -o $@ github.com/yannh/kubeconform/cmd/kubeconform
+
+IMAGE  ?= ghcr.io/gatekeep-dev/gatekeep:$(VERSION)
+ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+
+# The container image (Dockerfile: static binary on distroless, user 65532).
+# Needs docker or podman; no test needs it.
+image:
+	@test -n "$(ENGINE)" || { echo "make image needs docker or podman (ENGINE=...)"; exit 1; }
+	$(ENGINE) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN)

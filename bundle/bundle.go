@@ -213,6 +213,11 @@ func Merge(bs ...*Bundle) *Bundle {
 }
 
 func readDir(dir string) (map[string][]byte, error) {
+	// A ConfigMap volume holds symlinks into a timestamped snapshot that
+	// ..data points at: read the snapshot, whole, as it is now.
+	if snapshot, err := filepath.EvalSymlinks(filepath.Join(dir, "..data")); err == nil {
+		dir = snapshot
+	}
 	files := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
