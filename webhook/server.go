@@ -48,7 +48,10 @@ type Options struct {
 	// SealedSecretsNamespace in Cluster (Load gives it to the engines).
 	SealingKeys            *secrets.Keys
 	SealedSecretsNamespace string
-	Log                    logr.Logger
+	// ShutdownDelay keeps the webhooks serving this long after a stop
+	// (SIGTERM) is asked for, while the Service's endpoints drop the pod.
+	ShutdownDelay time.Duration
+	Log           logr.Logger
 }
 
 // Server is gatekeep's admission webhook.
@@ -140,10 +143,15 @@ func (s *Server) Run(ctx context.Context) error {
 			s.keysSynced.Store(true)
 		}()
 	}
-	go func() { errs <- s.serveWebhooks(ctx) }()
+	webhooks := make(chan error, 1)
+	go func() { webhooks <- s.serveWebhooks(ctx) }()
 	select {
 	case <-ctx.Done():
-		return nil
+		// Answer what is in flight, and what arrives while the endpoints
+		// drop this pod, before going.
+		return <-webhooks
+	case err := <-webhooks:
+		return err
 	case err := <-errs:
 		return err
 	}
@@ -202,7 +210,8 @@ func (s *Server) serveWebhooks(ctx context.Context) error {
 	close(s.ready)
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		time.Sleep(s.opts.ShutdownDelay)
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()

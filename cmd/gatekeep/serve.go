@@ -35,6 +35,7 @@ type serveFlags struct {
 	version                             string
 	sealedNamespace                     string
 	images                              imageFlags
+	shutdownDelay                       time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -63,6 +64,7 @@ that fails to load is logged and the last good one kept.`,
 	fl.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "gatekeep-system"), "gatekeep's own namespace, never judged")
 	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
 	f.images.register(cmd)
+	fl.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "keep answering this long after SIGTERM, while the Service drops the pod")
 	fl.StringVar(&f.sealedNamespace, "sealed-secrets-namespace", "", "namespace of the sealed-secrets controller's keys (default: the bundle's sealedSecrets.namespace, else kube-system); gatekeep reads Secrets there only")
 	return cmd
 }
@@ -89,7 +91,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
 		CertFile: f.certFile, KeyFile: f.keyFile,
 		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
-		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace,
+		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace, ShutdownDelay: f.shutdownDelay,
 	})
 	return srv.Run(ctx)
 }
