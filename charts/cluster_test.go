@@ -36,6 +36,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
@@ -57,30 +58,9 @@ var (
 	sharedOnce sync.Once
 )
 
-// binaries finds kube-apiserver and etcd: KUBEBUILDER_ASSETS (make test sets
-// it to bin/), else the repository's bin/.
-func binaries() (string, bool) {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		dir, _ = filepath.Abs("../bin")
-	}
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			return dir, false
-		}
-	}
-	return dir, true
-}
-
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
-	dir, ok := binaries()
-	if !ok {
-		if os.Getenv("GATEKEEP_CONTROLPLANE") == "required" {
-			t.Fatalf("kube-apiserver and etcd are not in %s: run make controlplane", dir)
-		}
-		t.Skipf("kube-apiserver and etcd are not in %s: run make controlplane (make test does)", dir)
-	}
+	dir := controlplanetest.Assets(t)
 	sharedOnce.Do(func() { shared, sharedErr = newControlPlane(dir) })
 	if sharedErr != nil {
 		t.Fatalf("control plane: %v", sharedErr)
