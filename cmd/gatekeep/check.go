@@ -86,8 +86,12 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 // checkMemoryLimit keeps a CI run of a large repo within a small runner's
 // memory: the live data of 10,000 objects with a Gatekeeper inventory is
 // about 100 MB, and the collector would otherwise let the heap grow to
-// twice that and more. GOMEMLIMIT, when set, wins.
-const checkMemoryLimit = 200 << 20
+// twice that and more. Below the limit, collecting less often (GOGC 200)
+// buys about a tenth of a run's time. GOMEMLIMIT and GOGC, when set, win.
+const (
+	checkMemoryLimit = 200 << 20
+	checkGCPercent   = 200
+)
 
 func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
@@ -95,6 +99,9 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(checkMemoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(checkGCPercent)
 	}
 	var opts []report.Option
 	if f.output == "text" {
