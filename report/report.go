@@ -119,3 +119,9 @@ func writeAll(w io.Writer, b []byte) error {
 	_, err := w.Write(b)
 	return err
 }
+
+// bundleLine names the bundle and target version that made the verdict, so
+// CI and cluster can be shown to agree.
+func bundleLine(r *engine.Result) string {
+	return fmt.Sprintf("bundle %s %s, Kubernetes %s", r.BundleName, r.BundleDigest, r.KubernetesVersion)
+}

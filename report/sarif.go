@@ -36,6 +36,8 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool    sarifTool     `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// Properties name the bundle and target version of the verdict.
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 type sarifTool struct {
@@ -138,7 +140,9 @@ func (s *sarif) Write(w io.Writer, r *engine.Result) error {
 		})
 	}
 
-	log := sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{{Tool: sarifTool{driver}, Results: results}}}
+	log := sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{{Tool: sarifTool{driver}, Results: results, Properties: map[string]string{
+		"bundleName": r.BundleName, "bundleDigest": r.BundleDigest, "kubernetesVersion": r.KubernetesVersion,
+	}}}}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

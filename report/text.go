@@ -96,7 +96,7 @@ func (t *text) Write(w io.Writer, r *engine.Result) error {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(summaryLine(r) + "\n")
+		b.WriteString(bundleLine(r) + "\n" + summaryLine(r) + "\n")
 	}
 	return writeAll(w, b.Bytes())
 }
