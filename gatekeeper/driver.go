@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers"
 	regoschema "github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers/rego/schema"
@@ -19,15 +21,19 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // regoDriver is a drivers.Driver for the "Rego" engine of ConstraintTemplates,
 // with the semantics of the frameworks' own Rego driver (same module rewriting,
 // same input: {"review": ..., "parameters": ...}, same results), built for
-// throughput: each template is compiled and its query prepared once; a review
-// is turned into a Rego value once for all templates; the inventory is kept
-// as Rego values, so referential templates read it without conversion.
+// throughput: each template is compiled and its query prepared once; the
+// constraints a review matches are judged in one evaluation of a program
+// that combines them all (see combinedProgram), each template's own query
+// serving those that cannot be combined; a review is turned into a Rego
+// value once for all templates; the inventory is kept as Rego values, so
+// referential templates read it without conversion.
 type regoDriver struct {
 	caps  *ast.Capabilities
 	store storage.Store
@@ -43,6 +49,12 @@ type regoDriver struct {
 	mu        sync.RWMutex
 	templates map[string]*regoTemplate            // by constraint kind
 	params    map[drivers.ConstraintKey]*ast.Term // constraint parameters
+	// gen counts the changes of templates and constraints.
+	gen uint64
+
+	// comb is the combined program of a generation (see combinedProgram).
+	comb   atomic.Pointer[combinedProgram]
+	combMu sync.Mutex
 
 	// pre holds templates compiled ahead of AddTemplate, in parallel.
 	pmu sync.Mutex
@@ -77,6 +89,8 @@ var _ drivers.Driver = (*regoDriver)(nil)
 type regoTemplate struct {
 	kind  string
 	query rego.PreparedEvalQuery
+	// target is the template's code, for the combined program.
+	target *templates.Target
 	// inventoryInInput: the template's references to data.inventory were
 	// rewritten to input[inventoryKey], and the inventory is passed there.
 	inventoryInInput bool
@@ -156,6 +170,7 @@ func (d *regoDriver) AddTemplate(ctx context.Context, ct *templates.ConstraintTe
 	}
 	d.mu.Lock()
 	d.templates[t.kind] = t
+	d.gen++
 	d.mu.Unlock()
 	return nil
 }
@@ -196,7 +211,7 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
-	return &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, query: q, inventoryInInput: viaInput, joins: joins}, nil
+	return &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, query: q, target: ct.Spec.Targets[0].DeepCopy(), inventoryInInput: viaInput, joins: joins}, nil
 }
 
 // inventoryKey is where, in the input of rewritten templates, the inventory
@@ -431,6 +446,7 @@ func (d *regoDriver) RemoveTemplate(_ context.Context, ct *templates.ConstraintT
 	kind := ct.Spec.CRD.Spec.Names.Kind
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.gen++
 	delete(d.templates, kind)
 	for k := range d.params {
 		if k.Kind == kind {
@@ -456,6 +472,7 @@ func (d *regoDriver) AddConstraint(_ context.Context, c *unstructured.Unstructur
 	}
 	d.mu.Lock()
 	d.params[drivers.ConstraintKeyFrom(c)] = ast.NewTerm(v)
+	d.gen++
 	d.mu.Unlock()
 	return nil
 }
@@ -464,6 +481,7 @@ func (d *regoDriver) AddConstraint(_ context.Context, c *unstructured.Unstructur
 func (d *regoDriver) RemoveConstraint(_ context.Context, c *unstructured.Unstructured) error {
 	d.mu.Lock()
 	delete(d.params, drivers.ConstraintKeyFrom(c))
+	d.gen++
 	d.mu.Unlock()
 	return nil
 }
@@ -556,8 +574,31 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 	defer d.store.Abort(ctx, txn)
 
 	var inventory *ast.Term
+	readInventory := func() (*ast.Term, error) {
+		if inventory == nil {
+			// The live inventory: the read transaction keeps writers out.
+			v, err := d.store.Read(ctx, txn, storage.Path{"inventory"})
+			if err != nil {
+				return nil, err
+			}
+			av, ok := v.(ast.Value)
+			if !ok {
+				return nil, fmt.Errorf("inventory is %T, not a Rego value", v)
+			}
+			inventory = ast.NewTerm(av)
+		}
+		return inventory, nil
+	}
+
+	// The constraints of the combined program in one evaluation; the
+	// others, or all if that fails, one by one.
+	var combined [][]*ast.Term
+	if prog := d.combined(ctx); prog != nil {
+		combined = d.queryCombined(ctx, txn, prog, constraints, reviewTerm, readInventory)
+	}
+
 	var results []*types.Result
-	for _, c := range constraints {
+	for i, c := range constraints {
 		key := drivers.ConstraintKeyFrom(c)
 		t := d.templates[key.Kind]
 		if t == nil {
@@ -567,37 +608,27 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 		if params == nil {
 			continue // removed meanwhile
 		}
-		items := make([][2]*ast.Term, 0, 3+len(t.joins))
-		items = append(items, [2]*ast.Term{reviewKey, reviewTerm}, [2]*ast.Term{paramsKey, params})
-		if t.inventoryInInput {
-			if inventory == nil {
-				// The live inventory: the read transaction keeps writers out.
-				v, err := d.store.Read(ctx, txn, storage.Path{"inventory"})
+		if combined != nil && combined[i] != nil {
+			for _, r := range combined[i] {
+				res, err := toResultTerm(c, r)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("%s %s: %w", key.Kind, key.Name, err)
 				}
-				av, ok := v.(ast.Value)
-				if !ok {
-					return nil, fmt.Errorf("inventory is %T, not a Rego value", v)
+				if res != nil {
+					results = append(results, res)
 				}
-				inventory = ast.NewTerm(av)
 			}
-			items = append(items, [2]*ast.Term{inventoryKeyTerm, inventory})
+			continue
 		}
-		for _, j := range t.joins {
-			idx, err := j.indexAt(ctx, txn, d.invVersion)
-			if err != nil {
-				return nil, fmt.Errorf("%s: building an inventory index: %w", key.Kind, err)
-			}
-			items = append(items, [2]*ast.Term{j.key, idx})
-		}
-		input := ast.NewObject(items...)
-		rs, err := t.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(txn))
+		rs, evalErr, err := d.evalTemplate(ctx, txn, t, reviewTerm, params, readInventory)
 		if err != nil {
+			return nil, err
+		}
+		if evalErr != nil {
 			// As Gatekeeper does: a template that fails on an object
 			// violates with the error as message.
 			results = append(results, &types.Result{
-				Msg:        err.Error(),
+				Msg:        evalErr.Error(),
 				Metadata:   map[string]any{"details": map[string]any{}},
 				Constraint: c,
 			})
@@ -614,6 +645,177 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 		}
 	}
 	return &drivers.QueryResponse{Results: results}, nil
+}
+
+// evalTemplate runs a template's own query for one constraint; evalErr is
+// the evaluation's error, err one preparing its input.
+func (d *regoDriver) evalTemplate(ctx context.Context, txn storage.Transaction, t *regoTemplate, reviewTerm, params *ast.Term, readInventory func() (*ast.Term, error)) (rs rego.ResultSet, evalErr, err error) {
+	items := make([][2]*ast.Term, 0, 3+len(t.joins))
+	items = append(items, [2]*ast.Term{reviewKey, reviewTerm}, [2]*ast.Term{paramsKey, params})
+	if t.inventoryInInput {
+		inv, err := readInventory()
+		if err != nil {
+			return nil, nil, err
+		}
+		items = append(items, [2]*ast.Term{inventoryKeyTerm, inv})
+	}
+	for _, j := range t.joins {
+		idx, err := j.indexAt(ctx, txn, d.invVersion)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: building an inventory index: %w", t.kind, err)
+		}
+		items = append(items, [2]*ast.Term{j.key, idx})
+	}
+	rs, evalErr = t.query.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn))
+	return rs, evalErr, nil
+}
+
+// noResults marks, in queryCombined's answer, a constraint that the
+// combined evaluation judged without finding anything.
+var noResults = []*ast.Term{}
+
+// queryCombined evaluates the constraints of the combined program in one
+// evaluation. It returns their violations by index in constraints (nil for
+// the constraints it did not judge), or nil if it judged none: when fewer
+// than two constraints are in the program, or when the evaluation fails.
+func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction, prog *combinedProgram, constraints []*unstructured.Unstructured, reviewTerm *ast.Term, readInventory func() (*ast.Term, error)) [][]*ast.Term {
+	// The units to evaluate, and the constraints each judges.
+	type group struct {
+		u       *unit
+		members []int // indexes in constraints
+	}
+	groups := make([]group, 0, len(constraints))
+	n := 0
+	seen := make([]uint64, (len(prog.units)+63)/64)
+	for i, c := range constraints {
+		key := drivers.ConstraintKeyFrom(c)
+		u := prog.units[key]
+		if u == nil || d.params[key] != u.params || seen[u.n/64]&(1<<(u.n%64)) != 0 {
+			continue
+		}
+		seen[u.n/64] |= 1 << (u.n % 64)
+		n++
+		g := slices.IndexFunc(groups, func(g group) bool { return g.u == u.eval })
+		if g < 0 {
+			groups = append(groups, group{u: u.eval})
+			g = len(groups) - 1
+		}
+		groups[g].members = append(groups[g].members, i)
+	}
+	if n < 2 {
+		return nil
+	}
+	names := make([]*ast.Term, len(groups))
+	items := make([][2]*ast.Term, 0, 8)
+	items = append(items, [2]*ast.Term{reviewKey, reviewTerm})
+	needInventory := false
+	var joined []*regoTemplate // templates whose indexes are in items
+	for k, g := range groups {
+		names[k] = g.u.name
+		needInventory = needInventory || g.u.tmpl.inventoryInInput
+		if len(g.u.joins) == 0 || slices.Contains(joined, g.u.tmpl) {
+			continue
+		}
+		joined = append(joined, g.u.tmpl)
+		for _, j := range g.u.joins {
+			idx, err := j.plan.indexAt(ctx, txn, d.invVersion)
+			if err != nil {
+				return nil // the template's own query reports it
+			}
+			items = append(items, [2]*ast.Term{j.key, idx})
+		}
+	}
+	if needInventory {
+		inv, err := readInventory()
+		if err != nil {
+			return nil
+		}
+		items = append(items, [2]*ast.Term{inventoryKeyTerm, inv})
+	}
+	items = append(items,
+		[2]*ast.Term{unitsKeyTerm, ast.ArrayTerm(names...)},
+		[2]*ast.Term{unitParamsTerm, prog.params})
+	rs, err := prog.query.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn), termAsIs,
+		rego.EvalVirtualCache(unitCache{topdown.NewVirtualCache()}))
+	if err != nil {
+		return nil
+	}
+	out := make([][]*ast.Term, len(constraints))
+	for _, g := range groups {
+		for _, i := range g.members {
+			out[i] = noResults
+		}
+	}
+	// Results come unit by unit, in the order of input.__gk_units.
+	k := 0
+	for _, r := range rs {
+		nt, _ := r.Bindings[unitVar].(*ast.Term)
+		vt, _ := r.Bindings["r"].(*ast.Term)
+		if nt == nil || vt == nil || !convertible(vt) {
+			return nil
+		}
+		for k < len(groups) && !groups[k].u.name.Equal(nt) {
+			k++
+		}
+		if k == len(groups) {
+			return nil // not in order: let the templates' own queries judge
+		}
+		for _, i := range groups[k].members {
+			if len(out[i]) == 0 {
+				out[i] = make([]*ast.Term, 0, 2)
+			}
+			out[i] = append(out[i], vt)
+		}
+	}
+	return out
+}
+
+// convertible tells whether rego would turn a violation into JSON
+// without error: objects with keys that are not strings it may not.
+func convertible(t *ast.Term) bool {
+	ok := true
+	ast.WalkTerms(t, func(x *ast.Term) bool {
+		if obj, isObj := x.Value.(ast.Object); isObj {
+			obj.Foreach(func(k, _ *ast.Term) {
+				if _, isStr := k.Value.(ast.String); !isStr {
+					ok = false
+				}
+			})
+		}
+		return !ok
+	})
+	return ok
+}
+
+var (
+	msgKey     = ast.StringTerm("msg")
+	detailsKey = ast.StringTerm("details")
+)
+
+// toResultTerm is toResult for a violation as a Rego value.
+func toResultTerm(c *unstructured.Unstructured, t *ast.Term) (*types.Result, error) {
+	if obj, ok := t.Value.(ast.Object); ok {
+		m := obj.Get(msgKey)
+		if m == nil {
+			return nil, nil
+		}
+		if msg, ok := m.Value.(ast.String); ok {
+			var details any = map[string]any{}
+			if d := obj.Get(detailsKey); d != nil {
+				v, err := ast.JSON(d.Value)
+				if err != nil {
+					return nil, err
+				}
+				details = v
+			}
+			return &types.Result{Msg: string(msg), Metadata: map[string]any{"details": details}, Constraint: c}, nil
+		}
+	}
+	v, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, err
+	}
+	return toResult(c, v)
 }
 
 // toResult reads one element of violation. One without msg is dropped, as

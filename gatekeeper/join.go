@@ -40,6 +40,7 @@ import (
 type joinPlan struct {
 	key   *ast.Term // where in the input the index goes
 	query rego.PreparedEvalQuery
+	src   string // the index query, as planned
 
 	mu      sync.Mutex
 	version uint64
@@ -405,6 +406,7 @@ func refsOK(e *ast.Expr) bool {
 func (d *regoDriver) prepareJoins(ctx context.Context, specs []*joinPlanSpec) ([]*joinPlan, error) {
 	plans := make([]*joinPlan, len(specs))
 	for i, s := range specs {
+		src := s.query.String()
 		q, err := rego.New(
 			rego.ParsedQuery(s.query),
 			rego.Store(d.store),
@@ -413,7 +415,7 @@ func (d *regoDriver) prepareJoins(ctx context.Context, specs []*joinPlanSpec) ([
 		if err != nil {
 			return nil, err
 		}
-		plans[i] = &joinPlan{key: ast.StringTerm(s.key), query: q}
+		plans[i] = &joinPlan{key: ast.StringTerm(s.key), query: q, src: src}
 	}
 	return plans, nil
 }

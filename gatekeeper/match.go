@@ -218,17 +218,29 @@ func nsName(ns map[string]any) string {
 	return str(meta["name"])
 }
 
-func labelSet(meta map[string]any) labels.Set {
+// labelSet is an object's labels for selectors, read in place.
+func labelSet(meta map[string]any) labels.Labels {
 	l, _ := meta["labels"].(map[string]any)
-	set := make(labels.Set, len(l))
-	for k, v := range l {
-		if s, ok := v.(string); ok {
-			set[k] = s
-		} else {
-			set[k] = fmt.Sprint(v)
-		}
+	return labelMap(l)
+}
+
+// labelMap is labels as JSON decodes them; values that are not strings
+// (which the API server would refuse) read as fmt.Sprint prints them.
+type labelMap map[string]any
+
+func (l labelMap) Has(k string) bool { _, ok := l[k]; return ok }
+
+func (l labelMap) Get(k string) string { v, _ := l.Lookup(k); return v }
+
+func (l labelMap) Lookup(k string) (string, bool) {
+	v, ok := l[k]
+	if !ok {
+		return "", false
 	}
-	return set
+	if s, ok := v.(string); ok {
+		return s, true
+	}
+	return fmt.Sprint(v), true
 }
 
 // wildcardMatches is Gatekeeper's glob: a "*" at the start, the end, or

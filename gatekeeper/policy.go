@@ -10,12 +10,14 @@
 //
 // The frameworks client does the template and constraint bookkeeping
 // (CRD schemas, parameter validation and defaults, matchers, enforcement
-// points, review fan-out); the target handler (admission.k8s.gatekeeper.sh)
-// and the two engines are ours. The Rego engine compiles each template once
-// and prepares its query, passes the inventory to referential templates as
-// a value, and turns inventory scans that look for a matching field into
-// index lookups (see joinPlan), which keeps a CI run linear in the number
-// of objects.
+// points); the target handler (admission.k8s.gatekeeper.sh), the two
+// engines and, with the optimizations on, the review fan-out (see
+// reviewer) are ours. The Rego engine compiles each template once and
+// prepares its query, judges all the constraints a review matches in one
+// evaluation (see combinedProgram), passes the inventory to referential
+// templates as a value, and turns inventory scans that look for a matching
+// field into index lookups (see joinPlan), which keeps a CI run linear in
+// the number of objects.
 package gatekeeper
 
 import (
@@ -30,6 +32,7 @@ import (
 	fwapis "github.com/open-policy-agent/frameworks/constraint/pkg/apis"
 	apiconstraints "github.com/open-policy-agent/frameworks/constraint/pkg/apis/constraints"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client"
+	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/types"
@@ -208,11 +211,13 @@ func WithDisabledBuiltins(names ...string) Option {
 	return func(c *config) { c.disabledBuiltins = append(c.disabledBuiltins, names...) }
 }
 
-// WithOptimizations turns the rewrites of referential templates on (the
-// default) or off: references to data.inventory read the inventory from
-// the input, and inventory scans that compare a field with a value of the
-// object under review use an index built once per inventory version. They
-// give the same verdicts; off is for telling them apart from a bug.
+// WithOptimizations turns the optimizations on (the default) or off:
+// references to data.inventory read the inventory from the input;
+// inventory scans that compare a field with a value of the object under
+// review use an index built once per inventory version; the constraints a
+// review matches are found without the frameworks client's bookkeeping
+// and judged in one Rego evaluation. They give the same verdicts; off is
+// for telling them apart from a bug.
 func WithOptimizations(on bool) Option { return func(c *config) { c.noOptimize = !on } }
 
 // Policy is a set of templates and constraints compiled into a frameworks
@@ -226,6 +231,9 @@ type Policy struct {
 	checks   []Check
 	byID     map[string]*Check
 	expander *expander
+	// reviewer reviews without the client's bookkeeping; nil with the
+	// optimizations off.
+	reviewer *reviewer
 }
 
 var scheme = func() *k8sruntime.Scheme {
@@ -279,16 +287,19 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 	if len(cfg.engines) == 0 {
 		return fail(errors.New("no engine to run templates"))
 	}
+	engineDrivers := map[string]drivers.Driver{}
 	for _, e := range cfg.engines {
 		switch e {
 		case RegoEngine:
 			copts = append(copts, client.Driver(driver))
+			engineDrivers[e] = driver
 		case CELEngine:
 			cd, err := newCELDriver()
 			if err != nil {
 				return fail(err)
 			}
 			copts = append(copts, client.Driver(cd))
+			engineDrivers[e] = cd
 		default:
 			return fail(fmt.Errorf("unknown engine %q (want %s or %s)", e, RegoEngine, CELEngine))
 		}
@@ -298,6 +309,10 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 		return fail(err)
 	}
 	p := &Policy{client: c, driver: driver, target: target, ep: cfg.ep, byID: map[string]*Check{}}
+	var rvw *reviewer
+	if !cfg.noOptimize {
+		rvw = newReviewer(cfg.ep)
+	}
 	var errs []docError
 	add := func(d *Document, line int, err error, format string, args ...any) {
 		errs = append(errs, docError{Error: d.errorf(line, fmt.Sprintf(format, args...)), err: err})
@@ -308,6 +323,7 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 		doc  *Document
 		ct   *templates.ConstraintTemplate
 		kind string
+		idx  int // in the reviewer
 	}
 	var tmpls []*tmpl
 	byName := map[string]*Document{}
@@ -344,6 +360,9 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			continue
 		}
 		kinds[t.kind] = t
+		if rvw != nil {
+			t.idx = rvw.addTemplate(t.ct, engineDrivers[preferredEngine(t.ct, cfg.engines)])
+		}
 	}
 	driver.dropPrecompiled()
 
@@ -383,11 +402,17 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			add(d, d.fieldLine(pointerInMessage(err.Error())), err, "constraint %s: %v", id, err)
 			continue
 		}
+		if rvw != nil && rvw.addConstraint(t.idx, u, target, cfg.ep) != nil {
+			rvw = nil // the client accepted what we cannot read: let it review
+		}
 		p.checks = append(p.checks, Check{
 			ID: id, Kind: kind, Name: name, Action: action,
 			Summary: summary(t.doc.Object), Source: d.Source, Template: t.doc.Source,
 		})
 	}
+	p.reviewer = rvw
+	// Compiled now rather than by the first review.
+	driver.warm(ctx)
 	sort.Slice(p.checks, func(i, j int) bool { return p.checks[i].ID < p.checks[j].ID })
 	for i := range p.checks {
 		p.byID[p.checks[i].ID] = &p.checks[i]
@@ -692,23 +717,32 @@ func (p *Policy) review(ctx context.Context, r *Request, expand bool) ([]Violati
 // marks the messages, override is the ExpansionTemplate's action and
 // pointer is where in the reviewed object the generated one comes from.
 func (p *Policy) reviewOne(ctx context.Context, rv *review, prefix, override, pointer string) ([]Violation, error) {
-	resp, err := p.client.Review(ctx, rv, reviews.EnforcementPoint(p.ep))
-	if err != nil {
-		return nil, err
+	var results []*types.Result
+	if p.reviewer != nil {
+		var err error
+		if results, err = p.reviewer.review(ctx, rv); err != nil {
+			return nil, err
+		}
+	} else {
+		resp, err := p.client.Review(ctx, rv, reviews.EnforcementPoint(p.ep))
+		if err != nil {
+			return nil, err
+		}
+		for _, tr := range resp.ByTarget {
+			results = append(results, tr.Results...)
+		}
 	}
 	var out []Violation
-	for _, tr := range resp.ByTarget {
-		for _, res := range tr.Results {
-			v := toViolation(res, prefix, override)
-			if v.Path != "" && pointer != "" {
-				if v.Path == "/metadata/name" || v.Path == "/metadata/namespace" || v.Path == "/apiVersion" || v.Path == "/kind" {
-					v.Path = "" // made up by the expansion
-				} else {
-					v.Path = pointer + v.Path
-				}
+	for _, res := range results {
+		v := toViolation(res, prefix, override)
+		if v.Path != "" && pointer != "" {
+			if v.Path == "/metadata/name" || v.Path == "/metadata/namespace" || v.Path == "/apiVersion" || v.Path == "/kind" {
+				v.Path = "" // made up by the expansion
+			} else {
+				v.Path = pointer + v.Path
 			}
-			out = append(out, v)
 		}
+		out = append(out, v)
 	}
 	return out, nil
 }

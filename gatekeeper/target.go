@@ -225,20 +225,34 @@ func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest { return &
 // judge the review.
 func (rv *review) term() (*ast.Term, error) {
 	rv.once.Do(func() {
-		doc := make(map[string]any, len(rv.doc)+1)
+		items := make([][2]*ast.Term, 0, len(rv.doc)+1)
 		for k, v := range rv.doc {
-			doc[k] = v
+			if k == "namespaceObject" {
+				continue
+			}
+			x, err := ast.InterfaceToValue(v)
+			if err != nil {
+				rv.err = err
+				return
+			}
+			items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(x)})
 		}
+		var ns ast.Value = ast.NullValue
 		if rv.nsObject != nil {
-			doc["namespaceObject"] = rv.nsObject
-		} else {
-			doc["namespaceObject"] = nil
+			x, err := ast.InterfaceToValue(rv.nsObject)
+			if err != nil {
+				rv.err = err
+				return
+			}
+			ns = x
 		}
-		v, err := ast.InterfaceToValue(doc)
-		rv.value, rv.err = ast.NewTerm(v), err
+		items = append(items, [2]*ast.Term{namespaceObjectKey, ast.NewTerm(ns)})
+		rv.value = ast.NewTerm(ast.NewObject(items...))
 	})
 	return rv.value, rv.err
 }
+
+var namespaceObjectKey = ast.StringTerm("namespaceObject")
 
 // newReview shapes a Request as Gatekeeper's AdmissionRequest-like review.
 func newReview(r *Request, source string) (*review, error) {
@@ -322,14 +336,19 @@ func admissionReview(r *Request, source string) (*review, error) {
 		}
 	}
 	doc["kind"] = nk
-	defaults := map[string]any{
-		"uid": "", "operation": "", "object": nil, "oldObject": nil, "options": nil,
-		"userInfo": map[string]any{},
-		"resource": map[string]any{"group": "", "version": "", "resource": ""},
-	}
-	for k, v := range defaults {
-		if _, ok := doc[k]; !ok {
-			doc[k] = v
+	for _, k := range [...]string{"uid", "operation", "object", "oldObject", "options", "userInfo", "resource"} {
+		if _, ok := doc[k]; ok {
+			continue
+		}
+		switch k {
+		case "uid", "operation":
+			doc[k] = ""
+		case "userInfo":
+			doc[k] = map[string]any{}
+		case "resource":
+			doc[k] = map[string]any{"group": "", "version": "", "resource": ""}
+		default:
+			doc[k] = nil
 		}
 	}
 	ns := str(doc["namespace"])
