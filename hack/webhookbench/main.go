@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +72,9 @@ func main() {
 }
 
 func runServer(bundles []string, ingresses int, cert, key string) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200) // as gatekeep serve does
+	}
 	load := func() (*engine.Engine, error) {
 		b, err := bundle.LoadOverBuiltin(bundles...)
 		if err != nil {
