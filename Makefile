@@ -60,6 +60,7 @@ bench: build $(BIN)/kubeconform $(BIN)/gator
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
+	$(GO) run ./hack/webhookbench -templates 50 -ingresses 10000 -rate 1000 -duration 10s
 
 # gator, the peer of the Gatekeeper engine, from the module proxy.
 $(BIN)/gator:

@@ -39,6 +39,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
 
@@ -55,6 +56,7 @@ func main() {
 	rate := flag.Int("rate", 1000, "requests per second for the latency run")
 	duration := flag.Duration("duration", 10*time.Second, "length of each run")
 	workers := flag.Int("workers", 32, "concurrent client connections")
+	templates := flag.Int("templates", 0, "also load a generated bundle of this many Gatekeeper ConstraintTemplates, one constraint each")
 	cert := flag.String("cert", "", "serving certificate (internal)")
 	key := flag.String("key", "", "serving key (internal)")
 	flag.Parse()
@@ -64,6 +66,19 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if *templates > 0 {
+		dir, err := os.MkdirTemp("", "webhookbench-templates-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "webhookbench:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		if _, err := gen.Write(dir, *templates); err != nil {
+			fmt.Fprintln(os.Stderr, "webhookbench:", err)
+			os.Exit(1)
+		}
+		bundles = append(bundles, dir)
 	}
 	if err := runClient(bundles, *ingresses, *rate, *duration, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "webhookbench:", err)
