@@ -17,10 +17,11 @@ func newMutateCommand() *cobra.Command {
 	var bundles, exclude, sealKeys []string
 	cmd := &cobra.Command{
 		Use:   "mutate [flags] PATH... | -",
-		Short: "Print the objects as the webhook would admit them (review-app labels applied)",
+		Short: "Print the objects as the webhook would admit them (sealed values decrypted, review-app labels applied)",
 		Long: `Print every object as gatekeep serve would admit it, after the bundle's
-mutations (review-app labels), so that CI can show the patch before Argo CD
-syncs. Labels it could not set are reported on standard error.
+mutations (inline sealed values decrypted with --sealed-secrets-key,
+review-app labels), so that CI can show the patch before Argo CD syncs.
+Labels it could not set are reported on standard error.
 
 Exit codes: 0 done, 1 an object would be refused (an inline sealed value
 that does not decrypt: nothing is printed), 2 inputs or flags unusable.`,

@@ -33,8 +33,10 @@ func newRootCommand() *cobra.Command {
 		Use:   "gatekeep",
 		Short: "Kubernetes policy and security checks, in CI and at admission",
 		Long: `gatekeep checks Kubernetes manifests against a policy bundle: privileged
-containers, Ingress host collisions, plaintext Secrets and the bundle's own
-rules. The same bundle gives the same verdict in CI and in the cluster.`,
+containers, Ingress host collisions, plaintext and sealed Secrets, schemas
+and deprecated APIs of the target Kubernetes version, vulnerable images, and
+the bundle's own Rego and Gatekeeper policies. The same bundle gives the same
+verdict in CI (gatekeep check) and in the cluster (gatekeep serve).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
