@@ -180,46 +180,54 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 	}
 	var units []unit
 	var errs []Error
-	kustomDirs := map[string]bool{}
-	chartDirs := map[string]bool{}
-	err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, Error{File: l.rel(path), Message: err.Error()})
-			return nil
+	l.walkDir(abs, abs, &units, &errs)
+	return units, errs
+}
+
+// walkDir adds the units of one directory and those below it. One read of
+// each directory tells what it is: a policy bundle (skipped), a Helm chart
+// (its templates skipped) or a kustomization (rendered; its files are what
+// kustomize reads).
+func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		*errs = append(*errs, Error{File: l.rel(dir), Message: err.Error()})
+		return
+	}
+	has := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() {
+			has[e.Name()] = true
 		}
-		rel := l.rel(path)
-		if d.IsDir() {
-			if path != abs && (d.Name() == ".git" || l.excluded(rel, true)) {
-				return filepath.SkipDir
-			}
+	}
+	// A policy bundle is not manifests to check.
+	if has["gatekeep.yaml"] && dir != root {
+		return
+	}
+	chart := has["Chart.yaml"]
+	kustom := false
+	for _, n := range KustomizationFiles {
+		kustom = kustom || has[n]
+	}
+	if kustom {
+		*units = append(*units, unit{path: dir, kustom: true, explicit: dir == root})
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if e.IsDir() {
 			// A Helm chart's templates are not YAML until Helm renders them.
-			if chartDirs[filepath.Dir(path)] && (d.Name() == "templates" || d.Name() == "charts") {
-				return filepath.SkipDir
+			if e.Name() == ".git" || l.excludedPath(path, true) || chart && (e.Name() == "templates" || e.Name() == "charts") {
+				continue
 			}
-			// A policy bundle is not manifests to check.
-			if _, err := os.Stat(filepath.Join(path, "gatekeep.yaml")); err == nil && path != abs {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "Chart.yaml")); err == nil {
-				chartDirs[path] = true
-			}
-			if kustomization(path) != "" {
-				kustomDirs[path] = true
-				units = append(units, unit{path: path, kustom: true, explicit: path == abs})
-			}
-			return nil
+			l.walkDir(root, path, units, errs)
+			continue
 		}
 		// Files of a kustomization directory are what kustomize renders.
-		if kustomDirs[filepath.Dir(path)] || !isManifestFile(path) || l.excluded(rel, false) {
-			return nil
+		if kustom || !isManifestFile(path) || l.excludedPath(path, false) {
+			continue
 		}
-		units = append(units, unit{path: path})
-		return nil
-	})
-	if err != nil {
-		errs = append(errs, Error{File: p, Message: err.Error()})
+		*units = append(*units, unit{path: path})
 	}
-	return units, errs
 }
 
 func isManifestFile(path string) bool {
@@ -279,6 +287,12 @@ func (l *loader) rel(path string) string {
 		}
 	}
 	return filepath.ToSlash(path)
+}
+
+// excludedPath is excluded for an absolute path, naming it relative only
+// when there are globs to match.
+func (l *loader) excludedPath(path string, isDir bool) bool {
+	return len(l.exclude) > 0 && l.excluded(l.rel(path), isDir)
 }
 
 func (l *loader) excluded(rel string, isDir bool) bool {
