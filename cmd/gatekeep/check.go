@@ -111,12 +111,12 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if err != nil {
 		return err
 	}
+	b, err := bundle.LoadOverBuiltin(f.bundles...)
+	if err != nil {
+		return usageError("%v", err)
+	}
 	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys)}
 	if f.scanImages {
-		b, err := bundle.LoadOverBuiltin(f.bundles...)
-		if err != nil {
-			return usageError("%v", err)
-		}
 		s, err := f.images.scanner(b.Config.Images)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 		// CI waits for every scan: there is no retry to give the verdict to.
 		engOpts = append(engOpts, engine.ImageScans(scanner.NewCache(s), scanner.WaitForScans()))
 	}
-	eng, err := newEngine(f.bundles, f.version, append(engOpts,
+	eng, err := engineFor(b, f.version, append(engOpts,
 		engine.Strict(f.strict), engine.SchemaDirs(f.schemaDirs...),
 		engine.Namespaces(f.namespaces...), engine.AllNamespaces(f.allNS), engine.Combine(f.combine))...)
 	if err != nil {
@@ -163,6 +163,11 @@ func newEngine(dirs []string, version string, opts ...engine.Option) (*engine.En
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
+	return engineFor(b, version, opts...)
+}
+
+// engineFor prepares the engine for a loaded bundle.
+func engineFor(b *bundle.Bundle, version string, opts ...engine.Option) (*engine.Engine, error) {
 	if version != "" {
 		v, err := kubeversion.Parse(version)
 		if err != nil {
