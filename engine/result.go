@@ -3,13 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/conftest"
+	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -127,33 +127,22 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 	}
 	var mu sync.Mutex
 	var firstErr error
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(set.Objects) {
-					return
-				}
-				o := set.Objects[i]
-				fs, exceptions, err := e.review(ctx, Request{Operation: "CREATE", Object: o}, inv)
-				r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
-				mu.Lock()
-				r.Exceptions += exceptions
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("%s:%d: %s: %w", o.Source.File, o.Source.Line, o.Ref(), err)
-				}
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	var failed atomic.Bool
+	parallel.For(len(set.Objects), func(i int) {
+		if failed.Load() {
+			return
+		}
+		o := set.Objects[i]
+		fs, exceptions, err := e.review(ctx, Request{Operation: "CREATE", Object: o}, inv)
+		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
+		mu.Lock()
+		r.Exceptions += exceptions
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s:%d: %s: %w", o.Source.File, o.Source.Line, o.Ref(), err)
+			failed.Store(true)
+		}
+		mu.Unlock()
+	})
 	if firstErr != nil {
 		return r, firstErr
 	}

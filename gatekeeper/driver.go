@@ -23,6 +23,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 )
 
 // regoDriver is a drivers.Driver for the "Rego" engine of ConstraintTemplates,
@@ -501,24 +503,50 @@ func (d *regoDriver) RemoveData(ctx context.Context, _ string, path storage.Path
 }
 
 func (d *regoDriver) putInventory(ctx context.Context, key []string, obj any) error {
-	v, err := ast.InterfaceToValue(obj)
-	if err != nil {
-		return err
-	}
-	path := append(storage.Path{"inventory"}, key...)
+	return d.putInventoryBatch(ctx, []inventoryItem{{key: key, obj: obj}})[0]
+}
+
+type inventoryItem struct {
+	key []string
+	obj any
+}
+
+// putInventoryBatch writes many objects to data.inventory in one
+// transaction, converted to Rego values on every core first (a CI run
+// puts its whole repo there). It returns one error per item.
+func (d *regoDriver) putInventoryBatch(ctx context.Context, items []inventoryItem) []error {
+	errs := make([]error, len(items))
+	values := make([]ast.Value, len(items))
+	parallel.For(len(items), func(i int) {
+		values[i], errs[i] = ast.InterfaceToValue(items[i].obj)
+	})
 	d.invMu.Lock()
 	defer d.invMu.Unlock()
 	d.invVersion++
-	return storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
-		err := d.store.Write(ctx, txn, storage.AddOp, path, v)
-		if storage.IsNotFound(err) {
-			if err := storage.MakeDir(ctx, d.store, txn, path[:len(path)-1]); err != nil {
-				return err
+	err := storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
+		for i, it := range items {
+			if errs[i] != nil {
+				continue
 			}
-			err = d.store.Write(ctx, txn, storage.AddOp, path, v)
+			path := append(storage.Path{"inventory"}, it.key...)
+			err := d.store.Write(ctx, txn, storage.AddOp, path, values[i])
+			if storage.IsNotFound(err) {
+				if err = storage.MakeDir(ctx, d.store, txn, path[:len(path)-1]); err == nil {
+					err = d.store.Write(ctx, txn, storage.AddOp, path, values[i])
+				}
+			}
+			errs[i] = err
 		}
-		return err
+		return nil
 	})
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
 }
 
 func (d *regoDriver) removeInventory(ctx context.Context, key []string) error {

@@ -24,10 +24,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	fwapis "github.com/open-policy-agent/frameworks/constraint/pkg/apis"
 	apiconstraints "github.com/open-policy-agent/frameworks/constraint/pkg/apis/constraints"
@@ -39,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -441,20 +440,9 @@ func knownKinds(kinds []string) string {
 // precompile compiles templates on all cores before the client adds them
 // one at a time.
 func precompile(ctx context.Context, d *regoDriver, each func(func(*templates.ConstraintTemplate))) {
-	work := make(chan *templates.ConstraintTemplate)
-	var wg sync.WaitGroup
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ct := range work {
-				d.precompile(ctx, ct)
-			}
-		}()
-	}
-	each(func(ct *templates.ConstraintTemplate) { work <- ct })
-	close(work)
-	wg.Wait()
+	var cts []*templates.ConstraintTemplate
+	each(func(ct *templates.ConstraintTemplate) { cts = append(cts, ct) })
+	parallel.For(len(cts), func(i int) { d.precompile(ctx, cts[i]) })
 }
 
 func nestedString(obj map[string]any, path ...string) (string, bool) {
@@ -629,17 +617,21 @@ func (p *Policy) Check(id string) (Check, bool) {
 // skipped.
 func (p *Policy) AddInventory(ctx context.Context, objs ...map[string]any) error {
 	var errs []error
+	items := make([]inventoryItem, 0, len(objs))
 	for _, o := range objs {
 		key, err := inventoryPath(o)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := p.driver.putInventory(ctx, key, o); err != nil {
+		items = append(items, inventoryItem{key: key, obj: o})
+	}
+	for i, err := range p.driver.putInventoryBatch(ctx, items) {
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		_ = p.target.Add(key, o)
+		_ = p.target.Add(items[i].key, items[i].obj)
 	}
 	return errors.Join(errs...)
 }

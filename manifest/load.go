@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 )
 
 // Set is what Load read: the objects, the inputs it could not read, and
@@ -245,31 +245,18 @@ func parseFiles(ctx context.Context, files []string, rel func(string) string) ([
 		errs []Error
 	}
 	results := make([]result, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				name := rel(files[i])
-				data, err := os.ReadFile(files[i])
-				if err != nil {
-					results[i].errs = []Error{{File: name, Message: "read: " + err.Error()}}
-					continue
-				}
-				results[i].objs, results[i].errs = Parse(name, data)
-			}
-		}()
-	}
-	for i := range files {
+	parallel.For(len(files), func(i int) {
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+		name := rel(files[i])
+		data, err := os.ReadFile(files[i])
+		if err != nil {
+			results[i].errs = []Error{{File: name, Message: "read: " + err.Error()}}
+			return
+		}
+		results[i].objs, results[i].errs = Parse(name, data)
+	})
 	var objs []*Object
 	var errs []Error
 	for _, r := range results {

@@ -107,6 +107,14 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
+	// Reading the manifests does not need the engine: it goes on while the
+	// bundle is compiled.
+	loadCtx, cancelLoad := context.WithCancel(ctx)
+	defer cancelLoad()
+	loaded := make(chan *manifest.Set, 1)
+	go func() {
+		loaded <- manifest.Load(loadCtx, paths, manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
+	}()
 	keys, err := sealingKeys(f.sealKeys)
 	if err != nil {
 		return err
@@ -138,7 +146,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if err != nil {
 		return usageError("%v", err)
 	}
-	set := manifest.Load(ctx, paths, manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
+	set := <-loaded
 	res, err := eng.Check(ctx, set)
 	if err != nil {
 		return err
