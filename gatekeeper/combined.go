@@ -133,6 +133,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 	libKeys := map[string]string{} // lib modules as text -> package key
 	alike := map[string]*unit{}    // code and parameters -> unit
 	joins := 0
+	var covered []*regoTemplate // templates whose every constraint is a unit
 	for _, kind := range kinds {
 		t := d.templates[kind]
 		keys := byKind[kind]
@@ -240,6 +241,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 			}
 			units[key] = u
 		}
+		covered = append(covered, t)
 	}
 	if len(units) < 2 {
 		return prog // nothing to gain
@@ -265,6 +267,9 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		}
 	}
 	prog.query, prog.units, prog.params = q, units, ast.NewTerm(ast.NewObject(params...))
+	for _, t := range covered {
+		t.prepared.Store(nil)
+	}
 	return prog
 }
 

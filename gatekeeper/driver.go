@@ -89,8 +89,14 @@ func (d *regoDriver) dropPrecompiled() {
 var _ drivers.Driver = (*regoDriver)(nil)
 
 type regoTemplate struct {
-	kind  string
-	query rego.PreparedEvalQuery
+	kind string
+	// prepared is the template's own query. The combined program judges
+	// most constraints, so once it is built the query is let go (it holds a
+	// compiler of its own, much of the driver's memory) and prepared again
+	// only if a constraint needs it.
+	prepared atomic.Pointer[rego.PreparedEvalQuery]
+	prepare  func(context.Context) (*rego.PreparedEvalQuery, error)
+	mu       sync.Mutex // serialises prepare
 	// target is the template's code, for the combined program.
 	target *templates.Target
 	// inventoryInInput: the template's references to data.inventory were
@@ -191,29 +197,71 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 		specs = planJoins(mods, 0)
 		viaInput = inventoryViaInput(mods)
 	}
-	compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
-	modules := make(map[string]*ast.Module, len(mods))
-	for i, m := range mods {
-		modules[fmt.Sprintf("template%d", i)] = m
+	target := ct.Spec.Targets[0].DeepCopy()
+	prepare := func(ctx context.Context) (*rego.PreparedEvalQuery, error) {
+		mods := mods
+		if mods == nil {
+			// Prepared again: the rewrites above are made anew.
+			var err error
+			if mods, err = parseRego(target); err != nil {
+				return nil, err
+			}
+			if d.optimize {
+				planJoins(mods, 0)
+				inventoryViaInput(mods)
+			}
+		}
+		compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
+		modules := make(map[string]*ast.Module, len(mods))
+		for i, m := range mods {
+			modules[fmt.Sprintf("template%d", i)] = m
+		}
+		compiler.Compile(modules)
+		if compiler.Failed() {
+			return nil, astErrors(compiler.Errors, "")
+		}
+		q, err := rego.New(
+			rego.Compiler(compiler),
+			rego.Store(d.store),
+			rego.Query("data.template.violation[r]"),
+			rego.SetRegoVersion(ast.RegoV0),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the query: %w", err)
+		}
+		return &q, nil
 	}
-	compiler.Compile(modules)
-	if compiler.Failed() {
-		return nil, astErrors(compiler.Errors, "")
-	}
-	q, err := rego.New(
-		rego.Compiler(compiler),
-		rego.Store(d.store),
-		rego.Query("data.template.violation[r]"),
-		rego.SetRegoVersion(ast.RegoV0),
-	).PrepareForEval(ctx)
+	q, err := prepare(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("preparing the query: %w", err)
+		return nil, err
 	}
+	mods = nil // the closure parses again when it prepares again
 	joins, err := d.prepareJoins(ctx, specs)
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
-	return &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, query: q, target: ct.Spec.Targets[0].DeepCopy(), inventoryInInput: viaInput, joins: joins}, nil
+	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, prepare: prepare, target: target, inventoryInInput: viaInput, joins: joins}
+	t.prepared.Store(q)
+	return t, nil
+}
+
+// query returns the template's own query, preparing it again if it was let
+// go.
+func (t *regoTemplate) query(ctx context.Context) (*rego.PreparedEvalQuery, error) {
+	if q := t.prepared.Load(); q != nil {
+		return q, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if q := t.prepared.Load(); q != nil {
+		return q, nil
+	}
+	q, err := t.prepare(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.kind, err)
+	}
+	t.prepared.Store(q)
+	return q, nil
 }
 
 // inventoryKey is where, in the input of rewritten templates, the inventory
@@ -694,7 +742,11 @@ func (d *regoDriver) evalTemplate(ctx context.Context, txn storage.Transaction, 
 		}
 		items = append(items, [2]*ast.Term{j.key, idx})
 	}
-	rs, evalErr = t.query.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn))
+	q, err := t.query(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, evalErr = q.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn))
 	return rs, evalErr, nil
 }
 
