@@ -12,6 +12,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
@@ -72,19 +73,41 @@ func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request,
 			return eng, nil, fmt.Errorf("decode oldObject: %w", err)
 		}
 	}
-	if b, err := json.Marshal(req.UserInfo); err == nil {
-		_ = json.Unmarshal(b, &r.UserInfo)
-	}
 	if eng.UsesAdmissionRequest() {
 		// Gatekeeper's templates read the whole request as input.review.
-		if b, err := json.Marshal(req.AdmissionRequest); err == nil {
-			_ = json.Unmarshal(b, &r.Admission)
+		if r.Admission, err = admissionDoc(req.AdmissionRequest, r.Object, r.OldObject); err != nil {
+			return eng, nil, err
 		}
+		r.UserInfo, _ = r.Admission["userInfo"].(map[string]any)
+	} else if b, err := json.Marshal(req.UserInfo); err == nil {
+		_ = json.Unmarshal(b, &r.UserInfo)
 	}
 	if j.inventory != nil {
 		r.Namespace = j.inventory.Namespace(obj.Namespace())
 	}
 	return eng, r, nil
+}
+
+// admissionDoc is the request as JSON decodes it, with the objects already
+// decoded put in rather than decoded a second time.
+func admissionDoc(req admissionv1.AdmissionRequest, obj, old *manifest.Object) (map[string]any, error) {
+	req.Object, req.OldObject = runtime.RawExtension{}, runtime.RawExtension{}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("decode request: %w", err)
+	}
+	doc["object"], doc["oldObject"] = nil, nil
+	if obj != nil {
+		doc["object"] = obj.Data
+	}
+	if old != nil {
+		doc["oldObject"] = old.Data
+	}
+	return doc, nil
 }
 
 func (j *judge) checks() *checks.Inventory {
