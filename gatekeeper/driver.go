@@ -104,6 +104,8 @@ type regoTemplate struct {
 	inventoryInInput bool
 	// joins are the template's inventory scans turned into index lookups.
 	joins []*joinPlan
+	// reads is what of data.inventory the template can read.
+	reads inventoryReads
 }
 
 // codeError is a Rego problem in a template, with the template field it is
@@ -191,6 +193,7 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if err != nil {
 		return nil, err
 	}
+	reads := readsOf(mods)
 	var specs []*joinPlanSpec
 	viaInput := false
 	if d.optimize {
@@ -240,9 +243,25 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
-	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, prepare: prepare, target: target, inventoryInInput: viaInput, joins: joins}
+	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, prepare: prepare, target: target, inventoryInInput: viaInput, joins: joins, reads: reads}
 	t.prepared.Store(q)
 	return t, nil
+}
+
+// inventoryReads is what the templates can read of data.inventory. The
+// engine adds every template before any inventory; a template added after
+// would not see the objects left out before it.
+func (d *regoDriver) inventoryReads() inventoryReads {
+	if !d.optimize {
+		return inventoryReads{all: true}
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var r inventoryReads
+	for _, t := range d.templates {
+		r.merge(t.reads)
+	}
+	return r
 }
 
 // query returns the template's own query, preparing it again if it was let
@@ -562,18 +581,24 @@ type inventoryItem struct {
 // putInventoryBatch writes many objects to data.inventory in one
 // transaction, converted to Rego values on every core first (a CI run
 // puts its whole repo there). It returns one error per item.
+//
+// Objects that no template can read (see inventoryReads) are not stored;
+// with the optimizing rewrites off, every object is.
 func (d *regoDriver) putInventoryBatch(ctx context.Context, items []inventoryItem) []error {
 	errs := make([]error, len(items))
 	values := make([]ast.Value, len(items))
+	reads := d.inventoryReads()
 	parallel.For(len(items), func(i int) {
-		values[i], errs[i] = ast.InterfaceToValue(items[i].obj)
+		if reads.reads(items[i].key) {
+			values[i], errs[i] = ast.InterfaceToValue(items[i].obj)
+		}
 	})
 	d.invMu.Lock()
 	defer d.invMu.Unlock()
 	d.invVersion++
 	err := storage.Txn(ctx, d.store, storage.WriteParams, func(txn storage.Transaction) error {
 		for i, it := range items {
-			if errs[i] != nil {
+			if errs[i] != nil || values[i] == nil {
 				continue
 			}
 			path := append(storage.Path{"inventory"}, it.key...)

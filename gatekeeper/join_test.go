@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/storage"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -135,6 +136,7 @@ spec:
   rules: [{host: app-%d.team-%d.example.com}, {host: shared.example.com}]
 `, i, i, i*7, (i*7)%50)))
 	}
+	stored := map[bool]int{}
 	run := func(opt bool) []string {
 		p := b.policy(t, WithOptimizations(opt))
 		var all []map[string]any
@@ -144,6 +146,7 @@ spec:
 		if err := p.AddInventory(ctx, all...); err != nil {
 			t.Fatal(err)
 		}
+		stored[opt] = storedObjects(t, p)
 		var out []string
 		for _, o := range objs {
 			vs, err := p.Review(ctx, Request{Object: o.Data})
@@ -177,7 +180,45 @@ spec:
 		}
 		t.Fatalf("optimized has %d more violations", len(optimized)-len(plain))
 	}
-	t.Logf("%d violations, %d from inventory scans, identical", len(plain), referential)
+	// The templates read Ingresses, ConfigMaps and apps/v1 objects: the
+	// optimized inventory leaves the other kinds out.
+	if stored[false] != len(objs) || stored[true] == 0 || stored[true] >= stored[false] {
+		t.Fatalf("objects in data.inventory: %d plain, %d optimized, of %d", stored[false], stored[true], len(objs))
+	}
+	t.Logf("%d violations, %d from inventory scans, identical; %d of %d objects kept in data.inventory", len(plain), referential, stored[true], len(objs))
+}
+
+// storedObjects counts the objects in a policy's data.inventory.
+func storedObjects(t *testing.T, p *Policy) int {
+	t.Helper()
+	inv, err := storage.ReadOne(context.Background(), p.driver.store, storage.Path{"inventory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		obj, ok := v.(ast.Object)
+		if !ok {
+			return
+		}
+		if depth == 0 {
+			n += obj.Len()
+			return
+		}
+		obj.Foreach(func(_, x *ast.Term) { walk(x.Value, depth-1) })
+	}
+	root, _ := inv.(ast.Object)
+	if root == nil {
+		t.Fatalf("data.inventory is %T", inv)
+	}
+	if c := root.Get(ast.StringTerm("cluster")); c != nil {
+		walk(c.Value, 2) // apiVersion, kind, name
+	}
+	if ns := root.Get(ast.StringTerm("namespace")); ns != nil {
+		walk(ns.Value, 3) // namespace, apiVersion, kind, name
+	}
+	return n
 }
 
 func at(s []string, i int) string {
