@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
@@ -121,7 +120,11 @@ func TestDefaults(t *testing.T) {
 	probe("readiness", c.ReadinessProbe, "/readyz")
 	for _, want := range []string{"serve", "--listen=:8443", "--health-listen=:8081", "--metrics-listen=:8080",
 		"--tls-cert-file=/certs/tls.crt", "--tls-private-key-file=/certs/tls.key", "--bundle=/etc/gatekeep/bundle",
-		"--sealed-secrets-namespace=kube-system"} {
+		"--sealed-secrets-namespace=kube-system",
+		// Built-in certificates: gatekeep makes them, for the Service's names.
+		"--cert-secret=gatekeep-certs", "--webhook-configuration=gatekeep",
+		"--cert-dns-name=gatekeep.gatekeep-system.svc", "--cert-dns-name=gatekeep.gatekeep-system.svc.cluster.local",
+		"--ca-validity=87600h", "--cert-validity=8760h", "--cert-renew-before=2160h"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %s", c.Args, want)
 		}
@@ -140,8 +143,10 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("volume %s is mounted with subPath: the kubelet would never update it", m.Name)
 		}
 	}
-	if v := vols["certs"]; v.Secret == nil || v.Secret.SecretName != "gatekeep-tls" || mounts["certs"].MountPath != "/certs" {
-		t.Errorf("certs volume %+v mounted at %q", v, mounts["certs"].MountPath)
+	// The root filesystem is read-only: gatekeep writes its certificate to
+	// an emptyDir, in memory.
+	if v := vols["certs"]; v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory || mounts["certs"].MountPath != "/certs" || mounts["certs"].ReadOnly {
+		t.Errorf("certs volume %+v mounted at %q (read-only %v), want a writable emptyDir in memory", v, mounts["certs"].MountPath, mounts["certs"].ReadOnly)
 	}
 	if v := vols["bundle"]; v.ConfigMap == nil || v.ConfigMap.Name != "gatekeep-bundle" || v.ConfigMap.Optional == nil || !*v.ConfigMap.Optional ||
 		mounts["bundle"].MountPath != "/etc/gatekeep/bundle" {
@@ -167,6 +172,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	checkRBAC(t, r, "kube-system", nil)
+	checkCertRBAC(t, r)
 	checkWebhooks(t, r, webhookExpectations{
 		validate: admissionregistrationv1.Fail, mutate: admissionregistrationv1.Ignore,
 		validateTimeout: 5, mutateTimeout: 3,
@@ -174,7 +180,8 @@ func TestDefaults(t *testing.T) {
 	})
 
 	for _, want := range []string{"failurePolicy Fail means", "EMERGENCY", "kubectl patch validatingwebhookconfiguration gatekeep",
-		"RENEWED BY helm upgrade", "gatekeep-system/gatekeep-bundle"} {
+		"gatekeep makes a CA and a serving certificate itself", "gatekeep-system/gatekeep-certs",
+		`jqPathExpressions: [".webhooks[]?.clientConfig.caBundle"]`, "gatekeep-system/gatekeep-bundle"} {
 		if !strings.Contains(r.notes, want) {
 			t.Errorf("NOTES.txt does not say %q", want)
 		}
@@ -227,6 +234,59 @@ func checkRBAC(t *testing.T, r *rendered, sealedNS string, sync []rbacv1.PolicyR
 		t.Errorf("RoleBinding in %s", rb.Namespace)
 	}
 	checkSubject(t, "RoleBinding", rb.RoleRef, rb.Subjects, "Role")
+}
+
+// checkCertRBAC: with built-in certificates gatekeep may read and update
+// its own Secret and no other (and create Secrets in its namespace, which
+// RBAC cannot limit by name), and update its own two webhook
+// configurations and no others.
+func checkCertRBAC(t *testing.T, r *rendered) {
+	t.Helper()
+	var ro rbacv1.Role
+	r.typed(t, "Role", "gatekeep-certs", &ro)
+	if ro.Namespace != releaseNamespace || len(ro.Rules) != 2 ||
+		!slices.Equal(ro.Rules[0].Resources, []string{"secrets"}) || !slices.Equal(ro.Rules[0].ResourceNames, []string{"gatekeep-certs"}) ||
+		!slices.Equal(ro.Rules[0].Verbs, []string{"get", "list", "watch", "update"}) ||
+		!slices.Equal(ro.Rules[1].Resources, []string{"secrets"}) || !slices.Equal(ro.Rules[1].Verbs, []string{"create"}) {
+		t.Errorf("certificate Role = %+v in %s", ro.Rules, ro.Namespace)
+	}
+	var rb rbacv1.RoleBinding
+	r.typed(t, "RoleBinding", "gatekeep-certs", &rb)
+	if rb.Namespace != releaseNamespace || rb.RoleRef.Name != "gatekeep-certs" {
+		t.Errorf("certificate RoleBinding %+v in %s", rb.RoleRef, rb.Namespace)
+	}
+	checkSubject(t, "RoleBinding", rb.RoleRef, rb.Subjects, "Role")
+	var cr rbacv1.ClusterRole
+	r.typed(t, "ClusterRole", "gatekeep-certs", &cr)
+	if len(cr.Rules) != 1 || !slices.Equal(cr.Rules[0].APIGroups, []string{"admissionregistration.k8s.io"}) ||
+		!slices.Equal(cr.Rules[0].Resources, []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}) ||
+		!slices.Equal(cr.Rules[0].ResourceNames, []string{releaseName}) || !slices.Equal(cr.Rules[0].Verbs, []string{"get", "list", "watch", "update"}) {
+		t.Errorf("certificate ClusterRole = %+v", cr.Rules)
+	}
+	var crb rbacv1.ClusterRoleBinding
+	r.typed(t, "ClusterRoleBinding", "gatekeep-certs", &crb)
+	if crb.RoleRef.Name != "gatekeep-certs" {
+		t.Errorf("certificate ClusterRoleBinding %+v", crb.RoleRef)
+	}
+	checkSubject(t, "ClusterRoleBinding", crb.RoleRef, crb.Subjects, "ClusterRole")
+}
+
+// noCertRotation: with cert-manager or a Secret of yours, gatekeep makes no
+// certificate and has no rights to.
+func noCertRotation(t *testing.T, r *rendered) {
+	t.Helper()
+	for _, kind := range []string{"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"} {
+		if r.find(kind, "gatekeep-certs") != nil {
+			t.Errorf("%s gatekeep-certs is rendered", kind)
+		}
+	}
+	var d appsv1.Deployment
+	r.typed(t, "Deployment", releaseName, &d)
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, "--cert-") || strings.HasPrefix(a, "--webhook-configuration") {
+			t.Errorf("gatekeep is passed %s", a)
+		}
+	}
 }
 
 func checkSubject(t *testing.T, what string, ref rbacv1.RoleRef, subjects []rbacv1.Subject, kind string) {
@@ -328,26 +388,44 @@ func TestCertificateModes(t *testing.T) {
 
 	t.Run("built in", func(t *testing.T) {
 		r := mustRender(t, nil)
-		var sec corev1.Secret
-		r.typed(t, "Secret", "gatekeep-tls", &sec)
-		if sec.Type != corev1.SecretTypeTLS {
-			t.Errorf("Secret type %s", sec.Type)
+		// Nothing secret and nothing random is rendered: helm template and
+		// Argo CD render the same every time, and the manifests may be
+		// committed.
+		if s := r.find("Secret", ""); s != nil {
+			t.Errorf("a Secret is rendered: %s", s.GetName())
 		}
-		vwc, _ := checkWebhooks(t, r, webhookExpectations{validate: "Fail", mutate: "Ignore", validateTimeout: 5, mutateTimeout: 3})
-		caBundle := vwc.Webhooks[0].ClientConfig.CABundle
-		if string(caBundle) != string(sec.Data["ca.crt"]) {
-			t.Error("caBundle is not the Secret's ca.crt")
+		if strings.Contains(r.manifest, "PRIVATE KEY") || strings.Contains(r.manifest, "caBundle:") {
+			t.Error("a key or a caBundle is rendered")
 		}
-		leaf := verifyServing(t, sec.Data["tls.crt"], caBundle, dnsName)
-		if days := time.Until(leaf.NotAfter).Hours() / 24; days < 1090 || days > 1096 {
-			t.Errorf("certificate valid %.0f days, want 1095", days)
+		if again := mustRender(t, nil); again.manifest != r.manifest {
+			t.Error("two renderings differ")
 		}
-		notAfter, err := time.Parse(time.RFC3339, sec.Annotations["gatekeep.dev/not-after"])
-		if err != nil || notAfter.Sub(leaf.NotAfter).Abs() > time.Hour {
-			t.Errorf("annotation gatekeep.dev/not-after %q, certificate's %s", sec.Annotations["gatekeep.dev/not-after"], leaf.NotAfter)
+		vwc, mwc := checkWebhooks(t, r, webhookExpectations{validate: "Fail", mutate: "Ignore", validateTimeout: 5, mutateTimeout: 3})
+		if len(vwc.Webhooks[0].ClientConfig.CABundle)+len(mwc.Webhooks[0].ClientConfig.CABundle) > 0 {
+			t.Error("caBundle is set: gatekeep injects it")
 		}
-		if _, ok := sec.Data["ca-previous.crt"]; ok {
-			t.Error("a fresh install has a previous CA")
+		if vwc.Annotations["cert-manager.io/inject-ca-from"] != "" {
+			t.Error("cert-manager is asked to inject the CA")
+		}
+		var d appsv1.Deployment
+		r.typed(t, "Deployment", releaseName, &d)
+		args := d.Spec.Template.Spec.Containers[0].Args
+		// gatekeep's certificate names what the API server calls, and its
+		// CA goes into the configurations the chart renders.
+		for _, want := range []string{"--cert-dns-name=" + dnsName, "--webhook-configuration=" + vwc.Name, "--webhook-configuration=" + mwc.Name} {
+			if !slices.Contains(args, want) {
+				t.Errorf("args %v lack %s", args, want)
+			}
+		}
+		checkCertRBAC(t, r)
+
+		// certs.builtin become gatekeep's flags.
+		r = mustRender(t, values(t, "certs: {builtin: {validityDays: 30, caValidityDays: 400, renewBeforeDays: 10}}"))
+		r.typed(t, "Deployment", releaseName, &d)
+		for _, want := range []string{"--cert-validity=720h", "--ca-validity=9600h", "--cert-renew-before=240h"} {
+			if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, want) {
+				t.Errorf("args %v lack %s", d.Spec.Template.Spec.Containers[0].Args, want)
+			}
 		}
 	})
 
@@ -389,6 +467,7 @@ func TestCertificateModes(t *testing.T) {
 		if v := d.Spec.Template.Spec.Volumes[0]; v.Name != "certs" || v.Secret.SecretName != "gatekeep-tls" {
 			t.Errorf("certs volume %+v", v)
 		}
+		noCertRotation(t, r)
 	})
 
 	t.Run("cert-manager with an issuer of yours", func(t *testing.T) {
@@ -420,6 +499,7 @@ func TestCertificateModes(t *testing.T) {
 		if v := d.Spec.Template.Spec.Volumes[0]; v.Name != "certs" || v.Secret.SecretName != "corp-serving" {
 			t.Errorf("certs volume %+v, want the Secret corp-serving", v)
 		}
+		noCertRotation(t, r)
 		if !strings.Contains(r.notes, "your Secret gatekeep-system/corp-serving") {
 			t.Errorf("NOTES do not name the Secret:\n%s", r.notes)
 		}
@@ -454,7 +534,8 @@ func TestEveryOption(t *testing.T) {
 	if c.Image != "ghcr.io/gatekeep-dev/gatekeep@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" {
 		t.Errorf("image = %s", c.Image)
 	}
-	for _, want := range []string{"--metrics-listen=0", "--kubernetes-version=1.33", "--bundle=/extra", "--sealed-secrets-namespace=sealed-secrets"} {
+	for _, want := range []string{"--metrics-listen=0", "--kubernetes-version=1.33", "--bundle=/extra", "--sealed-secrets-namespace=sealed-secrets",
+		"--cert-validity=8760h", "--cert-renew-before=720h"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %s", c.Args, want)
 		}
@@ -540,7 +621,9 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"cert-manager and own Secret", "certManager: {enabled: true}\ncerts:\n  existingSecret: corp-serving\n  caBundle: |\n" + indent(ca.certPEM, "    "), "existingSecret"},
 		{"issuer kind", "certManager: {enabled: true, issuerRef: {name: x, kind: Vault}}", "kind"},
 		{"bad duration", "certManager: {enabled: true, duration: 90d}", "duration"},
-		{"renewal after expiry", "certs: {builtin: {validityDays: 60, renewBeforeDays: 60}}", "renewBeforeDays must be less than"},
+		{"renewal after expiry", "certs: {builtin: {validityDays: 60, renewBeforeDays: 60}}", "renewBeforeDays must be less than certs.builtin.validityDays"},
+		{"renewal after the CA's expiry", "certs: {builtin: {caValidityDays: 60, renewBeforeDays: 60}}", "renewBeforeDays must be less than certs.builtin.caValidityDays"},
+		{"CA validity in hours", "certs: {builtin: {caValidityDays: 87600h}}", "caValidityDays"},
 		{"unknown image pull policy", "image: {pullPolicy: Sometimes}", "pullPolicy"},
 		{"memory limit removed", "resources: {limits: {memory: null}}", "memory"},
 		{"kubernetes version", "kubernetesVersion: latest", "kubernetesVersion"},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/certrotation"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 	"github.com/gatekeep-dev/gatekeep/secrets"
@@ -150,37 +150,38 @@ func (c *controlPlane) uninstall(t *testing.T, name, ns string) {
 func (c *controlPlane) live(t *testing.T, ns string) *rendered {
 	t.Helper()
 	ctx := context.Background()
-	var objs []runtime.Object
-	get := func(o runtime.Object, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("the API server does not hold the release's object: %v", err)
-		}
-		objs = append(objs, o)
-	}
-	get(c.kube.AppsV1().Deployments(ns).Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.CoreV1().Services(ns).Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.CoreV1().ServiceAccounts(ns).Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.RbacV1().ClusterRoles().Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.RbacV1().ClusterRoleBindings().Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.RbacV1().Roles("kube-system").Get(ctx, "gatekeep-sealed-secrets", metav1.GetOptions{}))
-	get(c.kube.RbacV1().RoleBindings("kube-system").Get(ctx, "gatekeep-sealed-secrets", metav1.GetOptions{}))
-	get(c.kube.CoreV1().Secrets(ns).Get(ctx, "gatekeep-tls", metav1.GetOptions{}))
-	get(c.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, releaseName, metav1.GetOptions{}))
-	get(c.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, releaseName, metav1.GetOptions{}))
-	kinds := []string{"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ClusterRole", "ClusterRoleBinding",
-		"Role", "RoleBinding", "Secret", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
 	r := &rendered{}
-	for i, o := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			t.Fatal(err)
+	// get("Kind")(client.Get(...)) adds what the API server holds.
+	get := func(kind string) func(runtime.Object, error) {
+		return func(o runtime.Object, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("the API server does not hold the release's %s: %v", kind, err)
+			}
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &unstructured.Unstructured{Object: m}
+			u.SetKind(kind)
+			r.objects = append(r.objects, u)
 		}
-		u := &unstructured.Unstructured{Object: m}
-		u.SetKind(kinds[i])
-		r.objects = append(r.objects, u)
 	}
+	rbac, none := c.kube.RbacV1(), metav1.GetOptions{}
+	get("Deployment")(c.kube.AppsV1().Deployments(ns).Get(ctx, releaseName, none))
+	get("Service")(c.kube.CoreV1().Services(ns).Get(ctx, releaseName, none))
+	get("ServiceAccount")(c.kube.CoreV1().ServiceAccounts(ns).Get(ctx, releaseName, none))
+	get("PodDisruptionBudget")(c.kube.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, releaseName, none))
+	get("ClusterRole")(rbac.ClusterRoles().Get(ctx, releaseName, none))
+	get("ClusterRoleBinding")(rbac.ClusterRoleBindings().Get(ctx, releaseName, none))
+	get("Role")(rbac.Roles("kube-system").Get(ctx, "gatekeep-sealed-secrets", none))
+	get("RoleBinding")(rbac.RoleBindings("kube-system").Get(ctx, "gatekeep-sealed-secrets", none))
+	get("Role")(rbac.Roles(ns).Get(ctx, "gatekeep-certs", none))
+	get("RoleBinding")(rbac.RoleBindings(ns).Get(ctx, "gatekeep-certs", none))
+	get("ClusterRole")(rbac.ClusterRoles().Get(ctx, "gatekeep-certs", none))
+	get("ClusterRoleBinding")(rbac.ClusterRoleBindings().Get(ctx, "gatekeep-certs", none))
+	get("ValidatingWebhookConfiguration")(c.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, releaseName, none))
+	get("MutatingWebhookConfiguration")(c.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, releaseName, none))
 	return r
 }
 
@@ -233,7 +234,8 @@ func TestInstallOnAPIServer(t *testing.T) {
 	// The API server accepted every object, and stores them as rendered.
 	live := c.live(t, releaseNamespace)
 	checkRBAC(t, live, "kube-system", []rbacv1.PolicyRule{syncRule})
-	vwc, _ := checkWebhooks(t, live, webhookExpectations{
+	checkCertRBAC(t, live)
+	checkWebhooks(t, live, webhookExpectations{
 		validate: admissionregistrationv1.Fail, mutate: admissionregistrationv1.Ignore,
 		validateTimeout: 5, mutateTimeout: 3,
 		exempt: []string{"kube-system", "kube-node-lease", releaseNamespace},
@@ -243,65 +245,19 @@ func TestInstallOnAPIServer(t *testing.T) {
 	if *d.Spec.Replicas != 3 || d.Spec.Template.Spec.PriorityClassName != "system-cluster-critical" {
 		t.Errorf("stored Deployment: replicas %d, priorityClassName %q", *d.Spec.Replicas, d.Spec.Template.Spec.PriorityClassName)
 	}
-	first := c.secret(t, releaseNamespace, "gatekeep-tls")
-	if string(vwc.Webhooks[0].ClientConfig.CABundle) != string(first.Data["ca.crt"]) {
-		t.Error("stored caBundle is not the Secret's CA")
+	// Built-in certificates: the chart made none; gatekeep makes them.
+	if v, m := c.caBundles(t); len(v)+len(m) > 0 {
+		t.Error("caBundle is set before gatekeep ran")
 	}
-	verifyServing(t, first.Data["tls.crt"], vwc.Webhooks[0].ClientConfig.CABundle, dnsName)
-
-	t.Run("upgrade keeps the certificates", func(t *testing.T) {
-		c.upgrade(t, releaseName, releaseNamespace, withSync)
-		again := c.secret(t, releaseNamespace, "gatekeep-tls")
-		for _, k := range []string{"ca.crt", "tls.crt", "tls.key"} {
-			if string(again.Data[k]) != string(first.Data[k]) {
-				t.Errorf("helm upgrade changed %s", k)
-			}
-		}
-		v, m := c.caBundles(t)
-		if string(v) != string(first.Data["ca.crt"]) || string(m) != string(first.Data["ca.crt"]) {
-			t.Error("helm upgrade changed caBundle")
-		}
-	})
-
-	t.Run("upgrade renews certificates near expiry, trusting both CAs", func(t *testing.T) {
-		// Make the certificate 10 days from expiry (renewBeforeDays is 90).
-		soon := time.Now().Add(10 * 24 * time.Hour).UTC().Format(time.RFC3339)
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{"gatekeep.dev/not-after":%q}}}`, soon)
-		if _, err := c.kube.CoreV1().Secrets(releaseNamespace).Patch(ctx, "gatekeep-tls", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		c.upgrade(t, releaseName, releaseNamespace, withSync)
-		renewed := c.secret(t, releaseNamespace, "gatekeep-tls")
-		if string(renewed.Data["ca.crt"]) == string(first.Data["ca.crt"]) || string(renewed.Data["tls.crt"]) == string(first.Data["tls.crt"]) {
-			t.Fatal("helm upgrade within renewBeforeDays of expiry did not renew")
-		}
-		if string(renewed.Data["ca-previous.crt"]) != string(first.Data["ca.crt"]) {
-			t.Error("the renewed Secret does not keep the previous CA")
-		}
-		v, m := c.caBundles(t)
-		if string(v) != string(m) {
-			t.Error("the webhook configurations trust different CAs")
-		}
-		if n := len(parseCerts(t, v)); n != 2 {
-			t.Errorf("caBundle holds %d CAs, want the new and the previous", n)
-		}
-		// Pods still serving the old certificate (until the kubelet updates
-		// their volume) and pods serving the new one are both trusted.
-		verifyServing(t, first.Data["tls.crt"], v, dnsName)
-		leaf := verifyServing(t, renewed.Data["tls.crt"], v, dnsName)
-		if time.Until(leaf.NotAfter) < 1000*24*time.Hour {
-			t.Errorf("renewed certificate expires %s", leaf.NotAfter)
-		}
-		if renewed.Annotations["gatekeep.dev/not-after"] == soon {
-			t.Error("gatekeep.dev/not-after was not updated")
-		}
-	})
+	if _, err := c.kube.CoreV1().Secrets(releaseNamespace).Get(ctx, "gatekeep-certs", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the certificate Secret exists before gatekeep ran: %v", err)
+	}
 
 	// gatekeep as the chart's ServiceAccount: what its RBAC allows.
 	sa := "system:serviceaccount:" + releaseNamespace + ":" + releaseName
 	t.Run("RBAC", func(t *testing.T) {
 		for _, a := range []struct {
-			verb, group, resource, namespace string
+			verb, group, resource, namespace string // resource: RESOURCE[/NAME]
 			allowed                          bool
 		}{
 			{"list", "", "namespaces", "", true},
@@ -320,13 +276,28 @@ func TestInstallOnAPIServer(t *testing.T) {
 			{"update", "networking.k8s.io", "ingresses", "team-a", false},
 			{"create", "", "secrets", "kube-system", false},
 			{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", false},
+			// Built-in certificates: its own Secret, and no other.
+			{"get", "", "secrets/gatekeep-certs", releaseNamespace, true},
+			{"watch", "", "secrets/gatekeep-certs", releaseNamespace, true},
+			{"update", "", "secrets/gatekeep-certs", releaseNamespace, true},
+			{"delete", "", "secrets/gatekeep-certs", releaseNamespace, false},
+			{"get", "", "secrets/sh.helm.release.v1.gatekeep.v1", releaseNamespace, false},
+			{"list", "", "secrets", releaseNamespace, false},
+			{"create", "", "secrets", releaseNamespace, true}, // RBAC cannot limit create by name
+			// ... and caBundle of its own webhook configurations.
+			{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations/" + releaseName, "", true},
+			{"update", "admissionregistration.k8s.io", "mutatingwebhookconfigurations/" + releaseName, "", true},
+			{"watch", "admissionregistration.k8s.io", "mutatingwebhookconfigurations/" + releaseName, "", true},
+			{"delete", "admissionregistration.k8s.io", "validatingwebhookconfigurations/" + releaseName, "", false},
+			{"update", "admissionregistration.k8s.io", "validatingwebhookconfigurations/other-webhook", "", false},
 		} {
+			resource, name, _ := strings.Cut(a.resource, "/")
 			sar, err := c.kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 				Spec: authorizationv1.SubjectAccessReviewSpec{
 					User:   sa,
 					Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNamespace, "system:authenticated"},
 					ResourceAttributes: &authorizationv1.ResourceAttributes{
-						Verb: a.verb, Group: a.group, Resource: a.resource, Namespace: a.namespace,
+						Verb: a.verb, Group: a.group, Resource: resource, Namespace: a.namespace, Name: name,
 					},
 				},
 			}, metav1.CreateOptions{})
@@ -343,17 +314,44 @@ func TestInstallOnAPIServer(t *testing.T) {
 		}
 	})
 
-	// Start gatekeep as the ServiceAccount, as gatekeep serve runs it: its
-	// caches (Namespaces, Ingresses, the bundle's sync: kinds, the sealing
-	// keys in the sealed-secrets namespace) must sync with nothing but the
-	// chart's RBAC, or it never becomes ready.
+	// Start gatekeep as the ServiceAccount, as gatekeep serve runs it with
+	// the Deployment's flags: it makes its certificate and injects its CA,
+	// and its caches (Namespaces, Ingresses, the bundle's sync: kinds, the
+	// sealing keys in the sealed-secrets namespace) sync, with nothing but
+	// the chart's RBAC, or it never becomes ready.
 	asSA := rest.CopyConfig(c.cfg)
 	asSA.Impersonate = rest.ImpersonationConfig{UserName: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + releaseNamespace, "system:authenticated"}}
-	gk := startGatekeep(t, asSA, "sync:\n  - {group: \"\", version: v1, kind: Service}\n", "kube-system")
+	gk := startGatekeep(t, asSA, "sync:\n  - {group: \"\", version: v1, kind: Service}\n", "kube-system", d.Spec.Template.Spec.Containers[0].Args)
 	defer gk.stop(t)
 
+	certs := c.secret(t, releaseNamespace, "gatekeep-certs")
+	t.Run("gatekeep made its certificate and injected its CA", func(t *testing.T) {
+		v, m := c.caBundles(t)
+		if len(v) == 0 || string(v) != string(certs.Data["ca.crt"]) || string(m) != string(certs.Data["ca.crt"]) {
+			t.Fatal("caBundle of the webhook configurations is not the CA of gatekeep's Secret")
+		}
+		verifyServing(t, certs.Data["tls.crt"], v, dnsName)
+		if certs.Labels["app.kubernetes.io/managed-by"] != "gatekeep" {
+			t.Errorf("the Secret's labels %v do not say gatekeep made it", certs.Labels)
+		}
+	})
+
+	t.Run("upgrade keeps the injected caBundle", func(t *testing.T) {
+		// Neither rendering holds caBundle: Helm's three-way merge leaves
+		// gatekeep's alone.
+		c.upgrade(t, releaseName, releaseNamespace, withSync)
+		v, m := c.caBundles(t)
+		if string(v) != string(certs.Data["ca.crt"]) || string(m) != string(certs.Data["ca.crt"]) {
+			t.Error("helm upgrade changed caBundle")
+		}
+		if again := c.secret(t, releaseNamespace, "gatekeep-certs"); again.ResourceVersion != certs.ResourceVersion {
+			t.Error("the certificate Secret changed")
+		}
+	})
+
 	// Point the stored webhook configurations at it, changing nothing but
-	// where they call.
+	// where they call: the API server verifies gatekeep's certificate with
+	// the caBundle gatekeep injected.
 	c.pointWebhooks(t, gk.url)
 	settle(t, "the webhooks to call the test's gatekeep", func() bool {
 		_, err := c.kube.CoreV1().Pods("default").Create(ctx, testPod("probe", false), dryRun)
@@ -518,13 +516,16 @@ func (c *controlPlane) namespace(t *testing.T, name string, labels map[string]st
 }
 
 // pointWebhooks makes the stored webhook configurations call url (the test's
-// gatekeep) with the test CA, instead of the Service, and nothing else.
+// gatekeep) instead of the Service, and changes nothing else (caBundle
+// included).
 func (c *controlPlane) pointWebhooks(t *testing.T, url string) {
 	t.Helper()
 	ctx := context.Background()
 	for _, p := range []struct{ kind, path string }{{"validating", "/validate"}, {"mutating", "/mutate"}} {
-		cc := admissionregistrationv1.WebhookClientConfig{URL: ptr(url + p.path), CABundle: []byte(testCA(t).certPEM)}
-		patch, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/webhooks/0/clientConfig", "value": cc}})
+		patch, _ := json.Marshal([]map[string]any{
+			{"op": "remove", "path": "/webhooks/0/clientConfig/service"},
+			{"op": "add", "path": "/webhooks/0/clientConfig/url", "value": url + p.path},
+		})
 		var err error
 		if p.kind == "validating" {
 			_, err = c.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Patch(ctx, releaseName, types.JSONPatchType, patch, metav1.PatchOptions{})
@@ -627,10 +628,61 @@ type gatekeep struct {
 	metricsURL string
 	cancel     context.CancelFunc
 	done       chan error
+	rotated    chan struct{} // closed when the certificate rotator stopped
 	stopped    bool
 }
 
-func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNamespace string) *gatekeep {
+// certRotator makes the certificate rotator gatekeep serve makes from the
+// Deployment's args (nil without --cert-secret), writing to certFile and
+// keyFile, and naming 127.0.0.1 too: the test's API server calls gatekeep
+// there.
+func certRotator(t *testing.T, cluster *rest.Config, args []string, certFile, keyFile string) *certrotation.Rotator {
+	t.Helper()
+	opts := certrotation.Options{Namespace: releaseNamespace, CertFile: certFile, KeyFile: keyFile, Log: logr.Discard()}
+	dur := func(flag, v string) time.Duration {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("--%s=%s: %v", flag, v, err)
+		}
+		return d
+	}
+	for _, a := range args {
+		flag, v, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		switch flag {
+		case "cert-secret":
+			opts.SecretName = v
+		case "webhook-configuration":
+			opts.ValidatingWebhookConfiguration, opts.MutatingWebhookConfiguration = v, v
+		case "cert-dns-name":
+			opts.DNSNames = append(opts.DNSNames, v)
+		case "ca-validity":
+			opts.CAValidity = dur(flag, v)
+		case "cert-validity":
+			opts.CertValidity = dur(flag, v)
+		case "cert-renew-before":
+			opts.RenewBefore = dur(flag, v)
+		}
+	}
+	if opts.SecretName == "" {
+		return nil
+	}
+	opts.DNSNames = append(opts.DNSNames, "127.0.0.1")
+	client, err := kubernetes.NewForConfig(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Client = client
+	r, err := certrotation.New(opts)
+	if err != nil {
+		t.Fatalf("the chart's certificate flags: %v", err)
+	}
+	return r
+}
+
+// startGatekeep starts gatekeep with the serve args of the chart's
+// Deployment: with --cert-secret it makes its own certificate, else it
+// serves one of the test CA.
+func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNamespace string, args []string) *gatekeep {
 	t.Helper()
 	dir := t.TempDir()
 	bundleDir := filepath.Join(dir, "bundle")
@@ -640,22 +692,28 @@ func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNames
 	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte(gatekeepYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := testCA(t).serving()
-	if err != nil {
-		t.Fatal(err)
-	}
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
-		t.Fatal(err)
+	rotator := certRotator(t, cluster, args, certFile, keyFile)
+	var certReady <-chan struct{}
+	if rotator != nil {
+		certReady = rotator.Ready()
+	} else {
+		certPEM, keyPEM, err := testCA(t).serving()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	metrics := freeAddr(t)
 	keys := secrets.NewKeys()
 	srv := webhook.New(webhook.Options{
 		Listen: "127.0.0.1:0", MetricsListen: metrics,
-		CertFile: certFile, KeyFile: keyFile,
+		CertFile: certFile, KeyFile: keyFile, CertReady: certReady,
 		Namespace: releaseNamespace, Cluster: cluster,
 		// As gatekeep serve --bundle DIR --sealed-secrets-namespace NS.
 		Load: func() (*engine.Engine, error) {
@@ -675,7 +733,13 @@ func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNames
 		Log:                    logr.Discard(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gatekeep{server: srv, metricsURL: "http://" + metrics + "/metrics", cancel: cancel, done: make(chan error, 1)}
+	g := &gatekeep{server: srv, metricsURL: "http://" + metrics + "/metrics", cancel: cancel, done: make(chan error, 1), rotated: make(chan struct{})}
+	go func() {
+		defer close(g.rotated)
+		if rotator != nil {
+			_ = rotator.Run(ctx)
+		}
+	}()
 	go func() { g.done <- srv.Run(ctx) }()
 	actx, acancel := context.WithTimeout(ctx, 20*time.Second)
 	defer acancel()
@@ -714,6 +778,7 @@ func (g *gatekeep) stop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("gatekeep did not stop")
 	}
+	<-g.rotated
 	host := strings.TrimPrefix(g.url, "https://")
 	waitFor(t, "gatekeep's port to close", func() bool {
 		// A whole TLS handshake, so that the server logs nothing.

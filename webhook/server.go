@@ -35,6 +35,10 @@ type Options struct {
 	// CertFile and KeyFile are the serving certificate, re-read when they
 	// change on disk.
 	CertFile, KeyFile string
+	// CertReady, when set, is closed once CertFile and KeyFile exist (a
+	// certificate rotator writes them): the webhooks listen, and the
+	// server is ready, only after.
+	CertReady <-chan struct{}
 	// Namespace is gatekeep's own namespace, never judged.
 	Namespace string
 	// Cluster is where the inventory comes from (nil: no inventory).
@@ -90,8 +94,16 @@ func (s *Server) Engines() *Engines { return s.engines }
 // Inventory returns the cluster inventory.
 func (s *Server) Inventory() *Inventory { return s.inventory }
 
-// Ready reports whether the bundle is loaded and the caches have synced.
+// Ready reports whether the serving certificate is on disk (CertReady),
+// the bundle is loaded and the caches have synced.
 func (s *Server) Ready() bool {
+	if s.opts.CertReady != nil {
+		select {
+		case <-s.opts.CertReady:
+		default:
+			return false
+		}
+	}
 	if s.engines.Get() == nil || s.opts.Cluster == nil {
 		return s.engines.Get() != nil
 	}
@@ -192,6 +204,13 @@ func (s *Server) reload() error {
 }
 
 func (s *Server) serveWebhooks(ctx context.Context) error {
+	if s.opts.CertReady != nil {
+		select {
+		case <-s.opts.CertReady:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	cw, err := certwatcher.New(s.opts.CertFile, s.opts.KeyFile)
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/certrotation"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/scanner"
@@ -37,6 +38,14 @@ type serveFlags struct {
 	sealedNamespace                     string
 	images                              imageFlags
 	shutdownDelay                       time.Duration
+	certs                               certFlags
+}
+
+// certFlags turn on gatekeep's own serving certificates (--cert-secret).
+type certFlags struct {
+	secret, webhookConfiguration                    string
+	dnsNames                                        []string
+	caValidity, certValidity, renewBefore, interval time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -47,7 +56,14 @@ func newServeCommand() *cobra.Command {
 		Long: `Serve /validate and /mutate (AdmissionReview admission.k8s.io/v1) over HTTPS,
 deciding with the same engine and bundle as gatekeep check. The bundle files
 and the serving certificate are re-read when they change on disk; a bundle
-that fails to load is logged and the last good one kept.`,
+that fails to load is logged and the last good one kept.
+
+With --cert-secret, gatekeep makes its serving certificate itself: a CA and a
+certificate kept in that Secret (shared by every replica), renewed before
+they expire, written to --tls-cert-file and --tls-private-key-file, and the
+CA put into the caBundle of --webhook-configuration. A replaced CA stays
+trusted until it expires, so replicas still serving its certificate are not
+refused meanwhile.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -67,6 +83,14 @@ that fails to load is logged and the last good one kept.`,
 	f.images.register(cmd)
 	fl.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "keep answering this long after SIGTERM, while the Service drops the pod")
 	fl.StringVar(&f.sealedNamespace, "sealed-secrets-namespace", "", "namespace of the sealed-secrets controller's keys (default: the bundle's sealedSecrets.namespace, else kube-system); gatekeep reads Secrets there only")
+	c := &f.certs
+	fl.StringVar(&c.secret, "cert-secret", "", "Secret of --namespace where gatekeep keeps a CA and serving certificate of its own, renewed before expiry and written to --tls-cert-file and --tls-private-key-file (off: those files are yours to provide)")
+	fl.StringVar(&c.webhookConfiguration, "webhook-configuration", "", "with --cert-secret: name of the ValidatingWebhookConfiguration and of the MutatingWebhookConfiguration (one name for both, as the Helm chart gives them) whose every caBundle gatekeep keeps equal to its CAs")
+	fl.StringArrayVar(&c.dnsNames, "cert-dns-name", nil, "with --cert-secret: a name the serving certificate holds, SERVICE.NAMESPACE.svc at least, since the API server calls that (repeatable; required; IP addresses accepted)")
+	fl.DurationVar(&c.caValidity, "ca-validity", certrotation.DefaultCAValidity, "with --cert-secret: lifetime of a new CA")
+	fl.DurationVar(&c.certValidity, "cert-validity", certrotation.DefaultCertValidity, "with --cert-secret: lifetime of a new serving certificate (never past its CA's)")
+	fl.DurationVar(&c.renewBefore, "cert-renew-before", certrotation.DefaultRenewBefore, "with --cert-secret: a CA or serving certificate this close to expiry is replaced")
+	fl.DurationVar(&c.interval, "cert-check-interval", certrotation.DefaultInterval, "with --cert-secret: how often the certificates are checked (a change of the Secret or of the webhook configuration is acted on at once)")
 	return cmd
 }
 
@@ -83,6 +107,19 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	// The certificate first: the rest of the start-up (the bundle, the
+	// caches) overlaps with making it.
+	var certReady <-chan struct{}
+	if rot, err := certRotator(f, cfg, log.WithName("certificates")); err != nil {
+		return err
+	} else if rot != nil {
+		go func() {
+			if err := rot.Run(ctx); err != nil {
+				log.Error(err, "certificate rotation stopped")
+			}
+		}()
+		certReady = rot.Ready()
+	}
 	version := f.version
 	if version == "" {
 		version = serverVersion(cfg)
@@ -97,11 +134,40 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	load := func() (*engine.Engine, error) { return newEngine(f.bundles, version, opts...) }
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
-		CertFile: f.certFile, KeyFile: f.keyFile,
+		CertFile: f.certFile, KeyFile: f.keyFile, CertReady: certReady,
 		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
 		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace, ShutdownDelay: f.shutdownDelay,
 	})
 	return srv.Run(ctx)
+}
+
+// certRotator makes the rotator of --cert-secret (nil without it).
+func certRotator(f *serveFlags, cfg *rest.Config, log logr.Logger) (*certrotation.Rotator, error) {
+	c := f.certs
+	if c.secret == "" {
+		if len(c.dnsNames) > 0 || c.webhookConfiguration != "" {
+			return nil, usageError("--cert-dns-name and --webhook-configuration need --cert-secret")
+		}
+		return nil, nil
+	}
+	if len(c.dnsNames) == 0 {
+		return nil, usageError("--cert-secret needs --cert-dns-name: the names the API server calls gatekeep by (SERVICE.NAMESPACE.svc)")
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("certificate rotation: %w", err)
+	}
+	rot, err := certrotation.New(certrotation.Options{
+		Client: client, Namespace: f.namespace, SecretName: c.secret, DNSNames: c.dnsNames,
+		ValidatingWebhookConfiguration: c.webhookConfiguration, MutatingWebhookConfiguration: c.webhookConfiguration,
+		CertFile: f.certFile, KeyFile: f.keyFile,
+		CAValidity: c.caValidity, CertValidity: c.certValidity, RenewBefore: c.renewBefore, Interval: c.interval,
+		Log: log,
+	})
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return rot, nil
 }
 
 // imageGate prepares the image-vulnerability check: one verdict cache for

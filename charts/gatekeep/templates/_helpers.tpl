@@ -38,7 +38,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The Secret holding the serving certificate the pods mount. */}}
+{{/* "true" when gatekeep makes its own certificates (neither cert-manager
+nor a Secret of yours), else empty. */}}
+{{- define "gatekeep.builtinCerts" -}}
+{{- if not (or .Values.certManager.enabled .Values.certs.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret gatekeep keeps its own CA and serving certificate in, in
+built-in mode (gatekeep serve --cert-secret). gatekeep creates it; the chart
+does not render it. Not RELEASE-gatekeep-tls, the Secret earlier versions of
+the chart rendered, so that Helm and Argo CD deleting that one on upgrade
+never take gatekeep's with it. */}}
+{{- define "gatekeep.certSecret" -}}
+{{- printf "%s-certs" (include "gatekeep.fullname" .) }}
+{{- end }}
+
+{{/* The Secret holding the serving certificate the pods mount (cert-manager
+or yours). */}}
 {{- define "gatekeep.tlsSecret" -}}
 {{- if and .Values.certs.existingSecret (not .Values.certManager.enabled) }}
 {{- .Values.certs.existingSecret }}
