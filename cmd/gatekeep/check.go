@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -83,26 +82,11 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	return cmd
 }
 
-// A check run is short and allocates much: the collector runs only when
-// the heap reaches checkMemoryLimit (GOGC off), which keeps a run of 10,000
-// objects (about 100 MB live, Gatekeeper inventory included) under 300 MB
-// resident and saves a fifth of its time. Past the limit the runtime still
-// collects, at most half the CPU. GOMEMLIMIT and GOGC, when set, win.
-const (
-	checkMemoryLimit = 200 << 20
-	checkGCPercent   = -1
-)
-
 func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(checkMemoryLimit)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(checkGCPercent)
-	}
+	defer lazyGC()()
 	var opts []report.Option
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
