@@ -31,6 +31,7 @@ func main() {
 	gator := flag.String("gator", "bin/gator", "gator binary, run side by side on a bundle of -templates templates (\"\" to skip)")
 	templates := flag.Int("templates", 50, "ConstraintTemplates (one Constraint each) in the Gatekeeper bundle")
 	gatorApps := flag.String("gator-apps", "300,2000", "repo sizes (apps) of the Gatekeeper comparison")
+	scale := flag.String("scale", "300,1000,2000,4000", "repo sizes (apps) gatekeep alone runs with the Gatekeeper bundle, to show how its cost grows (\"\" to skip)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "gatekeep-bench-")
@@ -62,6 +63,39 @@ func main() {
 	}
 	if *gator != "" {
 		compareGator(*gatekeep, *gator, *templates, *gatorApps, *runs)
+	}
+	if *scale != "" {
+		scaling(*gatekeep, *templates, *scale, *runs)
+	}
+}
+
+// scaling runs gatekeep check with the Gatekeeper bundle over repos of
+// growing size: linear growth keeps objects/s flat.
+func scaling(gatekeep string, templates int, sizes string, runs int) {
+	policy, err := os.MkdirTemp("", "gatekeep-bench-policy-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(policy)
+	if _, err := gen.Write(policy, templates); err != nil {
+		fail(err)
+	}
+	fmt.Printf("\nscaling: gatekeep check --bundle <%d templates>\n", templates)
+	for _, field := range strings.Split(sizes, ",") {
+		apps, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			fail(err)
+		}
+		repo, err := os.MkdirTemp("", "gatekeep-bench-repo-")
+		if err != nil {
+			fail(err)
+		}
+		n, err := infragen.Generate(repo, apps)
+		if err != nil {
+			fail(err)
+		}
+		measure(fmt.Sprintf("%d apps (%d objects)", apps, n), n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+		os.RemoveAll(repo)
 	}
 }
 
