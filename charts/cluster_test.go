@@ -397,7 +397,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		// The mutating webhook (failurePolicy Ignore) cannot be reached:
 		// the API server goes on without it, and validation must stop the
 		// sealed values from being stored.
-		dead := "https://" + freeAddr(t)
+		dead := "https://" + controlplanetest.FreeAddr(t)
 		patch, _ := json.Marshal([]map[string]any{{"op": "replace", "path": "/webhooks/0/clientConfig/url", "value": dead + "/mutate"}})
 		if _, err := c.kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Patch(ctx, releaseName, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
@@ -709,7 +709,7 @@ func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNames
 			t.Fatal(err)
 		}
 	}
-	metrics := freeAddr(t)
+	metrics := controlplanetest.FreeAddr(t)
 	keys := secrets.NewKeys()
 	srv := webhook.New(webhook.Options{
 		Listen: "127.0.0.1:0", MetricsListen: metrics,
@@ -822,15 +822,4 @@ func (g *gatekeep) requests(t *testing.T) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

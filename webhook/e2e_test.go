@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 )
 
 var nsCounter atomic.Int64
@@ -45,16 +46,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func pod(name string, privileged bool) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "main", Image: "registry.example.com/app:1.0",
-			SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
-		}}},
-	}
-}
-
 func deployment(name string, privileged bool) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
@@ -63,7 +54,7 @@ func deployment(name string, privileged bool) *appsv1.Deployment {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       pod(name, privileged).Spec,
+				Spec:       controlplanetest.Pod(name, privileged).Spec,
 			},
 		},
 	}
@@ -98,7 +89,7 @@ func TestPrivilegedDenied(t *testing.T) {
 	c := startControlPlane(t)
 	ctx := context.Background()
 	ns := c.namespace(t, "team-")
-	_, err := c.kube.CoreV1().Pods(ns).Create(ctx, pod("debug", true), metav1.CreateOptions{})
+	_, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("debug", true), metav1.CreateOptions{})
 	denied(t, err, `[privileged-container] container "main" is privileged`)
 	_, err = c.kube.AppsV1().Deployments(ns).Create(ctx, deployment("web", true), metav1.CreateOptions{})
 	denied(t, err, `[privileged-container] container "main" is privileged`)
@@ -195,7 +186,7 @@ func TestWarningsReachTheClient(t *testing.T) {
 	}
 	c.server.Engines().Set(eng)
 	c.takeWarnings()
-	if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, pod("tolerated", true), metav1.CreateOptions{}); err != nil {
+	if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("tolerated", true), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("a warn-level finding refused the Pod: %v", err)
 	}
 	if w := strings.Join(c.takeWarnings(), "\n"); !strings.Contains(w, `[privileged-container] container "main" is privileged`) {
@@ -207,7 +198,7 @@ func TestServerSideDryRun(t *testing.T) {
 	c := startControlPlane(t)
 	ctx := context.Background()
 	ns := c.namespace(t, "team-")
-	_, err := c.kube.CoreV1().Pods(ns).Create(ctx, pod("dry", true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	_, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("dry", true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	denied(t, err, "is privileged")
 	if _, err := c.kube.CoreV1().Pods(ns).Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the dry run created something: %v", err)

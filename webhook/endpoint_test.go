@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 )
 
 func review(t testing.TB, op admissionv1.Operation, obj string) []byte {
@@ -195,7 +196,7 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 	bundleDir := filepath.Join(dir, "bundle")
 	os.MkdirAll(bundleDir, 0o755)
 	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o644)
-	health, metricsAddr := freeAddr(t), freeAddr(t)
+	health, metricsAddr := controlplanetest.FreeAddr(t), controlplanetest.FreeAddr(t)
 	s := New(Options{
 		Listen: "127.0.0.1:0", HealthListen: health, MetricsListen: metricsAddr,
 		CertFile: certFile, KeyFile: keyFile,
@@ -264,16 +265,6 @@ func fetch(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func peerCert(t *testing.T, addr net.Addr) []byte {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
@@ -82,7 +83,7 @@ func TestImageGate(t *testing.T) {
 	c.server.Engines().Set(eng)
 
 	podWith := func(name, image string) *corev1.Pod {
-		p := pod(name, false)
+		p := controlplanetest.Pod(name, false)
 		p.Spec.Containers[0].Image = image
 		return p
 	}

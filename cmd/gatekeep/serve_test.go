@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,7 +83,7 @@ func TestServeMakesItsCertificate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	listen, health := freeAddr(t), freeAddr(t)
+	listen, health := controlplanetest.FreeAddr(t), controlplanetest.FreeAddr(t)
 	if err := os.Mkdir(filepath.Join(dir, "certs"), 0o700); err != nil { // the chart's emptyDir
 		t.Fatal(err)
 	}
@@ -137,13 +136,13 @@ func TestServeMakesItsCertificate(t *testing.T) {
 	// with dry runs.
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 	waitUntil(t, "the API server to reach gatekeep", done, func() bool {
-		_, err := kube.CoreV1().Pods(team).Create(ctx, pod("probe", false), dryRun)
+		_, err := kube.CoreV1().Pods(team).Create(ctx, controlplanetest.Pod("probe", false), dryRun)
 		return err == nil
 	})
-	if _, err := kube.CoreV1().Pods(team).Create(ctx, pod("web", false), metav1.CreateOptions{}); err != nil {
+	if _, err := kube.CoreV1().Pods(team).Create(ctx, controlplanetest.Pod("web", false), metav1.CreateOptions{}); err != nil {
 		t.Errorf("an ordinary Pod was refused: %v", err)
 	}
-	if _, err := kube.CoreV1().Pods(team).Create(ctx, pod("root", true), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "privileged") {
+	if _, err := kube.CoreV1().Pods(team).Create(ctx, controlplanetest.Pod("root", true), metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "privileged") {
 		t.Errorf("gatekeep did not deny a privileged Pod: %v", err)
 	}
 
@@ -193,16 +192,6 @@ func createWebhooks(t *testing.T, kube kubernetes.Interface, name, url, ns strin
 	}
 }
 
-func pod(name string, privileged bool) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "main", Image: "registry.example.com/app:1.0",
-			SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
-		}}},
-	}
-}
-
 // waitUntil polls ok until it holds, failing at once if serve stopped; the
 // deadline only stops a hung test.
 func waitUntil(t *testing.T, what string, done <-chan error, ok func() bool) {
@@ -219,15 +208,4 @@ func waitUntil(t *testing.T, what string, done <-chan error, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -1,13 +1,18 @@
-// Package controlplanetest finds the kube-apiserver and etcd that make
-// controlplane builds into bin/, for tests that start a real control plane
-// with controller-runtime's envtest.
+// Package controlplanetest serves the tests that start a real control plane
+// with controller-runtime's envtest: it finds the kube-apiserver and etcd
+// that make controlplane builds into bin/, and holds what those tests
+// share.
 package controlplanetest
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Assets returns the folder holding kube-apiserver and etcd:
@@ -30,4 +35,26 @@ func Assets(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// FreeAddr returns a 127.0.0.1 address nothing listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Pod is a one-container Pod, privileged or not.
+func Pod(name string, privileged bool) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "main", Image: "registry.example.com/app:1.0",
+			SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
+		}}},
+	}
 }
