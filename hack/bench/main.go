@@ -72,6 +72,16 @@ func main() {
 // scaling runs gatekeep check with the Gatekeeper bundle over repos of
 // growing size: linear growth keeps objects/s flat.
 func scaling(gatekeep string, templates int, sizes string, runs int) {
+	fmt.Printf("\nscaling: gatekeep check --bundle <%d templates>\n", templates)
+	eachRepo(templates, sizes, func(policy, repo string, apps, n int) {
+		measure(fmt.Sprintf("%d apps (%d objects)", apps, n), n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+	})
+}
+
+// eachRepo generates a Gatekeeper bundle of templates templates and, for
+// each size of the comma-separated list, a repo of that many apps, and
+// calls f with them; it removes them after.
+func eachRepo(templates int, sizes string, f func(policy, repo string, apps, objects int)) {
 	policy, err := os.MkdirTemp("", "gatekeep-bench-policy-")
 	if err != nil {
 		fail(err)
@@ -80,7 +90,6 @@ func scaling(gatekeep string, templates int, sizes string, runs int) {
 	if _, err := gen.Write(policy, templates); err != nil {
 		fail(err)
 	}
-	fmt.Printf("\nscaling: gatekeep check --bundle <%d templates>\n", templates)
 	for _, field := range strings.Split(sizes, ",") {
 		apps, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil {
@@ -94,7 +103,7 @@ func scaling(gatekeep string, templates int, sizes string, runs int) {
 		if err != nil {
 			fail(err)
 		}
-		measure(fmt.Sprintf("%d apps (%d objects)", apps, n), n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+		f(policy, repo, apps, n)
 		os.RemoveAll(repo)
 	}
 }
@@ -102,27 +111,7 @@ func scaling(gatekeep string, templates int, sizes string, runs int) {
 // compareGator runs gatekeep check and gator test on the same Gatekeeper
 // bundle (generated templates, one constraint each) and the same repos.
 func compareGator(gatekeep, gator string, templates int, sizes string, runs int) {
-	policy, err := os.MkdirTemp("", "gatekeep-bench-policy-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(policy)
-	if _, err := gen.Write(policy, templates); err != nil {
-		fail(err)
-	}
-	for _, field := range strings.Split(sizes, ",") {
-		apps, err := strconv.Atoi(strings.TrimSpace(field))
-		if err != nil {
-			fail(err)
-		}
-		repo, err := os.MkdirTemp("", "gatekeep-bench-repo-")
-		if err != nil {
-			fail(err)
-		}
-		n, err := infragen.Generate(repo, apps)
-		if err != nil {
-			fail(err)
-		}
+	eachRepo(templates, sizes, func(policy, repo string, apps, n int) {
 		fmt.Printf("\n%d ConstraintTemplates, repo of %d apps (%d objects)\n", templates, apps, n)
 		// gator is slow on large repos: one run of it is enough to compare.
 		gatorRuns := runs
@@ -131,8 +120,7 @@ func compareGator(gatekeep, gator string, templates int, sizes string, runs int)
 		}
 		measure("gatekeep check --bundle <templates>", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
 		measure("gator test", n, gatorRuns, gator, "test", "--filename", policy, "--filename", repo)
-		os.RemoveAll(repo)
-	}
+	})
 }
 
 // measure runs a command several times and prints its median wall time and
