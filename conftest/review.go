@@ -8,12 +8,10 @@ import (
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/topdown"
-)
 
-var noMetrics = metrics.NoOp()
+	"github.com/gatekeep-dev/gatekeep/internal/regoeval"
+)
 
 // Review runs the policies over one object (input in Rego); input is read,
 // neither changed nor kept. A message that is neither a string nor an
@@ -58,13 +56,8 @@ func (p *Policies) eval(ctx context.Context, input ast.Value) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("evaluating policies: %w", err)
 	}
-	// Cancel evaluation with ctx, without rego's goroutine per evaluation.
-	cancel := topdown.NewCancel()
-	stop := context.AfterFunc(ctx, cancel.Cancel)
-	rs, err := p.query.Eval(ctx,
-		rego.EvalParsedInput(input),
-		rego.EvalExternalCancel(cancel),
-		rego.EvalMetrics(noMetrics))
+	opts, stop := regoeval.Options(ctx)
+	rs, err := p.query.Eval(ctx, append(opts, rego.EvalParsedInput(input))...)
 	stop()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
+	"github.com/gatekeep-dev/gatekeep/internal/regoeval"
 )
 
 // regoDriver is a drivers.Driver for the "Rego" engine of ConstraintTemplates,
@@ -771,7 +772,9 @@ func (d *regoDriver) evalTemplate(ctx context.Context, txn storage.Transaction, 
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, evalErr = q.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn))
+	opts, stop := regoeval.Options(ctx)
+	defer stop()
+	rs, evalErr = q.Eval(ctx, append(opts, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn))...)
 	return rs, evalErr, nil
 }
 
@@ -840,8 +843,10 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	items = append(items,
 		[2]*ast.Term{unitsKeyTerm, ast.ArrayTerm(names...)},
 		[2]*ast.Term{unitParamsTerm, prog.params})
-	rs, err := prog.query.Eval(ctx, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn), termAsIs,
-		rego.EvalVirtualCache(unitCache{topdown.NewVirtualCache()}))
+	opts, stop := regoeval.Options(ctx)
+	defer stop()
+	rs, err := prog.query.Eval(ctx, append(opts, rego.EvalParsedInput(ast.NewObject(items...)), rego.EvalTransaction(txn), termAsIs,
+		rego.EvalVirtualCache(unitCache{topdown.NewVirtualCache()}))...)
 	if err != nil {
 		return nil
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/gatekeep-dev/gatekeep/internal/regoeval"
 )
 
 // Referential templates typically scan the whole inventory for each object
@@ -430,7 +432,9 @@ func (p *joinPlan) indexAt(ctx context.Context, txn storage.Transaction, version
 	if p.index != nil && p.version == version {
 		return p.index, nil
 	}
-	rs, err := p.query.Eval(ctx, rego.EvalTransaction(txn), termAsIs)
+	opts, stop := regoeval.Options(ctx)
+	defer stop()
+	rs, err := p.query.Eval(ctx, append(opts, rego.EvalTransaction(txn), termAsIs)...)
 	if err != nil {
 		return nil, err
 	}
