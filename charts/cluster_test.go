@@ -354,7 +354,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 	// the caBundle gatekeep injected.
 	c.pointWebhooks(t, gk.url)
 	settle(t, "the webhooks to call the test's gatekeep", func() bool {
-		_, err := c.kube.CoreV1().Pods("default").Create(ctx, testPod("probe", false), dryRun)
+		_, err := c.kube.CoreV1().Pods("default").Create(ctx, controlplanetest.Pod("probe", false), dryRun)
 		return err == nil
 	})
 
@@ -362,7 +362,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		ns := c.namespace(t, "team-a", nil)
 		waitFor(t, "gatekeep to know namespace "+ns, func() bool { return gk.server.Inventory().Namespace(ns) != nil })
 		before := gk.requests(t)
-		if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, testPod("web", false), metav1.CreateOptions{}); err != nil {
+		if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("web", false), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("an ordinary Pod was refused: %v", err)
 		}
 		after := gk.requests(t)
@@ -370,7 +370,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		if after["validate"] <= before["validate"] || after["mutate"] <= before["mutate"] {
 			t.Errorf("gatekeep was not called for a Pod create: requests %v, then %v", before, after)
 		}
-		_, err := c.kube.CoreV1().Pods(ns).Create(ctx, testPod("root", true), metav1.CreateOptions{})
+		_, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("root", true), metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), "privileged") {
 			t.Errorf("gatekeep did not deny a privileged Pod: %v", err)
 		}
@@ -382,7 +382,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		ignored := c.namespace(t, "team-ignored", map[string]string{"gatekeep.dev/ignore": "true"})
 		for _, ns := range []string{"kube-system", "kube-node-lease", releaseNamespace, ignored} {
 			// Privileged: gatekeep would deny it, had it been asked.
-			if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, testPod("exempt", true), metav1.CreateOptions{}); err != nil {
+			if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("exempt", true), metav1.CreateOptions{}); err != nil {
 				t.Errorf("Pod in exempted namespace %s refused: %v", ns, err)
 			}
 		}
@@ -404,7 +404,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		}
 		settle(t, "the mutating webhook to stop calling gatekeep", func() bool {
 			before := gk.requests(t)
-			_, err := c.kube.CoreV1().Pods("default").Create(ctx, testPod("probe", false), dryRun)
+			_, err := c.kube.CoreV1().Pods("default").Create(ctx, controlplanetest.Pod("probe", false), dryRun)
 			after := gk.requests(t)
 			return err == nil && after["validate"] > before["validate"] && after["mutate"] == before["mutate"]
 		})
@@ -423,14 +423,14 @@ func TestInstallOnAPIServer(t *testing.T) {
 	gk.stop(t)
 
 	t.Run("gatekeep stopped, failurePolicy Fail refuses", func(t *testing.T) {
-		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("while-down", false), metav1.CreateOptions{})
+		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("while-down", false), metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), `failed calling webhook "validate.gatekeep.dev"`) {
 			t.Errorf("with gatekeep stopped and failurePolicy Fail, a Pod create gave %v", err)
 		} else {
 			t.Logf("refused: %v", err)
 		}
 		for _, ns := range []string{"kube-system", releaseNamespace, "team-ignored"} {
-			if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, testPod("while-down", false), metav1.CreateOptions{}); err != nil {
+			if _, err := c.kube.CoreV1().Pods(ns).Create(ctx, controlplanetest.Pod("while-down", false), metav1.CreateOptions{}); err != nil {
 				t.Errorf("with gatekeep stopped, exempted namespace %s refused a Pod: %v", ns, err)
 			}
 		}
@@ -439,20 +439,20 @@ func TestInstallOnAPIServer(t *testing.T) {
 	t.Run("gatekeep stopped, failurePolicy Ignore admits", func(t *testing.T) {
 		c.applyWebhooks(t, gk.url, values(t, "webhooks: {validate: {failurePolicy: Ignore}}"))
 		settle(t, "failurePolicy Ignore to be in force", func() bool {
-			_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("probe", false), dryRun)
+			_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("probe", false), dryRun)
 			return err == nil
 		})
-		if _, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("while-down-ignored", false), metav1.CreateOptions{}); err != nil {
+		if _, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("while-down-ignored", false), metav1.CreateOptions{}); err != nil {
 			t.Errorf("with failurePolicy Ignore, a Pod create was refused: %v", err)
 		}
 		// The same for the mutating webhook, which the chart lets fail
 		// open by default: made Fail, it refuses.
 		c.applyWebhooks(t, gk.url, values(t, "webhooks: {validate: {failurePolicy: Ignore}, mutate: {failurePolicy: Fail}}"))
 		settle(t, "the mutating webhook's failurePolicy Fail to be in force", func() bool {
-			_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("probe", false), dryRun)
+			_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("probe", false), dryRun)
 			return err != nil
 		})
-		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("while-down-mutate-fail", false), metav1.CreateOptions{})
+		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("while-down-mutate-fail", false), metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), `failed calling webhook "mutate.gatekeep.dev"`) {
 			t.Errorf("with the mutating webhook on Fail, a Pod create gave %v", err)
 		}
@@ -468,7 +468,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		if _, err := c.kube.CoordinationV1().Leases("team-a").Create(ctx, lease, metav1.CreateOptions{}); err != nil {
 			t.Errorf("with gatekeep stopped, a Lease left out by matchConditions was refused: %v", err)
 		}
-		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, testPod("while-down-conditions", false), metav1.CreateOptions{})
+		_, err := c.kube.CoreV1().Pods("team-a").Create(ctx, controlplanetest.Pod("while-down-conditions", false), metav1.CreateOptions{})
 		if err == nil {
 			t.Error("with gatekeep stopped and failurePolicy Fail, matchConditions let a Pod in")
 		}
@@ -598,16 +598,6 @@ func settle(t *testing.T, what string, ok func() bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func testPod(name string, privileged bool) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "main", Image: "registry.example.com/app:1.0",
-			SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
-		}}},
-	}
-}
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
