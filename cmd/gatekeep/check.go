@@ -131,6 +131,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 		return usageError("%v", err)
 	}
 	set := <-loaded
+	collectLoadGarbage()
 	res, err := eng.Check(ctx, set)
 	if err != nil {
 		return err

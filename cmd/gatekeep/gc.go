@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -29,6 +30,18 @@ func lazyGC() (stop func()) {
 		return func() {}
 	}
 	return lazyGCAt(gcLimit, gcPercent)
+}
+
+// collectLoadGarbage starts a collection as the reviews start, under the
+// same policy: compiling the bundle and parsing the manifests leave tens
+// of MB of garbage, whose memory the reviews then reuse instead of
+// faulting in fresh pages (a tenth of a 1,500-object run's time, a fifth
+// of its memory). It runs beside the reviews: waiting for it would leave
+// the cores idle while the collector works at its quarter.
+func collectLoadGarbage() {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		go runtime.GC()
+	}
 }
 
 func lazyGCAt(gcLimit int64, gcPercent int) (stop func()) {
