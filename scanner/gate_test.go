@@ -198,6 +198,45 @@ func TestGateDatabaseChange(t *testing.T) {
 	}
 }
 
+// A database not there yet (the webhook started before gatekeep db update
+// wrote it) is a database failure: onError decides, naming the reason;
+// once the file is there and reloaded, images are judged on it.
+func TestGatePendingDatabase(t *testing.T) {
+	e := testEnv(t)
+	dir := filepath.Join(t.TempDir(), "db") // not even the directory yet
+	db, err := vulndb.OpenPending(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := vulndb.Open(dir); err == nil {
+		t.Fatal("Open of a missing database: no error")
+	}
+	ctx := context.Background()
+	cache := NewCache(New(db)) // one cache throughout: no failure stays in it
+	for _, onError := range []Action{Deny, Allow} {
+		g := gate(t, cache, Policy{FailOn: "HIGH", FixableOnly: true, ScanBudget: 30 * time.Second, OnError: onError})
+		d := g.Check(ctx, e.refs[imgScratch], "", nil)
+		if d.Err == nil || d.Action != onError || !strings.Contains(d.Message, "not there yet") {
+			t.Fatalf("onError %s, no database: %+v", onError, d)
+		}
+	}
+	if changed, err := db.Reload(); changed || err == nil {
+		t.Fatalf("reload of a missing file: changed %v, err %v", changed, err)
+	}
+	advs, details := fixture.Advisories()
+	if err := fixture.WriteDB(dir, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), advs, details); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := db.Reload(); !changed || err != nil {
+		t.Fatalf("reload once written: changed %v, err %v", changed, err)
+	}
+	g := gate(t, cache, strict)
+	if d := g.Check(ctx, e.refs[imgScratch], "", nil); d.Action != Deny || d.Err != nil {
+		t.Fatalf("with the database: %+v", d)
+	}
+}
+
 // A tag moved to another image: the cached verdict answers until the tag
 // is resolved again in the background, then the new image is judged.
 func TestGateTagMoves(t *testing.T) {

@@ -109,7 +109,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	}
 	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys)}
 	if f.scanImages {
-		s, err := f.images.scanner(b.Config.Images)
+		s, err := f.images.scanner(b.Config.Images, false)
 		if err != nil {
 			return err
 		}

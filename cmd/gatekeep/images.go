@@ -28,12 +28,19 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 }
 
 // scanner opens the vulnerability database and makes a scanner over it.
-func (f *imageFlags) scanner(policy *scanner.Policy) (*scanner.Scanner, error) {
+// With pending (the webhook), a database not there yet is no error: scans
+// fail until it is (and the policy's onError decides), see
+// vulndb.OpenPending.
+func (f *imageFlags) scanner(policy *scanner.Policy, pending bool) (*scanner.Scanner, error) {
 	path := f.dbPath
 	if path == "" {
 		path = vulndb.DefaultDir()
 	}
-	db, err := vulndb.Open(path)
+	open := vulndb.Open
+	if pending {
+		open = vulndb.OpenPending
+	}
+	db, err := open(path)
 	if err != nil {
 		return nil, usageError("vulnerability database: %v (run gatekeep db update, or give --db-path)", err)
 	}
@@ -89,7 +96,7 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 	if err != nil {
 		return usageError("%v", err)
 	}
-	s, err := f.scanner(b.Config.Images)
+	s, err := f.scanner(b.Config.Images, false)
 	if err != nil {
 		return err
 	}

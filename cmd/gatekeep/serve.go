@@ -173,13 +173,15 @@ func certRotator(f *serveFlags, cfg *rest.Config, log logr.Logger) (*certrotatio
 // imageGate prepares the image-vulnerability check: one verdict cache for
 // the life of the process, fed by the local trivy-db (re-read when it is
 // replaced), with the Pod's pull secrets and service account as registry
-// credentials.
+// credentials. A bundle with an images: policy asked for scanning: until
+// its database is there, images cannot be scanned and the policy's
+// onError decides. Without one, no database means no image check.
 func imageGate(ctx context.Context, f *serveFlags, cfg *rest.Config, log logr.Logger) (engine.Option, error) {
 	b, err := bundle.LoadOverBuiltin(f.bundles...)
 	if err != nil {
 		return nil, err
 	}
-	s, err := f.images.scanner(b.Config.Images)
+	s, err := f.images.scanner(b.Config.Images, b.Config.Images != nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -59,25 +60,56 @@ type fileID struct {
 // Open opens path: a trivy.db file or a directory holding one (trivy's
 // cache directory, say, ~/.cache/trivy/db), with metadata.json beside it.
 func Open(path string) (*DB, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, "trivy.db")
-	}
-	d := &DB{path: path}
+	d := &DB{path: dbFile(path)}
 	if _, err := d.Reload(); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
+// OpenPending is Open for a process that may start before its database is
+// there (the webhook, with gatekeep db update run beside it): while the
+// file is missing, matches fail saying so, and the first Reload that finds
+// it (see Watch) puts it in use. A file that is there but unusable is
+// still an error.
+func OpenPending(path string) (*DB, error) {
+	d := &DB{path: dbFile(path)}
+	if _, err := d.Reload(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return d, nil
+}
+
+// dbFile is the trivy.db file of path: path itself, or trivy.db in it when
+// it is a directory (or, not there yet, has no .db extension).
+func dbFile(path string) string {
+	fi, err := os.Stat(path)
+	if (err == nil && fi.IsDir()) || (errors.Is(err, fs.ErrNotExist) && filepath.Ext(path) != ".db") {
+		return filepath.Join(path, "trivy.db")
+	}
+	return path
+}
+
 // Path returns the trivy.db file's path.
 func (d *DB) Path() string { return d.path }
 
-// Metadata returns the metadata.json of the file in use (zero when absent).
-func (d *DB) Metadata() Metadata { return d.cur.Load().meta }
+// Metadata returns the metadata.json of the file in use (zero when absent,
+// or no file is in use yet).
+func (d *DB) Metadata() Metadata {
+	if s := d.cur.Load(); s != nil {
+		return s.meta
+	}
+	return Metadata{}
+}
 
 // Generation identifies the file in use: it changes whenever Reload swaps
-// in a new one.
-func (d *DB) Generation() uint64 { return d.cur.Load().gen }
+// in a new one (0: none yet).
+func (d *DB) Generation() uint64 {
+	if s := d.cur.Load(); s != nil {
+		return s.gen
+	}
+	return 0
+}
 
 // Reload opens the file again if it changed since it was opened (an update
 // renamed a new one into place) and reports whether it did. Matches under
@@ -117,6 +149,9 @@ func (d *DB) Close() error {
 func (d *DB) acquire() (*snapshot, error) {
 	for range 100 {
 		s := d.cur.Load()
+		if s == nil {
+			return nil, fmt.Errorf("vulnerability database %s is not there yet (gatekeep db update writes it)", d.path)
+		}
 		s.mu.RLock()
 		if !s.closed {
 			return s, nil
