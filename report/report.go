@@ -62,7 +62,7 @@ func New(name string, opts ...Option) (Format, error) {
 	case "junit":
 		return junit{}, nil
 	case "sarif":
-		return &sarif{checks: o.checks, version: o.version}, nil
+		return &sarifFormat{checks: o.checks, version: o.version}, nil
 	case "github":
 		return github{}, nil
 	}

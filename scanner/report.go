@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatekeep-dev/gatekeep/internal/sarif"
 	"github.com/gatekeep-dev/gatekeep/scanner/analyzer"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
 )
@@ -208,60 +209,11 @@ func writeTable(w io.Writer, r *Report) error {
 	return nil
 }
 
-// SARIF 2.1.0, as much as code scanning reads.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver struct {
-		Name           string      `json:"name"`
-		InformationURI string      `json:"informationUri,omitempty"`
-		Rules          []sarifRule `json:"rules"`
-	} `json:"driver"`
-}
-
-type sarifRule struct {
-	ID               string         `json:"id"`
-	ShortDescription sarifText      `json:"shortDescription"`
-	HelpURI          string         `json:"helpUri,omitempty"`
-	Properties       map[string]any `json:"properties,omitempty"`
-}
-
-type sarifText struct {
-	Text string `json:"text"`
-}
-
-type sarifResult struct {
-	RuleID    string          `json:"ruleId"`
-	Level     string          `json:"level"`
-	Message   sarifText       `json:"message"`
-	Locations []sarifLocation `json:"locations"`
-	// Suppressions mark allowed findings.
-	Suppressions []map[string]string `json:"suppressions,omitempty"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation struct {
-		ArtifactLocation struct {
-			URI string `json:"uri"`
-		} `json:"artifactLocation"`
-	} `json:"physicalLocation"`
-}
-
 var securitySeverity = map[string]string{"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "2.0", "UNKNOWN": "0.0"}
 
 func writeSARIF(w io.Writer, r *Report) error {
-	run := sarifRun{Results: []sarifResult{}}
-	run.Tool.Driver.Name = "gatekeep"
-	rules := map[string]sarifRule{}
+	run := sarif.Run{Tool: sarif.Tool{Driver: sarif.Driver{Name: "gatekeep"}}, Results: []sarif.Result{}}
+	rules := map[string]sarif.Rule{}
 	for _, img := range r.Images {
 		for _, v := range img.Vulnerabilities {
 			if _, ok := rules[v.ID]; !ok {
@@ -269,7 +221,7 @@ func writeSARIF(w io.Writer, r *Report) error {
 				if desc == "" {
 					desc = v.ID
 				}
-				rules[v.ID] = sarifRule{ID: v.ID, ShortDescription: sarifText{desc}, HelpURI: helpURI(v.ID),
+				rules[v.ID] = sarif.Rule{ID: v.ID, ShortDescription: sarif.Message{Text: desc}, HelpURI: helpURI(v.ID),
 					Properties: map[string]any{"security-severity": securitySeverity[v.Severity], "tags": []string{"vulnerability", "security", v.Severity}}}
 			}
 			level := "note"
@@ -283,16 +235,15 @@ func writeSARIF(w io.Writer, r *Report) error {
 			if v.FixedVersion != "" {
 				fixed = "fixed in " + v.FixedVersion
 			}
-			res := sarifResult{RuleID: v.ID, Level: level,
-				Message: sarifText{fmt.Sprintf("%s: %s %s %s (%s, %s)", img.Image, v.Package, v.InstalledVersion, v.ID, v.Severity, fixed)}}
-			var loc sarifLocation
-			loc.PhysicalLocation.ArtifactLocation.URI = img.Image
+			uri := img.Image
 			if v.Target != "" {
-				loc.PhysicalLocation.ArtifactLocation.URI = img.Image + "/" + v.Target
+				uri = img.Image + "/" + v.Target
 			}
-			res.Locations = []sarifLocation{loc}
+			res := sarif.Result{RuleID: v.ID, Level: level,
+				Message:   sarif.Message{Text: fmt.Sprintf("%s: %s %s %s (%s, %s)", img.Image, v.Package, v.InstalledVersion, v.ID, v.Severity, fixed)},
+				Locations: []sarif.Location{{PhysicalLocation: sarif.PhysicalLocation{ArtifactLocation: sarif.ArtifactLocation{URI: sarif.RelativeURI(uri)}}}}}
 			if v.Allowed {
-				res.Suppressions = []map[string]string{{"kind": "external", "justification": "allowed by the images policy"}}
+				res.Suppressions = []sarif.Suppression{{Kind: "external", Justification: "allowed by the images policy"}}
 			}
 			run.Results = append(run.Results, res)
 		}
@@ -302,13 +253,11 @@ func writeSARIF(w io.Writer, r *Report) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	run.Tool.Driver.Rules = []sarifRule{}
+	run.Tool.Driver.Rules = []sarif.Rule{}
 	for _, id := range ids {
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, rules[id])
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+	return sarif.Write(w, sarif.NewLog(run))
 }
 
 func helpURI(id string) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatekeep-dev/gatekeep/internal/sarif/sariftest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -220,6 +221,9 @@ func TestReportContract(t *testing.T) {
 	buf.Reset()
 	if err := WriteReport(&buf, FormatSARIF, rep); err != nil {
 		t.Fatal(err)
+	}
+	if err := sariftest.Validate(buf.Bytes()); err != nil {
+		t.Error(err)
 	}
 	var sarif struct {
 		Version string `json:"version"`
