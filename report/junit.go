@@ -13,7 +13,8 @@ import (
 // junit writes JUnit XML: one testsuite named gatekeep, one testcase per
 // object (name "Kind namespace/name", classname its file), a failure per
 // deny finding (type is the check), warn and dryrun findings in the
-// testcase's system-out, and one testcase with an error per input error.
+// testcase's system-out, one testcase for the findings of --combine
+// policies, and one testcase with an error per input error.
 type junit struct{}
 
 type junitSuites struct {
@@ -65,25 +66,18 @@ func (junit) Write(w io.Writer, r *engine.Result) error {
 			suite.Properties = append(suite.Properties, junitProperty{Name: p[0], Value: p[1]})
 		}
 	}
-	for _, o := range r.Objects {
-		c := junitCase{Name: o.Object.String(), Classname: o.File}
-		var out strings.Builder
-		for _, f := range o.Findings {
-			detail := location(f) + ": " + f.Message
-			if f.Action == engine.Deny {
-				c.Failures = append(c.Failures, junitProblem{Message: f.Message, Type: f.Check, Text: detail})
-				continue
-			}
-			if out.Len() > 0 {
-				out.WriteByte('\n')
-			}
-			fmt.Fprintf(&out, "%s %s %s", f.Action, f.Check, detail)
-		}
-		c.SystemOut = out.String()
+	add := func(c junitCase) {
 		if len(c.Failures) > 0 {
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, c)
+	}
+	for _, o := range r.Objects {
+		add(junitCaseOf(o.Object.String(), o.File, o.Findings))
+	}
+	if len(r.Combined) > 0 {
+		// conftest --combine: findings about every document at once.
+		add(junitCaseOf(combinedCase, "", r.Combined))
 	}
 	for _, e := range r.Errors {
 		name := e.File
@@ -109,6 +103,32 @@ func (junit) Write(w io.Writer, r *engine.Result) error {
 	}
 	b.WriteByte('\n')
 	return writeAll(w, b.Bytes())
+}
+
+// combinedCase names the testcase of the --combine policies' findings.
+const combinedCase = "all documents (--combine)"
+
+// junitCaseOf is the testcase of one object's (or the combined policies')
+// findings: a failure per deny, the others in system-out.
+func junitCaseOf(name, classname string, findings []engine.Finding) junitCase {
+	c := junitCase{Name: name, Classname: classname}
+	var out strings.Builder
+	for _, f := range findings {
+		detail := f.Message
+		if loc := location(f); loc != "" {
+			detail = loc + ": " + f.Message
+		}
+		if f.Action == engine.Deny {
+			c.Failures = append(c.Failures, junitProblem{Message: f.Message, Type: f.Check, Text: detail})
+			continue
+		}
+		if out.Len() > 0 {
+			out.WriteByte('\n')
+		}
+		fmt.Fprintf(&out, "%s %s %s", f.Action, f.Check, detail)
+	}
+	c.SystemOut = out.String()
+	return c
 }
 
 // location is "file:line" (and the field's JSON pointer) of a finding.

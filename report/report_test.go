@@ -71,6 +71,17 @@ var sampleChecks = []engine.CheckInfo{
 	{ID: "ingress-conflict", Summary: "an Ingress host belongs to one namespace", Action: engine.Deny},
 }
 
+// withCombined is sample with the findings of conftest --combine
+// policies, which name no object.
+func withCombined() *engine.Result {
+	r := sample()
+	r.Combined = []engine.Finding{
+		{Check: "main.deny", Action: engine.Deny, Message: "two Services select the same Pods: team-1/app-1, team-1/app-1-canary"},
+		{Check: "main.warn", Action: engine.Warn, Message: "no NetworkPolicy in namespace team-1"},
+	}
+	return r
+}
+
 var goldens = []struct {
 	golden string
 	format string
@@ -85,6 +96,8 @@ var goldens = []struct {
 	{"json", "json", nil, sample},
 	{"json-empty", "json", nil, empty},
 	{"junit", "junit", nil, sample},
+	{"junit-combined", "junit", nil, withCombined},
+	{"json-combined", "json", nil, withCombined},
 	{"junit-empty", "junit", nil, empty},
 	{"sarif", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0")}, sample},
 	{"sarif-empty", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0")}, empty},
