@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -41,12 +42,24 @@ type judge struct {
 	metrics   *metrics
 }
 
+// errNoBundle: no bundle has loaded yet, so nothing can be decided.
+var errNoBundle = errors.New("no policy bundle loaded yet (see gatekeep's log)")
+
+// requestError is the response to a request that cannot be judged: the
+// server's fault (503) when it has no bundle, the request's (400) else.
+func requestError(err error) admission.Response {
+	if errors.Is(err, errNoBundle) {
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
+	return admission.Errored(http.StatusBadRequest, err)
+}
+
 // request turns an admission request into the engine's, or says why it
 // cannot be judged at all (nil, nil: pass it).
 func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request, error) {
 	eng := j.engines.Get()
 	if eng == nil {
-		return nil, nil, fmt.Errorf("no policy bundle loaded yet")
+		return nil, nil, errNoBundle
 	}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return eng, nil, nil
@@ -123,7 +136,7 @@ type validator struct{ judge }
 func (v *validator) decide(ctx context.Context, req admission.Request) admission.Response {
 	eng, r, err := v.request(req)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return requestError(err)
 	}
 	digest := map[string]string{DigestAnnotation: eng.Bundle().Digest}
 	if r == nil {
@@ -170,7 +183,7 @@ type mutator struct{ judge }
 func (m *mutator) decide(ctx context.Context, req admission.Request) admission.Response {
 	eng, r, err := m.request(req)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return requestError(err)
 	}
 	digest := map[string]string{DigestAnnotation: eng.Bundle().Digest}
 	if r == nil {

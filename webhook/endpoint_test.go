@@ -247,6 +247,66 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 	waitFor(t, "the new certificate", func() bool { return !bytes.Equal(peerCert(t, addr), old) })
 }
 
+// TestServeWithoutABundleAtStart: a bundle that does not load at start
+// leaves the server up but not ready, answering 503; fixed, it is taken at
+// once and the server judges.
+func TestServeWithoutABundleAtStart(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, "127.0.0.1")
+	bundleDir := filepath.Join(dir, "bundle")
+	os.MkdirAll(bundleDir, 0o755)
+	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o644)
+	health, metricsAddr := controlplanetest.FreeAddr(t), controlplanetest.FreeAddr(t)
+	s := New(Options{
+		Listen: "127.0.0.1:0", HealthListen: health, MetricsListen: metricsAddr,
+		CertFile: certFile, KeyFile: keyFile,
+		Load:  func() (*engine.Engine, error) { return loadEngine(bundleDir) },
+		Watch: []string{bundleDir}, Log: logr.Discard(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	addr, err := s.Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "healthz", func() bool { return get(health, "/healthz") == http.StatusOK })
+	if code := get(health, "/readyz"); code == http.StatusOK {
+		t.Fatalf("ready without a bundle")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	validate := func() admissionv1.AdmissionReview {
+		t.Helper()
+		resp, err := client.Post("https://"+addr.String()+"/validate", "application/json", bytes.NewReader(review(t, admissionv1.Create, privilegedPodJSON)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out admissionv1.AdmissionReview
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if r := validate().Response; r.Allowed || r.Result == nil || r.Result.Code != http.StatusServiceUnavailable {
+		t.Fatalf("without a bundle: %+v", r)
+	}
+	if m := fetch(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(m, "gatekeep_bundle_load_failures_total 1") {
+		t.Errorf("no load failure counted")
+	}
+	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o644)
+	waitFor(t, "readyz", func() bool { return get(health, "/readyz") == http.StatusOK })
+	if r := validate().Response; r.Allowed || r.Result == nil || r.Result.Code != http.StatusForbidden || !strings.Contains(r.Result.Message, "privileged") {
+		t.Fatalf("with the bundle: %+v", r)
+	}
+	select {
+	case err := <-ran:
+		t.Fatalf("Run returned: %v", err)
+	default:
+	}
+}
+
 func get(addr, path string) int {
 	resp, err := http.Get("http://" + addr + path)
 	if err != nil {

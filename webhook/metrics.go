@@ -13,6 +13,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
 	bundle    *prometheus.GaugeVec
+	failures  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -36,8 +37,12 @@ func newMetrics() *metrics {
 			Name: "gatekeep_bundle_info",
 			Help: "The policy bundle in force (value 1), by name and digest.",
 		}, []string{"name", "digest"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatekeep_bundle_load_failures_total",
+			Help: "Loads of the policy bundle that failed (the last good bundle, if any, stays in force).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.bundle,
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.bundle, m.failures,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -62,5 +67,11 @@ func (m *metrics) bundleInForce(name, digest string) {
 	if m != nil {
 		m.bundle.Reset()
 		m.bundle.WithLabelValues(name, digest).Set(1)
+	}
+}
+
+func (m *metrics) bundleFailed() {
+	if m != nil {
+		m.failures.Inc()
 	}
 }

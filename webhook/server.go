@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +67,9 @@ type Server struct {
 	metrics   *metrics
 	ready     chan struct{} // closed once listening
 	addr      net.Addr
+	// loaded is closed once a bundle has loaded.
+	loaded     chan struct{}
+	loadedOnce sync.Once
 	// keysSynced: the sealing keys have been read from the cluster.
 	keysSynced atomic.Bool
 }
@@ -75,7 +79,7 @@ func New(opts Options) *Server {
 	if opts.Listen == "" {
 		opts.Listen = ":8443"
 	}
-	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: newMetrics(), ready: make(chan struct{})}
+	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: newMetrics(), ready: make(chan struct{}), loaded: make(chan struct{})}
 }
 
 // Handler returns the HTTP handler of /validate and /mutate, without TLS
@@ -110,13 +114,21 @@ func (s *Server) Ready() bool {
 	return s.inventory.Synced() && (s.opts.SealingKeys == nil || s.keysSynced.Load())
 }
 
-// Run serves until ctx ends. A bundle that fails to load at start is an
-// error; one that fails later is logged and the last good one kept.
+// bundleRetry is how often a server without a bundle tries to load it
+// again (besides on every change of its files).
+const bundleRetry = 10 * time.Second
+
+// Run serves until ctx ends. A bundle that fails to load later is logged
+// and the last good one kept. One that fails at start is logged too, and
+// the server is not ready until it loads: the pod stays out of the
+// Service (the webhooks' failurePolicy applies meanwhile) and takes the
+// fixed bundle as soon as it is there, without a crash loop's back-off.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := s.reload(); err != nil {
-		return err
+		s.opts.Log.Error(err, "policy bundle did not load; not ready until it does")
+		go s.retryLoad(ctx)
 	}
 	errs := make(chan error, 4)
 	if s.opts.HealthListen != "" {
@@ -129,30 +141,15 @@ func (s *Server) Run(ctx context.Context) error {
 		go s.watchBundles(ctx)
 	}
 	if s.opts.Cluster != nil {
-		var sync []schema.GroupVersionKind
-		for _, g := range s.engines.Get().Bundle().Config.Sync {
-			sync = append(sync, schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind})
-		}
+		// What the cluster caches hold depends on the bundle: they start
+		// once one has loaded.
 		go func() {
-			if err := s.inventory.Start(ctx, s.opts.Cluster, sync, s.syncInventory); err != nil && ctx.Err() == nil {
-				errs <- err
-			}
-		}()
-	}
-	if s.opts.Cluster != nil && s.opts.SealingKeys != nil {
-		ns := s.opts.SealedSecretsNamespace
-		if ns == "" {
-			ns = s.engines.Get().Bundle().Config.SealedSecrets.KeyNamespace()
-		}
-		go func() {
-			err := watchSealingKeys(ctx, s.opts.Cluster, ns, s.opts.SealingKeys, func(err error) {
-				s.opts.Log.Error(err, "sealing keys")
-			})
-			if err != nil && ctx.Err() == nil {
-				errs <- err
+			select {
+			case <-s.loaded:
+			case <-ctx.Done():
 				return
 			}
-			s.keysSynced.Store(true)
+			s.watchCluster(ctx, errs)
 		}()
 	}
 	webhooks := make(chan error, 1)
@@ -166,6 +163,60 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	case err := <-errs:
 		return err
+	}
+}
+
+// watchCluster starts the inventory (the kinds the bundle syncs) and the
+// sealing keys; failures go to errs.
+func (s *Server) watchCluster(ctx context.Context, errs chan<- error) {
+	cfg := s.engines.Get().Bundle().Config
+	var kinds []schema.GroupVersionKind
+	for _, g := range cfg.Sync {
+		kinds = append(kinds, schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind})
+	}
+	go func() {
+		if err := s.inventory.Start(ctx, s.opts.Cluster, kinds, s.syncInventory); err != nil && ctx.Err() == nil {
+			errs <- err
+		}
+	}()
+	if s.opts.SealingKeys == nil {
+		return
+	}
+	ns := s.opts.SealedSecretsNamespace
+	if ns == "" {
+		ns = cfg.SealedSecrets.KeyNamespace()
+	}
+	go func() {
+		err := watchSealingKeys(ctx, s.opts.Cluster, ns, s.opts.SealingKeys, func(err error) {
+			s.opts.Log.Error(err, "sealing keys")
+		})
+		if err != nil && ctx.Err() == nil {
+			errs <- err
+			return
+		}
+		s.keysSynced.Store(true)
+	}()
+}
+
+// retryLoad loads the bundle again every bundleRetry until one loads
+// (file changes reload it sooner, see watchBundles).
+func (s *Server) retryLoad(ctx context.Context) {
+	t := time.NewTicker(bundleRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.loaded:
+			return
+		case <-t.C:
+			if s.engines.Get() != nil {
+				return
+			}
+			if err := s.reload(); err != nil {
+				s.opts.Log.Error(err, "policy bundle did not load; not ready until it does")
+			}
+		}
 	}
 }
 
@@ -189,15 +240,18 @@ func (s *Server) syncInventory(add bool, obj map[string]any) {
 func (s *Server) reload() error {
 	eng, err := s.opts.Load()
 	if err != nil {
+		s.metrics.bundleFailed()
 		return err
 	}
 	// A new engine starts with what the cluster holds: the inventory goes in
 	// before the engine goes into force. (A kind added to sync: needs a
 	// restart to be watched.)
 	if err := eng.AddInventory(context.Background(), s.inventory.Objects()...); err != nil {
+		s.metrics.bundleFailed()
 		return fmt.Errorf("data.inventory: %w", err)
 	}
 	s.engines.Set(eng)
+	s.loadedOnce.Do(func() { close(s.loaded) })
 	s.metrics.bundleInForce(eng.Bundle().Name, eng.Bundle().Digest)
 	s.opts.Log.Info("policy bundle in force", "name", eng.Bundle().Name, "digest", eng.Bundle().Digest)
 	return nil

@@ -56,7 +56,9 @@ func newServeCommand() *cobra.Command {
 		Long: `Serve /validate and /mutate (AdmissionReview admission.k8s.io/v1) over HTTPS,
 deciding with the same engine and bundle as gatekeep check. The bundle files
 and the serving certificate are re-read when they change on disk; a bundle
-that fails to load is logged and the last good one kept.
+that fails to load is logged and the last good one kept. One that fails at
+start leaves gatekeep up but not ready (/readyz) until it loads, answering
+503 meanwhile; the metric gatekeep_bundle_load_failures_total counts them.
 
 With --cert-secret, gatekeep makes its serving certificate itself: a CA and a
 certificate kept in that Secret (shared by every replica), renewed before
