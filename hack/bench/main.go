@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
@@ -119,8 +121,27 @@ func compareGator(gatekeep, gator string, templates int, sizes string, runs int)
 			gatorRuns = 1
 		}
 		measure("gatekeep check --bundle <templates>", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+		// The same verdicts as gator's alone: the built-in checks skipped.
+		measure("  the Gatekeeper checks alone", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, "--skip", builtinChecks(), repo)
 		measure("gator test", n, gatorRuns, gator, "test", "--filename", policy, "--filename", repo)
 	})
+}
+
+// builtinChecks lists the IDs of the built-in bundle's checks, for --skip.
+func builtinChecks() string {
+	b, err := bundle.Builtin()
+	if err != nil {
+		fail(err)
+	}
+	eng, err := engine.New(b)
+	if err != nil {
+		fail(err)
+	}
+	var ids []string
+	for _, c := range eng.Checks() {
+		ids = append(ids, c.ID)
+	}
+	return strings.Join(ids, ",")
 }
 
 // measure runs a command several times and prints its median wall time and
