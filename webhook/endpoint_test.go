@@ -191,25 +191,8 @@ func TestMutateEndpointPatches(t *testing.T) {
 // TestServeHealthMetricsAndReload runs the whole server (TLS, probes,
 // metrics, bundle watching) without a cluster.
 func TestServeHealthMetricsAndReload(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := writeCert(t, dir, "127.0.0.1")
-	bundleDir := filepath.Join(dir, "bundle")
-	os.MkdirAll(bundleDir, 0o755)
-	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o644)
-	health, metricsAddr := controlplanetest.FreeAddr(t), controlplanetest.FreeAddr(t)
-	s := New(Options{
-		Listen: "127.0.0.1:0", HealthListen: health, MetricsListen: metricsAddr,
-		CertFile: certFile, KeyFile: keyFile,
-		Load:  func() (*engine.Engine, error) { return loadEngine(bundleDir) },
-		Watch: []string{bundleDir}, Log: logr.Discard(),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = s.Run(ctx) }()
-	addr, err := s.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := startServer(t, "checks:\n  privileged-container: deny\n")
+	s, addr, health, metricsAddr, bundleDir, certFile, keyFile := ts.s, ts.addr, ts.health, ts.metrics, ts.bundleDir, ts.certFile, ts.keyFile
 	waitFor(t, "readyz", func() bool { return get(health, "/readyz") == http.StatusOK })
 	if get(health, "/healthz") != http.StatusOK {
 		t.Errorf("healthz not ok")
@@ -251,26 +234,8 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 // leaves the server up but not ready, answering 503; fixed, it is taken at
 // once and the server judges.
 func TestServeWithoutABundleAtStart(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := writeCert(t, dir, "127.0.0.1")
-	bundleDir := filepath.Join(dir, "bundle")
-	os.MkdirAll(bundleDir, 0o755)
-	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o644)
-	health, metricsAddr := controlplanetest.FreeAddr(t), controlplanetest.FreeAddr(t)
-	s := New(Options{
-		Listen: "127.0.0.1:0", HealthListen: health, MetricsListen: metricsAddr,
-		CertFile: certFile, KeyFile: keyFile,
-		Load:  func() (*engine.Engine, error) { return loadEngine(bundleDir) },
-		Watch: []string{bundleDir}, Log: logr.Discard(),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	addr, err := s.Addr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := startServer(t, "checks:\n  privileged-container: maybe\n")
+	addr, health, metricsAddr, bundleDir, ran := ts.addr, ts.health, ts.metrics, ts.bundleDir, ts.ran
 	waitFor(t, "healthz", func() bool { return get(health, "/healthz") == http.StatusOK })
 	if code := get(health, "/readyz"); code == http.StatusOK {
 		t.Fatalf("ready without a bundle")
@@ -305,6 +270,46 @@ func TestServeWithoutABundleAtStart(t *testing.T) {
 		t.Fatalf("Run returned: %v", err)
 	default:
 	}
+}
+
+// testServer is a whole server (TLS, probes, metrics, a watched bundle
+// folder) running without a cluster until the test ends.
+type testServer struct {
+	s                            *Server
+	addr                         net.Addr
+	health, metrics              string
+	bundleDir, certFile, keyFile string
+	ran                          chan error // what Run returned
+}
+
+// startServer starts a server whose bundle folder holds gatekeep.yaml
+// with config.
+func startServer(t *testing.T, config string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	ts := &testServer{bundleDir: filepath.Join(dir, "bundle"), ran: make(chan error, 1),
+		health: controlplanetest.FreeAddr(t), metrics: controlplanetest.FreeAddr(t)}
+	ts.certFile, ts.keyFile = writeCert(t, dir, "127.0.0.1")
+	if err := os.MkdirAll(ts.bundleDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts.bundleDir, bundle.ConfigFile), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts.s = New(Options{
+		Listen: "127.0.0.1:0", HealthListen: ts.health, MetricsListen: ts.metrics,
+		CertFile: ts.certFile, KeyFile: ts.keyFile,
+		Load:  func() (*engine.Engine, error) { return loadEngine(ts.bundleDir) },
+		Watch: []string{ts.bundleDir}, Log: logr.Discard(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { ts.ran <- ts.s.Run(ctx) }()
+	var err error
+	if ts.addr, err = ts.s.Addr(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }
 
 func get(addr, path string) int {
