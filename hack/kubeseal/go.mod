@@ -1,5 +1,7 @@
 // Builds kubeseal for the secrets tests (make bin/kubeseal): the tests seal
 // values with the real kubeseal, offline, with --cert.
+// It holds no Go file: make builds the required package by path, and the
+// require below pins its version (go mod tidy here would drop it).
 module github.com/gatekeep-dev/gatekeep/hack/kubeseal
 
 go 1.22.0

@@ -1,5 +1,7 @@
 // Builds etcd for the webhook tests (make controlplane): the server module
 // needs its sibling modules at the same version.
+// It holds no Go file: make builds the required package by path, and the
+// require below pins its version (go mod tidy here would drop it).
 module github.com/gatekeep-dev/gatekeep/hack/controlplane/etcd
 
 go 1.26.0

@@ -1,6 +1,8 @@
 // Builds kube-apiserver for the webhook tests (make controlplane). Kept out
 // of gatekeep's own module: k8s.io/kubernetes replaces its staging modules
 // with local folders, so go install cannot build it directly.
+// It holds no Go file: make builds the required package by path, and the
+// require below pins its version (go mod tidy here would drop it).
 module github.com/gatekeep-dev/gatekeep/hack/controlplane/kube-apiserver
 
 go 1.26.0
