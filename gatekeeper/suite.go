@@ -32,6 +32,25 @@ type Summary struct {
 	CasesPassed  int `json:"casesPassed"`
 }
 
+// AddSuite counts a suite that ran.
+func (s *Summary) AddSuite(passed bool) {
+	s.Suites++
+	if passed {
+		s.SuitesPassed++
+	}
+}
+
+// AddCase counts a case, unless it was skipped.
+func (s *Summary) AddCase(passed, skipped bool) {
+	if skipped {
+		return
+	}
+	s.Cases++
+	if passed {
+		s.CasesPassed++
+	}
+}
+
 // SuiteResult is one Suite file.
 type SuiteResult struct {
 	Path    string       `json:"path"`
@@ -184,19 +203,10 @@ func RunSuites(ctx context.Context, paths []string) (*SuiteReport, error) {
 		if s.Skipped {
 			continue
 		}
-		report.Summary.Suites++
-		if s.Passed {
-			report.Summary.SuitesPassed++
-		}
+		report.Summary.AddSuite(s.Passed)
 		for _, t := range s.Tests {
 			for _, c := range t.Cases {
-				if c.Skipped {
-					continue
-				}
-				report.Summary.Cases++
-				if c.Passed {
-					report.Summary.CasesPassed++
-				}
+				report.Summary.AddCase(c.Passed, c.Skipped)
 			}
 		}
 	}

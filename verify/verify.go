@@ -55,18 +55,9 @@ func (r *Report) OK() bool {
 func (r *Report) Add(suites ...SuiteResult) {
 	for _, s := range suites {
 		r.Results = append(r.Results, s)
-		r.Summary.Suites++
-		if s.Passed {
-			r.Summary.SuitesPassed++
-		}
+		r.Summary.AddSuite(s.Passed)
 		for _, c := range s.Cases {
-			if c.Skipped {
-				continue
-			}
-			r.Summary.Cases++
-			if c.Passed {
-				r.Summary.CasesPassed++
-			}
+			r.Summary.AddCase(c.Passed, c.Skipped)
 		}
 	}
 }
