@@ -24,35 +24,33 @@ import (
 
 // A real kube-apiserver and etcd (envtest), shared by the tests; each test
 // works in a namespace and webhook configurations of its own.
-var (
-	sharedEnv  *envtest.Environment
-	sharedKube *kubernetes.Clientset
-	sharedErr  error
-	sharedOnce sync.Once
-)
+type controlPlane struct {
+	env  *envtest.Environment
+	kube *kubernetes.Clientset
+}
+
+var shared controlplanetest.Shared[*controlPlane]
 
 func startControlPlane(t *testing.T) *kubernetes.Clientset {
-	t.Helper()
-	dir := controlplanetest.Assets(t)
-	sharedOnce.Do(func() {
-		sharedEnv = &envtest.Environment{BinaryAssetsDirectory: dir}
-		cfg, err := sharedEnv.Start()
+	return shared.Get(t, func(assets string) (*controlPlane, error) {
+		env := &envtest.Environment{BinaryAssetsDirectory: assets}
+		cfg, err := env.Start()
 		if err != nil {
-			sharedErr = err
-			return
+			return nil, err
 		}
-		sharedKube, sharedErr = kubernetes.NewForConfig(cfg)
-	})
-	if sharedErr != nil {
-		t.Fatalf("control plane: %v", sharedErr)
-	}
-	return sharedKube
+		kube, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			_ = env.Stop()
+			return nil, err
+		}
+		return &controlPlane{env: env, kube: kube}, nil
+	}).kube
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sharedEnv != nil {
-		_ = sharedEnv.Stop()
+	if c, ok := shared.Started(); ok {
+		_ = c.env.Stop()
 	}
 	os.Exit(code)
 }

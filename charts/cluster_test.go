@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,21 +51,9 @@ type controlPlane struct {
 	dir        string
 }
 
-var (
-	shared     *controlPlane
-	sharedErr  error
-	sharedOnce sync.Once
-)
+var shared controlplanetest.Shared[*controlPlane]
 
-func startControlPlane(t *testing.T) *controlPlane {
-	t.Helper()
-	dir := controlplanetest.Assets(t)
-	sharedOnce.Do(func() { shared, sharedErr = newControlPlane(dir) })
-	if sharedErr != nil {
-		t.Fatalf("control plane: %v", sharedErr)
-	}
-	return shared
-}
+func startControlPlane(t *testing.T) *controlPlane { return shared.Get(t, newControlPlane) }
 
 func newControlPlane(assets string) (*controlPlane, error) {
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
@@ -95,9 +82,9 @@ func newControlPlane(assets string) (*controlPlane, error) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		_ = shared.env.Stop()
-		os.RemoveAll(shared.dir)
+	if c, ok := shared.Started(); ok {
+		_ = c.env.Stop()
+		os.RemoveAll(c.dir)
 	}
 	os.Exit(code)
 }

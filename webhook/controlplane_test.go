@@ -76,21 +76,9 @@ func (c *controlPlane) takeWarnings() []string {
 	return w
 }
 
-var (
-	shared     *controlPlane
-	sharedErr  error
-	sharedOnce sync.Once
-)
+var shared controlplanetest.Shared[*controlPlane]
 
-func startControlPlane(t *testing.T) *controlPlane {
-	t.Helper()
-	dir := controlplanetest.Assets(t)
-	sharedOnce.Do(func() { shared, sharedErr = newControlPlane(dir) })
-	if sharedErr != nil {
-		t.Fatalf("control plane: %v", sharedErr)
-	}
-	return shared
-}
+func startControlPlane(t *testing.T) *controlPlane { return shared.Get(t, newControlPlane) }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -300,9 +288,9 @@ func loadEngine(dir string, opts ...engine.Option) (*engine.Engine, error) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		_ = shared.env.Stop()
-		os.RemoveAll(shared.bundleDir)
+	if c, ok := shared.Started(); ok {
+		_ = c.env.Stop()
+		os.RemoveAll(c.bundleDir)
 	}
 	os.Exit(code)
 }

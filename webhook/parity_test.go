@@ -34,7 +34,7 @@ func TestParityWithCheck(t *testing.T) {
 	if len(set.Errors) > 0 || len(set.Objects) < 20 {
 		t.Fatalf("load infra repo: %d objects, errors %v", len(set.Objects), set.Errors)
 	}
-	ci := ciEngine(t)
+	ci := ciEngine(t, c)
 	admissionChecks := map[string]bool{}
 	for _, ch := range c.server.Engines().Get().Checks() {
 		admissionChecks[ch.ID] = true
@@ -134,9 +134,9 @@ func ensureNamespace(t *testing.T, c *controlPlane, name string) {
 }
 
 // ciEngine is gatekeep check's engine for the same bundle the server uses.
-func ciEngine(t *testing.T) *engine.Engine {
+func ciEngine(t *testing.T, c *controlPlane) *engine.Engine {
 	t.Helper()
-	b, err := bundle.LoadOverBuiltin(shared.bundleDir)
+	b, err := bundle.LoadOverBuiltin(c.bundleDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,3 +59,31 @@ func Pod(name string, privileged bool) *corev1.Pod {
 		}}},
 	}
 }
+
+// Shared is what a test binary starts once on a control plane and its
+// tests share: the first test that asks starts it, and TestMain stops it.
+type Shared[T any] struct {
+	once    sync.Once
+	v       T
+	err     error
+	started bool
+}
+
+// Get starts it with start(assets) on first use and returns it. Every test
+// fails when it did not start, and is skipped (or fails, see Assets) when
+// the binaries are missing.
+func (s *Shared[T]) Get(t testing.TB, start func(assets string) (T, error)) T {
+	t.Helper()
+	dir := Assets(t)
+	s.once.Do(func() {
+		s.v, s.err = start(dir)
+		s.started = s.err == nil
+	})
+	if s.err != nil {
+		t.Fatalf("control plane: %v", s.err)
+	}
+	return s.v
+}
+
+// Started returns it when it started, for TestMain to stop it.
+func (s *Shared[T]) Started() (T, bool) { return s.v, s.started }
