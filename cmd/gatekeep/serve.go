@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -128,12 +129,25 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	keys := secrets.NewKeys()
 	opts := []engine.Option{engine.WithMode(engine.Admission), engine.SealingKeys(keys)}
-	if gate, err := imageGate(ctx, f, cfg, log); err != nil {
+	// The bundle is read once at start, for the image gate and the first
+	// engine; reloads read it again.
+	var first atomic.Pointer[bundle.Bundle]
+	if b, err := bundle.LoadOverBuiltin(f.bundles...); err != nil {
 		log.Error(err, "image scanning is off")
 	} else {
-		opts = append(opts, gate)
+		first.Store(b)
+		if gate, err := imageGate(ctx, f, cfg, b, log); err != nil {
+			log.Error(err, "image scanning is off")
+		} else {
+			opts = append(opts, gate)
+		}
 	}
-	load := func() (*engine.Engine, error) { return newEngine(f.bundles, version, opts...) }
+	load := func() (*engine.Engine, error) {
+		if b := first.Swap(nil); b != nil {
+			return engineFor(b, version, opts...)
+		}
+		return newEngine(f.bundles, version, opts...)
+	}
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
 		CertFile: f.certFile, KeyFile: f.keyFile, CertReady: certReady,
@@ -178,11 +192,7 @@ func certRotator(f *serveFlags, cfg *rest.Config, log logr.Logger) (*certrotatio
 // credentials. A bundle with an images: policy asked for scanning: until
 // its database is there, images cannot be scanned and the policy's
 // onError decides. Without one, no database means no image check.
-func imageGate(ctx context.Context, f *serveFlags, cfg *rest.Config, log logr.Logger) (engine.Option, error) {
-	b, err := bundle.LoadOverBuiltin(f.bundles...)
-	if err != nil {
-		return nil, err
-	}
+func imageGate(ctx context.Context, f *serveFlags, cfg *rest.Config, b *bundle.Bundle, log logr.Logger) (engine.Option, error) {
 	s, err := f.images.scanner(b.Config.Images, b.Config.Images != nil)
 	if err != nil {
 		return nil, err
