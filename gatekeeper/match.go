@@ -33,12 +33,11 @@ type matchKinds struct {
 // semantics of Gatekeeper's match: every field given must match, for the
 // object or (on UPDATE and DELETE) the old object.
 type matcher struct {
-	all           bool
-	spec          matchSpec
-	labelSel      labels.Selector
-	namespaceSel  labels.Selector
-	target        *k8sTarget
-	invalidSource bool
+	all          bool
+	spec         matchSpec
+	labelSel     labels.Selector
+	namespaceSel labels.Selector
+	target       *k8sTarget
 }
 
 func parseMatch(m map[string]any) (*matcher, error) {

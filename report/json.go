@@ -13,16 +13,12 @@ import (
 )
 
 // jsonFormat is for scripts. Its shape is a public contract: add fields,
-// never rename or remove them.
+// never rename or remove them. The document is
+//
+//	{"bundle": {"name", "digest"}, "kubernetesVersion", "summary",
+//	 "findings": [{"check", "action", "message", "object", "path", "file", "line"}],
+//	 "errors": [{"file", "line", "message"}]}
 type jsonFormat struct{}
-
-type jsonReport struct {
-	Bundle            jsonBundle       `json:"bundle"`
-	KubernetesVersion string           `json:"kubernetesVersion"`
-	Summary           engine.Summary   `json:"summary"`
-	Findings          []jsonFinding    `json:"findings"`
-	Errors            []manifest.Error `json:"errors"`
-}
 
 type jsonBundle struct {
 	Name   string `json:"name"`
@@ -41,8 +37,8 @@ type jsonFinding struct {
 
 func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 	// A big repo has megabytes of findings: they are written one by one
-	// instead of building the whole document in memory first. The bytes are
-	// those json.Encoder would write for jsonReport, indented by two.
+	// instead of building the whole document in memory first, indented by
+	// two as json.Encoder would.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	el := &elementWriter{w: bw}
 	el.enc = json.NewEncoder(&el.buf)
