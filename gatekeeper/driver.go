@@ -190,7 +190,8 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if len(ct.Spec.Targets) != 1 {
 		return nil, errors.New("a ConstraintTemplate must declare exactly one target")
 	}
-	mods, err := parseRego(&ct.Spec.Targets[0])
+	target := ct.Spec.Targets[0].DeepCopy()
+	mods, err := parseRego(target)
 	if err != nil {
 		return nil, err
 	}
@@ -201,52 +202,52 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 		specs = planJoins(mods, 0)
 		viaInput = inventoryViaInput(mods)
 	}
-	target := ct.Spec.Targets[0].DeepCopy()
-	prepare := func(ctx context.Context) (*rego.PreparedEvalQuery, error) {
-		mods := mods
-		if mods == nil {
-			// Prepared again: the rewrites above are made anew.
-			var err error
-			if mods, err = parseRego(target); err != nil {
-				return nil, err
-			}
-			if d.optimize {
-				planJoins(mods, 0)
-				inventoryViaInput(mods)
-			}
-		}
-		compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
-		modules := make(map[string]*ast.Module, len(mods))
-		for i, m := range mods {
-			modules[fmt.Sprintf("template%d", i)] = m
-		}
-		compiler.Compile(modules)
-		if compiler.Failed() {
-			return nil, astErrors(compiler.Errors, "")
-		}
-		q, err := rego.New(
-			rego.Compiler(compiler),
-			rego.Store(d.store),
-			rego.Query("data.template.violation[r]"),
-			rego.SetRegoVersion(ast.RegoV0),
-		).PrepareForEval(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("preparing the query: %w", err)
-		}
-		return &q, nil
-	}
-	q, err := prepare(ctx)
+	q, err := d.prepareQuery(ctx, mods)
 	if err != nil {
 		return nil, err
 	}
-	mods = nil // the closure parses again when it prepares again
 	joins, err := d.prepareJoins(ctx, specs)
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
-	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, prepare: prepare, target: target, inventoryInInput: viaInput, joins: joins, reads: reads}
+	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, target: target, inventoryInInput: viaInput, joins: joins, reads: reads}
+	// Prepared again (see query): the same modules, the same rewrites.
+	t.prepare = func(ctx context.Context) (*rego.PreparedEvalQuery, error) {
+		mods, err := parseRego(target)
+		if err != nil {
+			return nil, err
+		}
+		if d.optimize {
+			planJoins(mods, 0)
+			inventoryViaInput(mods)
+		}
+		return d.prepareQuery(ctx, mods)
+	}
 	t.prepared.Store(q)
 	return t, nil
+}
+
+// prepareQuery compiles a template's modules and prepares its query.
+func (d *regoDriver) prepareQuery(ctx context.Context, mods []*ast.Module) (*rego.PreparedEvalQuery, error) {
+	compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
+	modules := make(map[string]*ast.Module, len(mods))
+	for i, m := range mods {
+		modules[fmt.Sprintf("template%d", i)] = m
+	}
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, astErrors(compiler.Errors, "")
+	}
+	q, err := rego.New(
+		rego.Compiler(compiler),
+		rego.Store(d.store),
+		rego.Query("data.template.violation[r]"),
+		rego.SetRegoVersion(ast.RegoV0),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the query: %w", err)
+	}
+	return &q, nil
 }
 
 // inventoryReads is what the templates can read of data.inventory. The
