@@ -111,6 +111,28 @@ func (o *Object) Lines(pointers ...string) []int {
 	if o.doc == nil {
 		return out
 	}
+	if idx := o.doc.lines; idx != nil && !o.rendered {
+		answered := true
+		for i, pointer := range pointers {
+			if pointer == "" {
+				continue
+			}
+			line, ok, known := idx.line(o.prefix + pointer)
+			if !known {
+				answered = false
+				break
+			}
+			if ok {
+				out[i] = line
+			}
+		}
+		if answered {
+			return out
+		}
+		for i := range out {
+			out[i] = o.Source.Line
+		}
+	}
 	var root *yaml.Node
 	for i, pointer := range pointers {
 		if pointer == "" {

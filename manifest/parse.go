@@ -31,6 +31,9 @@ type document struct {
 	file  string
 	raw   []byte
 	line0 int // line of raw's first byte in the file, from 1
+	// lines answers line look-ups without parsing raw again; nil where
+	// they must parse it (see lineIndex).
+	lines *lineIndex
 }
 
 // Parse reads every Kubernetes object of one YAML or JSON file (several
@@ -40,7 +43,7 @@ type document struct {
 func Parse(file string, data []byte) ([]*Object, []Error) {
 	var objs []*Object
 	var itemErrs []Error
-	errs := eachDocument(file, data, func(d *document, root *yaml.Node, v any, c *converter) {
+	errs := eachDocument(file, data, true, func(d *document, root *yaml.Node, v any, c *converter) {
 		m, ok := v.(map[string]any)
 		if !ok || !isObject(m) {
 			return
@@ -66,8 +69,9 @@ func Parse(file string, data []byte) ([]*Object, []Error) {
 }
 
 // eachDocument parses each document of a file and hands it to use, with
-// its value; documents that do not parse are the errors returned.
-func eachDocument(file string, data []byte, use func(d *document, root *yaml.Node, v any, c *converter)) []Error {
+// its value; documents that do not parse are the errors returned. With
+// index, each document keeps the lines of its fields.
+func eachDocument(file string, data []byte, index bool, use func(d *document, root *yaml.Node, v any, c *converter)) []Error {
 	var errs []Error
 	for _, d := range splitDocuments(file, data) {
 		root, err := d.parse()
@@ -79,10 +83,16 @@ func eachDocument(file string, data []byte, use func(d *document, root *yaml.Nod
 			continue
 		}
 		var c converter
+		if index {
+			c.lines = &indexer{}
+		}
 		v, cerr := c.value(root, 0)
 		if cerr != nil {
 			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
 			continue
+		}
+		if index && len(c.duplicates) == 0 {
+			d.lines = c.lines.index(d.line0)
 		}
 		use(d, root, v, &c)
 	}
@@ -281,6 +291,7 @@ func convert(n *yaml.Node) (any, *convertError) {
 type converter struct {
 	path       []string
 	duplicates []string
+	lines      *indexer // nil: no index wanted
 }
 
 func (c *converter) pointer() string {
@@ -294,6 +305,9 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 	if depth > 1000 {
 		return nil, &convertError{n.Line, "document nests too deeply"}
 	}
+	if n.Kind == yaml.AliasNode && c.lines != nil {
+		c.lines.off = true
+	}
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -301,6 +315,9 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.ShortTag() == "!!merge" {
+				if c.lines != nil {
+					c.lines.off = true
+				}
 				// Explicit keys win over merged ones, whatever their order.
 				for _, src := range mergeSources(v) {
 					var inner converter
@@ -326,11 +343,18 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 			if rk.Kind != yaml.ScalarNode {
 				return nil, &convertError{k.Line, "mapping key is not a scalar"}
 			}
-			c.path = append(c.path, Escape(rk.Value))
+			tok := Escape(rk.Value)
+			c.path = append(c.path, tok)
 			if _, dup := m[rk.Value]; dup {
 				c.duplicates = append(c.duplicates, c.pointer())
 			}
+			if c.lines != nil {
+				c.lines.enter(hashToken(c.lines.top(), tok), k.Line)
+			}
 			val, err := c.value(v, depth+1)
+			if c.lines != nil {
+				c.lines.leave()
+			}
 			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
@@ -342,7 +366,13 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 		s := make([]any, len(n.Content))
 		for i, e := range n.Content {
 			c.path = append(c.path, strconv.Itoa(i))
+			if c.lines != nil {
+				c.lines.enter(hashIndex(c.lines.top(), i), e.Line)
+			}
 			v, err := c.value(e, depth+1)
+			if c.lines != nil {
+				c.lines.leave()
+			}
 			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
@@ -409,6 +439,6 @@ func scalar(n *yaml.Node) (any, *convertError) {
 // (data files of a policy bundle), with the same errors as Parse.
 func ParseValue(file string, data []byte) ([]any, []Error) {
 	var out []any
-	errs := eachDocument(file, data, func(_ *document, _ *yaml.Node, v any, _ *converter) { out = append(out, v) })
+	errs := eachDocument(file, data, false, func(_ *document, _ *yaml.Node, v any, _ *converter) { out = append(out, v) })
 	return out, errs
 }

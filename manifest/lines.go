@@ -1,0 +1,149 @@
+package manifest
+
+import (
+	"slices"
+	"strings"
+)
+
+// lineIndex holds the line of every field of a document, by JSON pointer:
+// the key's line for a mapping entry, the item's for a sequence item, as
+// lookup finds them. Findings ask for lines of objects that were parsed
+// long before; without it each asks for the document to be parsed again.
+// Pointers are kept as 64-bit hashes, so a field costs 12 bytes. Documents
+// with anchors, merge keys or repeated keys get none: lookup's rules for
+// those are kept in one place, and such documents are rare.
+type lineIndex struct {
+	hashes []uint64 // sorted
+	lines  []int32
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// hashToken extends the hash of a pointer with one more token: the hash
+// of p + "/" + tok.
+func hashToken(h uint64, tok string) uint64 {
+	h = (h ^ '/') * fnvPrime
+	for i := 0; i < len(tok); i++ {
+		h = (h ^ uint64(tok[i])) * fnvPrime
+	}
+	return h
+}
+
+// hashIndex is hashToken with the decimal digits of a sequence index.
+func hashIndex(h uint64, i int) uint64 {
+	var buf [20]byte
+	n := len(buf)
+	for {
+		n--
+		buf[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			break
+		}
+	}
+	h = (h ^ '/') * fnvPrime
+	for _, b := range buf[n:] {
+		h = (h ^ uint64(b)) * fnvPrime
+	}
+	return h
+}
+
+// indexer collects a document's lines while the converter walks it.
+type indexer struct {
+	stack   []uint64 // hashes of the pointers of the open levels
+	entries []lineEntry
+	off     bool // the document has what the index does not model
+}
+
+type lineEntry struct {
+	hash uint64
+	line int32
+}
+
+func (x *indexer) top() uint64 {
+	if len(x.stack) == 0 {
+		return fnvOffset
+	}
+	return x.stack[len(x.stack)-1]
+}
+
+// enter opens a level whose pointer hash is h, found at line.
+func (x *indexer) enter(h uint64, line int) {
+	x.stack = append(x.stack, h)
+	x.entries = append(x.entries, lineEntry{h, int32(line)})
+}
+
+func (x *indexer) leave() { x.stack = x.stack[:len(x.stack)-1] }
+
+// index returns the finished index, with lines counted from line0; nil
+// when the document has anchors, merge keys or repeated keys.
+func (x *indexer) index(line0 int) *lineIndex {
+	if x.off {
+		return nil
+	}
+	slices.SortFunc(x.entries, func(a, b lineEntry) int {
+		switch {
+		case a.hash < b.hash:
+			return -1
+		case a.hash > b.hash:
+			return 1
+		}
+		return 0
+	})
+	idx := &lineIndex{hashes: make([]uint64, len(x.entries)), lines: make([]int32, len(x.entries))}
+	for i, e := range x.entries {
+		idx.hashes[i], idx.lines[i] = e.hash, int32(line0)+e.line-1
+	}
+	return idx
+}
+
+// line returns the line of the field at pointer; ok is false when the
+// document has no such field. known is false for a pointer written in a
+// form the index cannot answer for (a token such as "01" or "~2", which
+// lookup reads its own way).
+func (idx *lineIndex) line(pointer string) (line int, ok, known bool) {
+	h := uint64(fnvOffset)
+	for rest := strings.TrimPrefix(pointer, "/"); ; {
+		tok, more, found := strings.Cut(rest, "/")
+		if !canonical(tok) {
+			return 0, false, false
+		}
+		h = hashToken(h, tok)
+		if !found {
+			break
+		}
+		rest = more
+	}
+	i, found := slices.BinarySearch(idx.hashes, h)
+	if !found {
+		return 0, false, true
+	}
+	return int(idx.lines[i]), true, true
+}
+
+// canonical reports whether tok is spelled as the index spells tokens:
+// escapes only ~0 and ~1, numbers without sign or leading zero.
+func canonical(tok string) bool {
+	if strings.Contains(tok, "~") && Escape(Unescape(tok)) != tok {
+		return false
+	}
+	if tok == "" {
+		return true
+	}
+	if c := tok[0]; c == '+' || c == '-' || c == '0' && len(tok) > 1 && allDigits(tok) {
+		return false
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
