@@ -158,37 +158,26 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			e.version = v
 		}
 	}
-	table, err := b.Deprecations()
+	// The Gatekeeper templates take the longest to compile, and nothing
+	// else needs them: the built-in checks and the conftest-style Rego
+	// are prepared beside them, on the other core. Errors are reported in
+	// the same order either way.
+	var gkErr error
+	gkDone := make(chan struct{})
+	go func() {
+		defer close(gkDone)
+		e.gatekeeper, gkErr = loadGatekeeper(context.Background(), b, e.mode)
+	}()
+	builtin, err := e.builtinChecks()
+	if err == nil {
+		e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode, e.selected)
+	}
+	<-gkDone
 	if err != nil {
 		return nil, err
 	}
-	builtin, err := checks.Builtin(checks.Config{
-		Version:      e.version,
-		Strict:       e.strict || b.Config.Strict,
-		SchemaDirs:   e.schemaDirs,
-		Deprecations: table,
-		Admission:    e.mode == Admission,
-		SealingKeys:  e.sealingKeys,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if e.images != nil {
-		policy := scanner.Policy{}
-		if b.Config.Images != nil {
-			policy = *b.Config.Images
-		}
-		gate, err := scanner.NewGate(e.images, policy, e.imageOpts...)
-		if err != nil {
-			return nil, fmt.Errorf("bundle %s: images: %w", b.Name, err)
-		}
-		builtin = append(builtin, scanner.ImageCheck(gate))
-	}
-	if e.rego, err = loadRego(context.Background(), b, e.regoOpts, e.mode, e.selected); err != nil {
-		return nil, err
-	}
-	if e.gatekeeper, err = loadGatekeeper(context.Background(), b, e.mode); err != nil {
-		return nil, err
+	if gkErr != nil {
+		return nil, gkErr
 	}
 	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true}
 	for _, c := range builtin {
@@ -236,6 +225,39 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("bundle %s: %w", b.Name, err)
 	}
 	return e, nil
+}
+
+// builtinChecks prepares the built-in checks, the image check among them
+// when the engine scans images.
+func (e *Engine) builtinChecks() ([]checks.Check, error) {
+	b := e.bundle
+	table, err := b.Deprecations()
+	if err != nil {
+		return nil, err
+	}
+	builtin, err := checks.Builtin(checks.Config{
+		Version:      e.version,
+		Strict:       e.strict || b.Config.Strict,
+		SchemaDirs:   e.schemaDirs,
+		Deprecations: table,
+		Admission:    e.mode == Admission,
+		SealingKeys:  e.sealingKeys,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.images != nil {
+		policy := scanner.Policy{}
+		if b.Config.Images != nil {
+			policy = *b.Config.Images
+		}
+		gate, err := scanner.NewGate(e.images, policy, e.imageOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s: images: %w", b.Name, err)
+		}
+		builtin = append(builtin, scanner.ImageCheck(gate))
+	}
+	return builtin, nil
 }
 
 func (e *Engine) selected(id string) bool {
