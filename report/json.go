@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -36,13 +38,12 @@ type jsonFinding struct {
 }
 
 func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
-	// A big repo has megabytes of findings: they are written one by one
-	// instead of building the whole document in memory first, indented by
-	// two as json.Encoder would.
+	// A big repo has megabytes of findings: they are written a window at a
+	// time instead of building the whole document in memory first,
+	// indented by two as json.Encoder would. The findings of a window are
+	// encoded on every core.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	el := &elementWriter{w: bw}
-	el.enc = json.NewEncoder(&el.buf)
-	el.enc.SetEscapeHTML(false)
 	bw.WriteString("{\n")
 	el.field("bundle", jsonBundle{Name: r.BundleName, Digest: r.BundleDigest}, ",")
 	el.field("kubernetesVersion", r.KubernetesVersion, ",")
@@ -63,45 +64,89 @@ func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 // elementWriter writes the members of the report's top-level object.
 type elementWriter struct {
 	w   *bufio.Writer
+	err error
+}
+
+// encoded is a run of values encoded at one depth, comma-separated, each
+// on its own line.
+type encoded struct {
 	buf bytes.Buffer
 	enc *json.Encoder
 	err error
 }
 
-// value writes v indented as a value nested depth levels deep.
-func (e *elementWriter) value(v any, depth int) {
+func newEncoded(depth int) *encoded {
+	e := &encoded{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	e.enc.SetIndent(strings.Repeat("  ", depth), "  ")
+	return e
+}
+
+// add encodes v; last says whether a comma follows.
+func (e *encoded) add(v any, indent string, last bool) {
 	if e.err != nil {
 		return
 	}
-	prefix := strings.Repeat("  ", depth)
-	e.buf.Reset()
-	e.enc.SetIndent(prefix, "  ")
+	e.buf.WriteString(indent)
 	if e.err = e.enc.Encode(v); e.err != nil {
 		return
 	}
-	_, e.err = e.w.Write(bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")))
+	e.buf.Truncate(e.buf.Len() - 1) // Encode's newline
+	if !last {
+		e.buf.WriteByte(',')
+	}
+	e.buf.WriteByte('\n')
 }
 
 func (e *elementWriter) field(name string, v any, sep string) {
+	if e.err != nil {
+		return
+	}
 	fmt.Fprintf(e.w, "  %q: ", name)
-	e.value(v, 1)
+	enc := newEncoded(1)
+	enc.add(v, "", true)
+	if e.err = enc.err; e.err != nil {
+		return
+	}
+	out := enc.buf.Bytes()
+	e.w.Write(out[:len(out)-1])
 	e.w.WriteString(sep + "\n")
 }
 
+// listWindow is how many items are held encoded at once.
+const listWindow = 4096
+
 func (e *elementWriter) list(name string, n int, item func(int) any, sep string) {
+	if e.err != nil {
+		return
+	}
 	fmt.Fprintf(e.w, "  %q: ", name)
 	if n == 0 {
 		e.w.WriteString("[]" + sep + "\n")
 		return
 	}
 	e.w.WriteString("[\n")
-	for i := 0; i < n; i++ {
-		e.w.WriteString("    ")
-		e.value(item(i), 2)
-		if i < n-1 {
-			e.w.WriteString(",")
+	workers := runtime.GOMAXPROCS(0)
+	chunks := make([]*encoded, workers)
+	for i := range chunks {
+		chunks[i] = newEncoded(2)
+	}
+	for start := 0; start < n; start += listWindow {
+		end := min(start+listWindow, n)
+		per := (end - start + workers - 1) / workers
+		parallel.For(workers, func(c int) {
+			chunks[c].buf.Reset()
+			for i := start + c*per; i < min(start+(c+1)*per, end); i++ {
+				chunks[c].add(item(i), "    ", i == n-1)
+			}
+		})
+		for _, c := range chunks {
+			if e.err = c.err; e.err != nil {
+				return
+			}
+			e.w.Write(c.buf.Bytes())
 		}
-		e.w.WriteString("\n")
 	}
 	e.w.WriteString("  ]" + sep + "\n")
 }

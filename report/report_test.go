@@ -624,3 +624,47 @@ func TestGitHubEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONManyFindings writes more findings than the writer holds encoded
+// at once: the document must be the one a single json.Encoder writes.
+func TestJSONManyFindings(t *testing.T) {
+	r := sample()
+	base := r.Objects[1]
+	for i := 0; i < 2*listWindow+3; i++ {
+		o := base
+		o.Object.Name = fmt.Sprintf("app-%d", i)
+		o.Findings = []engine.Finding{{Check: "latest-tag", Action: engine.Warn, Message: fmt.Sprintf("image %d <drifts> \u2028", i), Object: o.Object, File: "f.yaml", Line: i}}
+		r.Objects = append(r.Objects, o)
+	}
+	var got bytes.Buffer
+	if err := (jsonFormat{}).Write(&got, r); err != nil {
+		t.Fatal(err)
+	}
+	type document struct {
+		Bundle            jsonBundle       `json:"bundle"`
+		KubernetesVersion string           `json:"kubernetesVersion"`
+		Summary           engine.Summary   `json:"summary"`
+		Findings          []jsonFinding    `json:"findings"`
+		Errors            []manifest.Error `json:"errors"`
+	}
+	doc := document{Bundle: jsonBundle{Name: r.BundleName, Digest: r.BundleDigest}, KubernetesVersion: r.KubernetesVersion, Summary: r.Summary(), Errors: r.Errors}
+	for _, f := range r.Findings() {
+		doc.Findings = append(doc.Findings, jsonFinding{Check: f.Check, Action: f.Action, Message: f.Message, Object: f.Object, Path: f.Path, File: f.File, Line: f.Line})
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+		for i := 0; i < min(len(g), len(w)); i++ {
+			if g[i] != w[i] {
+				t.Fatalf("line %d: got %q, want %q (%d and %d lines)", i+1, g[i], w[i], len(g), len(w))
+			}
+		}
+		t.Fatalf("got %d lines, want %d", len(g), len(w))
+	}
+}
