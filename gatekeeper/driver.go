@@ -695,14 +695,18 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 
 	// The constraints of the combined program in one evaluation; the
 	// others, or all if that fails, one by one.
+	keys := make([]drivers.ConstraintKey, len(constraints))
+	for i, c := range constraints {
+		keys[i] = drivers.ConstraintKeyFrom(c)
+	}
 	var combined [][]*ast.Term
 	if prog := d.combined(ctx); prog != nil {
-		combined = d.queryCombined(ctx, txn, prog, constraints, reviewTerm, readInventory)
+		combined = d.queryCombined(ctx, txn, prog, keys, reviewTerm, readInventory)
 	}
 
 	var results []*types.Result
 	for i, c := range constraints {
-		key := drivers.ConstraintKeyFrom(c)
+		key := keys[i]
 		t := d.templates[key.Kind]
 		if t == nil {
 			return nil, fmt.Errorf("missing template for constraint kind %q", key.Kind)
@@ -784,20 +788,20 @@ func (d *regoDriver) evalTemplate(ctx context.Context, txn storage.Transaction, 
 var noResults = []*ast.Term{}
 
 // queryCombined evaluates the constraints of the combined program in one
-// evaluation. It returns their violations by index in constraints (nil for
-// the constraints it did not judge), or nil if it judged none: when fewer
-// than two constraints are in the program, or when the evaluation fails.
-func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction, prog *combinedProgram, constraints []*unstructured.Unstructured, reviewTerm *ast.Term, readInventory func() (*ast.Term, error)) [][]*ast.Term {
+// evaluation; keys are those of the matched constraints. It returns their
+// violations by index in keys (nil for the constraints it did not judge),
+// or nil if it judged none: when fewer than two constraints are in the
+// program, or when the evaluation fails.
+func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction, prog *combinedProgram, keys []drivers.ConstraintKey, reviewTerm *ast.Term, readInventory func() (*ast.Term, error)) [][]*ast.Term {
 	// The units to evaluate, and the constraints each judges.
 	type group struct {
 		u       *unit
 		members []int // indexes in constraints
 	}
-	groups := make([]group, 0, len(constraints))
+	groups := make([]group, 0, len(keys))
 	n := 0
 	seen := make([]uint64, (len(prog.units)+63)/64)
-	for i, c := range constraints {
-		key := drivers.ConstraintKeyFrom(c)
+	for i, key := range keys {
 		u := prog.units[key]
 		if u == nil || d.params[key] != u.params || seen[u.n/64]&(1<<(u.n%64)) != 0 {
 			continue
@@ -851,7 +855,7 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	if err != nil {
 		return nil
 	}
-	out := make([][]*ast.Term, len(constraints))
+	out := make([][]*ast.Term, len(keys))
 	for _, g := range groups {
 		for _, i := range g.members {
 			out[i] = noResults

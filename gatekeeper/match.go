@@ -114,19 +114,8 @@ func (m *matcher) matches(obj, ns map[string]any, source string) (bool, error) {
 	isNamespace := kind == "Namespace" && group == ""
 	s := &m.spec
 
-	// kinds
-	if len(s.Kinds) > 0 {
-		found := false
-		for _, k := range s.Kinds {
-			if (len(k.Kinds) == 0 || contains(k.Kinds, "*") || contains(k.Kinds, kind)) &&
-				(len(k.APIGroups) == 0 || contains(k.APIGroups, "*") || contains(k.APIGroups, group)) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false, nil
-		}
+	if !s.kindsMatch(group, kind) {
+		return false, nil
 	}
 
 	// scope
@@ -210,6 +199,35 @@ func (m *matcher) matches(obj, ns map[string]any, source string) (bool, error) {
 		return false, fmt.Errorf("source field not specified for resource %s", str(meta["name"]))
 	}
 	return want == source, nil
+}
+
+// kindsMatch reports whether an object of group and kind passes
+// match.kinds, the first of the tests.
+func (s *matchSpec) kindsMatch(group, kind string) bool {
+	if len(s.Kinds) == 0 {
+		return true
+	}
+	for _, k := range s.Kinds {
+		if (len(k.Kinds) == 0 || contains(k.Kinds, "*") || contains(k.Kinds, kind)) &&
+			(len(k.APIGroups) == 0 || contains(k.APIGroups, "*") || contains(k.APIGroups, group)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayMatch is a cheap first look at a review: false when neither of its
+// objects is of a kind the matcher takes, where Match says false too.
+func (m *matcher) mayMatch(rv *review) bool {
+	if m.all || len(m.spec.Kinds) == 0 || rv.object == nil && rv.oldObject == nil {
+		return true
+	}
+	for _, gk := range rv.kinds {
+		if gk.set && m.spec.kindsMatch(gk.group, gk.kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func nsName(ns map[string]any) string {

@@ -99,6 +99,11 @@ func TestMatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := matcher.Match(rv)
+			// The reviewer's first look must never turn away what Match
+			// takes, nor an error Match reports.
+			if m, ours := matcher.(interface{ mayMatch(*review) bool }); ours && !m.mayMatch(rv) && (got || err != nil) {
+				t.Fatalf("mayMatch = false, Match = %v, %v", got, err)
+			}
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want %q", err, c.err)

@@ -127,6 +127,9 @@ func (r *reviewer) review(ctx context.Context, rv *review) ([]*types.Result, err
 			continue
 		}
 		for _, c := range t.constraints {
+			if m, isOurs := c.matcher.(*matcher); isOurs && !m.mayMatch(rv) {
+				continue
+			}
 			ok, err := c.matcher.Match(rv)
 			switch {
 			case err != nil:

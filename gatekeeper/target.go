@@ -212,9 +212,26 @@ type review struct {
 	doc map[string]any
 	ar  admissionv1.AdmissionRequest
 
+	// kinds are the group and kind of object and oldObject, for
+	// matcher.mayMatch.
+	kinds [2]groupKind
+
 	once  sync.Once
 	value *ast.Term
 	err   error
+}
+
+type groupKind struct {
+	group, kind string
+	set         bool
+}
+
+func groupKindOf(obj map[string]any) groupKind {
+	if obj == nil {
+		return groupKind{}
+	}
+	group, _ := splitAPIVersion(str(obj["apiVersion"]))
+	return groupKind{group: group, kind: str(obj["kind"]), set: true}
 }
 
 // GetAdmissionRequest lets the frameworks client select templates by
@@ -299,7 +316,8 @@ func newReview(r *Request, source string) (*review, error) {
 	return &review{
 		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
 		operation: op, source: source, doc: doc,
-		ar: admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+		ar:    admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+		kinds: [2]groupKind{groupKindOf(obj), groupKindOf(old)},
 	}, nil
 }
 
@@ -359,7 +377,8 @@ func admissionReview(r *Request, source string) (*review, error) {
 	return &review{
 		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
 		operation: op, source: source, doc: doc,
-		ar: admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+		ar:    admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
+		kinds: [2]groupKind{groupKindOf(obj), groupKindOf(old)},
 	}, nil
 }
 

@@ -112,18 +112,32 @@ func eachRepo(templates int, sizes string, f func(policy, repo string, apps, obj
 
 // compareGator runs gatekeep check and gator test on the same Gatekeeper
 // bundle (generated templates, one constraint each) and the same repos.
+// Their runs take turns, so that a machine whose speed drifts (a shared
+// one does) slows both alike, and the ratio of the medians is printed.
 func compareGator(gatekeep, gator string, templates int, sizes string, runs int) {
 	eachRepo(templates, sizes, func(policy, repo string, apps, n int) {
-		fmt.Printf("\n%d ConstraintTemplates, repo of %d apps (%d objects)\n", templates, apps, n)
+		fmt.Printf("\n%d ConstraintTemplates, repo of %d apps (%d objects), runs taking turns\n", templates, apps, n)
 		// gator is slow on large repos: one run of it is enough to compare.
 		gatorRuns := runs
 		if apps > 500 {
 			gatorRuns = 1
 		}
-		measure("gatekeep check --bundle <templates>", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, repo)
+		full := command{name: "gatekeep check --bundle <templates>", bin: gatekeep, args: []string{"check", "-o", "json", "--bundle", policy, repo}}
 		// The same verdicts as gator's alone: the built-in checks skipped.
-		measure("  the Gatekeeper checks alone", n, runs, gatekeep, "check", "-o", "json", "--bundle", policy, "--skip", builtinChecks(), repo)
-		measure("gator test", n, gatorRuns, gator, "test", "--filename", policy, "--filename", repo)
+		alone := command{name: "  the Gatekeeper checks alone", bin: gatekeep, args: []string{"check", "-o", "json", "--bundle", policy, "--skip", builtinChecks(), repo}}
+		peer := command{name: "gator test", bin: gator, args: []string{"test", "--filename", policy, "--filename", repo}}
+		for i := 0; i < runs; i++ {
+			full.run()
+			alone.run()
+			if i < gatorRuns {
+				peer.run()
+			}
+		}
+		for _, c := range []*command{&full, &alone, &peer} {
+			c.print(n)
+		}
+		g := peer.median().Seconds()
+		fmt.Printf("%-44s %9.1fx (the Gatekeeper checks alone: %.1fx)\n", "gator test / gatekeep check", g/full.median().Seconds(), g/alone.median().Seconds())
 	})
 }
 
@@ -147,26 +161,47 @@ func builtinChecks() string {
 // measure runs a command several times and prints its median wall time and
 // the largest peak RSS seen. Exit codes 0 and 1 (findings) both count.
 func measure(name string, objects, runs int, bin string, args ...string) {
-	var times []time.Duration
-	var rss int64
+	c := command{name: name, bin: bin, args: args}
 	for i := 0; i < runs; i++ {
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = nil, &stderr
-		start := time.Now()
-		err := cmd.Run()
-		elapsed := time.Since(start)
-		if code := cmd.ProcessState.ExitCode(); err != nil && code != 1 {
-			fail(fmt.Errorf("%s: %v: %s", name, err, stderr.String()))
-		}
-		times = append(times, elapsed)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > rss {
-			rss = ru.Maxrss // KiB on Linux
-		}
+		c.run()
 	}
+	c.print(objects)
+}
+
+// command is one command line and what its runs measured.
+type command struct {
+	name  string
+	bin   string
+	args  []string
+	times []time.Duration
+	rss   int64 // KiB, the largest seen
+}
+
+func (c *command) run() {
+	cmd := exec.Command(c.bin, c.args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = nil, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	if code := cmd.ProcessState.ExitCode(); err != nil && code != 1 {
+		fail(fmt.Errorf("%s: %v: %s", c.name, err, stderr.String()))
+	}
+	c.times = append(c.times, elapsed)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > c.rss {
+		c.rss = ru.Maxrss // KiB on Linux
+	}
+}
+
+func (c *command) median() time.Duration {
+	times := append([]time.Duration(nil), c.times...)
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	med := times[len(times)/2]
-	fmt.Printf("%-44s %10s %14.0f %9.0f MB\n", name, med.Round(time.Millisecond), float64(objects)/med.Seconds(), float64(rss)/1024)
+	return times[len(times)/2]
+}
+
+func (c *command) print(objects int) {
+	med := c.median()
+	fmt.Printf("%-44s %10s %14.0f %9.0f MB  (%d runs)\n", c.name, med.Round(time.Millisecond), float64(objects)/med.Seconds(), float64(c.rss)/1024, len(c.times))
 }
 
 func fail(err error) {
