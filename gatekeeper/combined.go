@@ -141,8 +141,8 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		if len(units)+len(keys) > maxUnits {
 			continue
 		}
-		mods, err := parseRego(t.target)
-		if err != nil || len(mods) == 0 {
+		mods := t.parsed()
+		if len(mods) == 0 {
 			continue
 		}
 		// The same rewrites as the template's own query, joins numbered

@@ -100,6 +100,10 @@ type regoTemplate struct {
 	mu       sync.Mutex // serialises prepare
 	// target is the template's code, for the combined program.
 	target *templates.Target
+	// source is the target's Rego as parseRego gives it, kept unrewritten:
+	// the combined program and a query prepared again copy it rather than
+	// parse the code again.
+	source []*ast.Module
 	// inventoryInInput: the template's references to data.inventory were
 	// rewritten to input[inventoryKey], and the inventory is passed there.
 	inventoryInInput bool
@@ -195,6 +199,7 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if err != nil {
 		return nil, err
 	}
+	source := copyModules(mods)
 	reads := readsOf(mods)
 	var specs []*joinPlanSpec
 	viaInput := false
@@ -210,13 +215,10 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
-	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, target: target, inventoryInInput: viaInput, joins: joins, reads: reads}
+	t := &regoTemplate{kind: ct.Spec.CRD.Spec.Names.Kind, target: target, source: source, inventoryInInput: viaInput, joins: joins, reads: reads}
 	// Prepared again (see query): the same modules, the same rewrites.
 	t.prepare = func(ctx context.Context) (*rego.PreparedEvalQuery, error) {
-		mods, err := parseRego(target)
-		if err != nil {
-			return nil, err
-		}
+		mods := t.parsed()
 		if d.optimize {
 			planJoins(mods, 0)
 			inventoryViaInput(mods)
@@ -225,6 +227,18 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	}
 	t.prepared.Store(q)
 	return t, nil
+}
+
+// parsed returns a copy of the template's parsed Rego, for rewriting and
+// compiling (both change modules in place).
+func (t *regoTemplate) parsed() []*ast.Module { return copyModules(t.source) }
+
+func copyModules(mods []*ast.Module) []*ast.Module {
+	out := make([]*ast.Module, len(mods))
+	for i, m := range mods {
+		out[i] = m.Copy()
+	}
+	return out
 }
 
 // prepareQuery compiles a template's modules and prepares its query.
