@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -303,11 +304,21 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			return fail(fmt.Errorf("unknown engine %q (want %s or %s)", e, RegoEngine, CELEngine))
 		}
 	}
-	c, err := client.NewClient(copts...)
-	if err != nil {
-		return fail(err)
+	// The client validates each template and constraint (their CRD and
+	// its schema) under one lock. With the reviewer judging the reviews,
+	// no client needs them all: they are spread over a client per core and
+	// added in parallel. Without it, one client holds everything.
+	shards := 1
+	if !cfg.noOptimize {
+		shards = max(1, min(runtime.GOMAXPROCS(0), len(templateDocs)))
 	}
-	p := &Policy{client: c, driver: driver, target: target, ep: cfg.ep, byID: map[string]*Check{}}
+	clients := make([]*client.Client, shards)
+	for i := range clients {
+		if clients[i], err = client.NewClient(copts...); err != nil {
+			return fail(err)
+		}
+	}
+	p := &Policy{client: clients[0], driver: driver, target: target, ep: cfg.ep, byID: map[string]*Check{}}
 	var rvw *reviewer
 	if !cfg.noOptimize {
 		rvw = newReviewer(cfg.ep)
@@ -319,10 +330,12 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 
 	// Templates: convert, then compile in parallel, then add in order.
 	type tmpl struct {
-		doc  *Document
-		ct   *templates.ConstraintTemplate
-		kind string
-		idx  int // in the reviewer
+		doc   *Document
+		ct    *templates.ConstraintTemplate
+		kind  string
+		idx   int // in the reviewer
+		shard int // its client
+		err   error
 	}
 	var tmpls []*tmpl
 	byName := map[string]*Document{}
@@ -342,7 +355,7 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			continue
 		}
 		byName[ct.Name] = d
-		tmpls = append(tmpls, &tmpl{doc: d, ct: ct, kind: ct.Spec.CRD.Spec.Names.Kind})
+		tmpls = append(tmpls, &tmpl{doc: d, ct: ct, kind: ct.Spec.CRD.Spec.Names.Kind, shard: len(tmpls) % shards})
 	}
 	precompile(ctx, driver, func(yield func(*templates.ConstraintTemplate)) {
 		for _, t := range tmpls {
@@ -351,11 +364,18 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			}
 		}
 	})
+	parallel.For(shards, func(shard int) {
+		for _, t := range tmpls {
+			if t.shard == shard {
+				_, t.err = clients[shard].AddTemplate(ctx, t.ct)
+			}
+		}
+	})
 	kinds := map[string]*tmpl{} // loaded
 	for _, t := range tmpls {
-		if _, err := c.AddTemplate(ctx, t.ct); err != nil {
+		if t.err != nil {
 			failed[t.kind] = true
-			errs = append(errs, templateErrors(t.doc, t.ct, err)...)
+			errs = append(errs, templateErrors(t.doc, t.ct, t.err)...)
 			continue
 		}
 		kinds[t.kind] = t
@@ -365,7 +385,17 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 	}
 	driver.dropPrecompiled()
 
-	// Constraints.
+	// Constraints: checked here, added to their template's client in
+	// parallel, then taken in order.
+	type constraint struct {
+		d      *Document
+		u      *unstructured.Unstructured
+		t      *tmpl
+		id     string
+		action string
+		err    error
+	}
+	var cons []*constraint
 	seen := map[string]*Document{}
 	for i := range constraintDocs {
 		d := &constraintDocs[i]
@@ -397,16 +427,28 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			add(d, d.fieldLine("/spec/enforcementAction"), err, "constraint %s: %v", id, err)
 			continue
 		}
-		if _, err := c.AddConstraint(ctx, u); err != nil {
-			add(d, d.fieldLine(pointerInMessage(err.Error())), err, "constraint %s: %v", id, err)
+		cons = append(cons, &constraint{d: d, u: u, t: t, id: id, action: action})
+	}
+	parallel.For(shards, func(shard int) {
+		for _, k := range cons {
+			if k.t.shard == shard {
+				_, k.err = clients[shard].AddConstraint(ctx, k.u)
+			}
+		}
+	})
+	for _, k := range cons {
+		if k.err == nil && rvw != nil {
+			// The client read it with the same matcher and actions, so
+			// this fails only if the two disagree.
+			k.err = rvw.addConstraint(k.t.idx, k.u, target, cfg.ep)
+		}
+		if k.err != nil {
+			add(k.d, k.d.fieldLine(pointerInMessage(k.err.Error())), k.err, "constraint %s: %v", k.id, k.err)
 			continue
 		}
-		if rvw != nil && rvw.addConstraint(t.idx, u, target, cfg.ep) != nil {
-			rvw = nil // the client accepted what we cannot read: let it review
-		}
 		p.checks = append(p.checks, Check{
-			ID: id, Kind: kind, Name: name, Action: action,
-			Summary: summary(t.doc.Object), Source: d.Source, Template: t.doc.Source,
+			ID: k.id, Kind: k.u.GetKind(), Name: k.u.GetName(), Action: k.action,
+			Summary: summary(k.t.doc.Object), Source: k.d.Source, Template: k.t.doc.Source,
 		})
 	}
 	p.reviewer = rvw
