@@ -633,7 +633,7 @@ func TestJSONManyFindings(t *testing.T) {
 	for i := 0; i < 2*listWindow+3; i++ {
 		o := base
 		o.Object.Name = fmt.Sprintf("app-%d", i)
-		o.Findings = []engine.Finding{{Check: "latest-tag", Action: engine.Warn, Message: fmt.Sprintf("image %d <drifts> \u2028", i), Object: o.Object, File: "f.yaml", Line: i}}
+		o.Findings = []engine.Finding{{Check: "latest-tag", Action: engine.Warn, Message: fmt.Sprintf("image %d <drifts> & \u2028\x01\xff \"q\" \\", i), Path: "/spec/~1x", Object: o.Object, File: "f.yaml", Line: i}}
 		r.Objects = append(r.Objects, o)
 	}
 	var got bytes.Buffer
