@@ -90,11 +90,11 @@ func (m *matcher) Match(x any) (bool, error) {
 	if rv.object == nil && rv.oldObject == nil {
 		return false, errNoObject
 	}
-	for _, obj := range [2]map[string]any{rv.object, rv.oldObject} {
+	for i, obj := range [2]map[string]any{rv.object, rv.oldObject} {
 		if obj == nil {
 			continue
 		}
-		ok, err := m.matches(obj, ns, rv.source)
+		ok, err := m.matches(obj, rv.kinds[i], ns, rv.source)
 		if err != nil {
 			meta, _ := obj["metadata"].(map[string]any)
 			return false, fmt.Errorf("%v: %w", str(meta["name"]), err)
@@ -106,9 +106,9 @@ func (m *matcher) Match(x any) (bool, error) {
 	return false, nil
 }
 
-func (m *matcher) matches(obj, ns map[string]any, source string) (bool, error) {
-	group, _ := splitAPIVersion(str(obj["apiVersion"]))
-	kind := str(obj["kind"])
+// matches tests one of the review's objects; gk is its group and kind.
+func (m *matcher) matches(obj map[string]any, gk groupKind, ns map[string]any, source string) (bool, error) {
+	group, kind := gk.group, gk.kind
 	meta, _ := obj["metadata"].(map[string]any)
 	objNS := str(meta["namespace"])
 	isNamespace := kind == "Namespace" && group == ""

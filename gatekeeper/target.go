@@ -212,8 +212,8 @@ type review struct {
 	doc map[string]any
 	ar  admissionv1.AdmissionRequest
 
-	// kinds are the group and kind of object and oldObject, for
-	// matcher.mayMatch.
+	// kinds are the group and kind of object and oldObject, read once
+	// for every matcher.
 	kinds [2]groupKind
 
 	once  sync.Once
