@@ -32,26 +32,8 @@ func hashToken(h uint64, tok string) uint64 {
 	return h
 }
 
-// hashIndex is hashToken with the decimal digits of a sequence index.
-func hashIndex(h uint64, i int) uint64 {
-	var buf [20]byte
-	n := len(buf)
-	for {
-		n--
-		buf[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			break
-		}
-	}
-	h = (h ^ '/') * fnvPrime
-	for _, b := range buf[n:] {
-		h = (h ^ uint64(b)) * fnvPrime
-	}
-	return h
-}
-
-// indexer collects a document's lines while the converter walks it.
+// indexer collects a document's lines while the converter walks it. Its
+// methods do nothing on a nil indexer: no index wanted.
 type indexer struct {
 	stack   []uint64 // hashes of the pointers of the open levels
 	entries []lineEntry
@@ -63,20 +45,32 @@ type lineEntry struct {
 	line int32
 }
 
-func (x *indexer) top() uint64 {
-	if len(x.stack) == 0 {
-		return fnvOffset
+// enter opens the level of token tok under the open one, found at line.
+func (x *indexer) enter(tok string, line int) {
+	if x == nil {
+		return
 	}
-	return x.stack[len(x.stack)-1]
-}
-
-// enter opens a level whose pointer hash is h, found at line.
-func (x *indexer) enter(h uint64, line int) {
+	h := uint64(fnvOffset)
+	if len(x.stack) > 0 {
+		h = x.stack[len(x.stack)-1]
+	}
+	h = hashToken(h, tok)
 	x.stack = append(x.stack, h)
 	x.entries = append(x.entries, lineEntry{h, int32(line)})
 }
 
-func (x *indexer) leave() { x.stack = x.stack[:len(x.stack)-1] }
+func (x *indexer) leave() {
+	if x != nil {
+		x.stack = x.stack[:len(x.stack)-1]
+	}
+}
+
+// stop gives up the index: anchors, merge keys and repeated keys.
+func (x *indexer) stop() {
+	if x != nil {
+		x.off = true
+	}
+}
 
 // index returns the finished index, with lines counted from line0; nil
 // when the document has anchors, merge keys or repeated keys.

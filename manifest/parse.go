@@ -91,7 +91,7 @@ func eachDocument(file string, data []byte, index bool, use func(d *document, ro
 			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
 			continue
 		}
-		if index && len(c.duplicates) == 0 {
+		if index {
 			d.lines = c.lines.index(d.line0)
 		}
 		use(d, root, v, &c)
@@ -305,8 +305,8 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 	if depth > 1000 {
 		return nil, &convertError{n.Line, "document nests too deeply"}
 	}
-	if n.Kind == yaml.AliasNode && c.lines != nil {
-		c.lines.off = true
+	if n.Kind == yaml.AliasNode {
+		c.lines.stop()
 	}
 	n = resolve(n)
 	switch n.Kind {
@@ -315,9 +315,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.ShortTag() == "!!merge" {
-				if c.lines != nil {
-					c.lines.off = true
-				}
+				c.lines.stop()
 				// Explicit keys win over merged ones, whatever their order.
 				for _, src := range mergeSources(v) {
 					var inner converter
@@ -343,18 +341,14 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 			if rk.Kind != yaml.ScalarNode {
 				return nil, &convertError{k.Line, "mapping key is not a scalar"}
 			}
-			tok := Escape(rk.Value)
-			c.path = append(c.path, tok)
+			c.path = append(c.path, Escape(rk.Value))
 			if _, dup := m[rk.Value]; dup {
 				c.duplicates = append(c.duplicates, c.pointer())
+				c.lines.stop()
 			}
-			if c.lines != nil {
-				c.lines.enter(hashToken(c.lines.top(), tok), k.Line)
-			}
+			c.lines.enter(c.path[len(c.path)-1], k.Line)
 			val, err := c.value(v, depth+1)
-			if c.lines != nil {
-				c.lines.leave()
-			}
+			c.lines.leave()
 			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
@@ -366,13 +360,9 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 		s := make([]any, len(n.Content))
 		for i, e := range n.Content {
 			c.path = append(c.path, strconv.Itoa(i))
-			if c.lines != nil {
-				c.lines.enter(hashIndex(c.lines.top(), i), e.Line)
-			}
+			c.lines.enter(c.path[len(c.path)-1], e.Line)
 			v, err := c.value(e, depth+1)
-			if c.lines != nil {
-				c.lines.leave()
-			}
+			c.lines.leave()
 			c.path = c.path[:len(c.path)-1]
 			if err != nil {
 				return nil, err
