@@ -35,11 +35,20 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 		ep = gatekeeper.WebhookEnforcementPoint
 	}
 	opts := []gatekeeper.Option{gatekeeper.WithEnforcementPoint(ep), gatekeeper.WithExpansionTemplates(expansions...)}
+	if mode == Admission {
+		// Admission reviews repeat (a ReplicaSet's Pods); a CI run's
+		// objects mostly do not.
+		opts = append(opts, gatekeeper.WithVerdictCache(admissionVerdicts))
+	}
 	if !b.Config.AllowNetwork {
 		opts = append(opts, gatekeeper.WithDisabledBuiltins(networkBuiltins...))
 	}
 	return gatekeeper.New(ctx, templates, constraints, opts...)
 }
+
+// admissionVerdicts is the size of the webhook's verdict cache
+// generations: a thousand or two (constraint, object shape) verdicts.
+const admissionVerdicts = 1024
 
 // gatekeeperFindings reviews one request with the bundle's constraints.
 func (e *Engine) gatekeeperFindings(ctx context.Context, req Request) ([]Finding, error) {

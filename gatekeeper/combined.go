@@ -43,6 +43,9 @@ type combinedProgram struct {
 	units map[drivers.ConstraintKey]*unit
 	// params is input.__gk_p: the parameters of every unit.
 	params *ast.Term
+	// verdicts caches the violations of units that can be cached; nil
+	// unless the driver keeps a cache.
+	verdicts *verdictCache
 }
 
 type unit struct {
@@ -55,6 +58,10 @@ type unit struct {
 	eval *unit
 	// joins are the template's join plans under this program's input keys.
 	joins []combinedJoin
+	// cached: the unit's violations depend on nothing but its parameters
+	// and the values of input.review at reviewPaths (see verdictCache).
+	cached      bool
+	reviewPaths []ast.Ref
 }
 
 type combinedJoin struct {
@@ -163,6 +170,8 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		for i, s := range specs {
 			cj[i] = combinedJoin{key: ast.StringTerm(s.key), plan: t.joins[i]}
 		}
+		paths, readable := reviewReads(mods)
+		cached := readable && len(specs) == 0 && !t.inventoryInInput && !t.reads.all && len(t.reads.kinds) == 0
 		entry, libs := mods[0], mods[1:]
 		moves := libMoves(mods, libs)
 		relocate := func(m *ast.Module, key string) {
@@ -209,7 +218,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		}
 		for _, key := range keys {
 			name := "__gk_u" + strconv.Itoa(len(units))
-			u := &unit{n: len(units), name: ast.StringTerm(name), params: d.params[key], tmpl: t, joins: cj}
+			u := &unit{n: len(units), name: ast.StringTerm(name), params: d.params[key], tmpl: t, joins: cj, cached: cached, reviewPaths: paths}
 			sig := code.String() + "\x00" + u.params.String()
 			if e, ok := alike[sig]; ok {
 				u.eval = e
@@ -267,6 +276,9 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		}
 	}
 	prog.query, prog.units, prog.params = q, units, ast.NewTerm(ast.NewObject(params...))
+	if d.verdictCacheSize > 0 {
+		prog.verdicts = newVerdictCache(d.verdictCacheSize)
+	}
 	for _, t := range covered {
 		t.prepared.Store(nil)
 	}

@@ -55,6 +55,10 @@ type regoDriver struct {
 	// gen counts the changes of templates and constraints.
 	gen uint64
 
+	// verdictCacheSize is the entries of each combined program's
+	// verdictCache; 0 keeps none.
+	verdictCacheSize int
+
 	// comb is the combined program of a generation (see combinedProgram).
 	comb   atomic.Pointer[combinedProgram]
 	combMu sync.Mutex
@@ -832,12 +836,48 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	if n < 2 {
 		return nil
 	}
-	names := make([]*ast.Term, len(groups))
+	out := make([][]*ast.Term, len(keys))
+	for _, g := range groups {
+		for _, i := range g.members {
+			out[i] = noResults
+		}
+	}
+	answer := func(g group, violations []*ast.Term) {
+		for _, i := range g.members {
+			if len(violations) > 0 {
+				out[i] = violations
+			}
+		}
+	}
+	// The units whose verdicts are cached are answered from the cache;
+	// the others are evaluated.
+	var read []reads // by group, for the cacheable ones
+	var look *lookup
+	if prog.verdicts != nil {
+		read = make([]reads, len(groups))
+		look = prog.verdicts.lookup(reviewTerm)
+	}
+	var eval []int // indexes in groups
+	for k, g := range groups {
+		if read != nil && g.u.cached {
+			read[k] = look.reads(g.u)
+			if vs, ok := prog.verdicts.get(g.u, read[k]); ok {
+				answer(g, vs)
+				continue
+			}
+		}
+		eval = append(eval, k)
+	}
+	if len(eval) == 0 {
+		return out
+	}
+	names := make([]*ast.Term, len(eval))
 	items := make([][2]*ast.Term, 0, 8)
 	items = append(items, [2]*ast.Term{reviewKey, reviewTerm})
 	needInventory := false
 	var joined []*regoTemplate // templates whose indexes are in items
-	for k, g := range groups {
+	for k, gi := range eval {
+		g := groups[gi]
 		names[k] = g.u.name
 		needInventory = needInventory || g.u.tmpl.inventoryInInput
 		if len(g.u.joins) == 0 || slices.Contains(joined, g.u.tmpl) {
@@ -869,13 +909,8 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	if err != nil {
 		return nil
 	}
-	out := make([][]*ast.Term, len(keys))
-	for _, g := range groups {
-		for _, i := range g.members {
-			out[i] = noResults
-		}
-	}
 	// Results come unit by unit, in the order of input.__gk_units.
+	found := make([][]*ast.Term, len(eval))
 	k := 0
 	for _, r := range rs {
 		nt, _ := r.Bindings[unitVar].(*ast.Term)
@@ -883,17 +918,19 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 		if nt == nil || vt == nil || !convertible(vt) {
 			return nil
 		}
-		for k < len(groups) && !groups[k].u.name.Equal(nt) {
+		for k < len(eval) && !groups[eval[k]].u.name.Equal(nt) {
 			k++
 		}
-		if k == len(groups) {
+		if k == len(eval) {
 			return nil // not in order: let the templates' own queries judge
 		}
-		for _, i := range groups[k].members {
-			if len(out[i]) == 0 {
-				out[i] = make([]*ast.Term, 0, 2)
-			}
-			out[i] = append(out[i], vt)
+		found[k] = append(found[k], vt)
+	}
+	for k, gi := range eval {
+		g := groups[gi]
+		answer(g, found[k])
+		if read != nil && g.u.cached {
+			prog.verdicts.put(g.u, read[gi], found[k])
 		}
 	}
 	return out

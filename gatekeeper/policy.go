@@ -182,6 +182,7 @@ type config struct {
 	disabledBuiltins []string
 	noOptimize       bool
 	engines          []string
+	verdictCache     int
 }
 
 // WithEngines sets the engines that run template code, in order of
@@ -219,6 +220,15 @@ func WithDisabledBuiltins(names ...string) Option {
 // and judged in one Rego evaluation. They give the same verdicts; off is
 // for telling them apart from a bug.
 func WithOptimizations(on bool) Option { return func(c *config) { c.noOptimize = !on } }
+
+// WithVerdictCache keeps the violations of up to about 2*entries
+// evaluations of a constraint, keyed by the values of input.review its
+// template can read, and answers a review that repeats them from there.
+// At the webhook most reviews do (a ReplicaSet's Pods differ in name and
+// uid, which few templates read). Templates that read the inventory, or
+// input.review as a whole, are always evaluated. It needs the
+// optimizations on.
+func WithVerdictCache(entries int) Option { return func(c *config) { c.verdictCache = entries } }
 
 // Policy is a set of templates and constraints compiled into a frameworks
 // client. It is safe for concurrent Review calls, also while the inventory
@@ -282,6 +292,7 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 	if err != nil {
 		return fail(err)
 	}
+	driver.verdictCacheSize = cfg.verdictCache
 	target := newTarget()
 	copts := []client.Opt{client.Targets(target), client.EnforcementPoints(cfg.ep), client.IgnoreNoReferentialDriverWarning(true)}
 	if len(cfg.engines) == 0 {

@@ -1,0 +1,299 @@
+package gatekeeper
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
+)
+
+// TestVerdictCacheAgrees reviews every object of a generated repository,
+// and every object that differs from one of them in a single field
+// (changed or removed), with and without the verdict cache, and wants the
+// same violations. A field a template reads but the cache's key misses
+// gives the earlier object's verdict for the changed one.
+func TestVerdictCacheAgrees(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := gen.Write(dir, 50); err != nil {
+		t.Fatal(err)
+	}
+	bd := loadBundle(t, dir)
+	ctx := context.Background()
+	plain, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod map[string]any
+	if err := json.Unmarshal([]byte(benchPod), &pod); err != nil {
+		t.Fatal(err)
+	}
+	objs := []map[string]any{pod}
+	for _, o := range repoObjects(t, 6) {
+		objs = append(objs, o.Data)
+	}
+	uid := 0
+	judge := func(p *Policy, obj map[string]any) string {
+		uid++
+		vs, err := p.Review(ctx, Request{Admission: admissionOf(obj, fmt.Sprint("uid-", uid))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := make([]string, len(vs))
+		for i, v := range vs {
+			b, _ := json.Marshal(v)
+			lines[i] = string(b)
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	reviews, violations := 0, 0
+	compare := func(obj map[string]any, what string) {
+		want, got := judge(plain, obj), judge(cached, obj)
+		if got != want {
+			t.Errorf("%s: with the cache\n%s\nwant\n%s", what, got, want)
+		}
+		reviews++
+		if want != "" {
+			violations++
+		}
+	}
+	for _, obj := range objs {
+		name := fmt.Sprintf("%v %v", obj["kind"], obj["metadata"].(map[string]any)["name"])
+		compare(obj, name)
+		for i, v := range variants(obj) {
+			compare(v.obj, fmt.Sprintf("%s, %s (variant %d)", name, v.change, i))
+			compare(obj, name+" again")
+		}
+	}
+	vc := cached.driver.comb.Load().verdicts
+	t.Logf("%d reviews, %d with violations; cache: %d hits, %d misses", reviews, violations, vc.hits, vc.misses)
+	if vc.hits == 0 || vc.misses == 0 || violations == 0 {
+		t.Fatalf("the test did not exercise the cache: %d hits, %d misses, %d reviews with violations", vc.hits, vc.misses, violations)
+	}
+}
+
+// TestVerdictCacheInventory: a template that reads the inventory is
+// judged again when the inventory changes, whatever the cache holds.
+func TestVerdictCacheInventory(t *testing.T) {
+	var tdocs, cdocs []Document
+	for _, p := range gen.Policies(14) {
+		if p.Shape == "uniqueingresshost" || p.Shape == "requiredlabels" {
+			tdocs = append(tdocs, Document{Object: obj(t, p.Template)})
+			cdocs = append(cdocs, Document{Object: obj(t, p.Constraint)})
+		}
+	}
+	ctx := context.Background()
+	p, err := New(ctx, tdocs, cdocs, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := obj(t, `{apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: web, namespace: team-1}, spec: {rules: [{host: web.example.com}]}}`)
+	count := func() int {
+		vs, err := p.Review(ctx, Request{Admission: admissionOf(ing, "uid")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range vs {
+			if strings.Contains(v.Message, "web.example.com") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d host conflicts before the other Ingress", n)
+	}
+	other := obj(t, `{apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: web, namespace: team-2}, spec: {rules: [{host: web.example.com}]}}`)
+	if err := p.AddInventory(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n == 0 {
+		t.Fatal("no host conflict once another namespace holds the host")
+	}
+}
+
+func admissionOf(obj map[string]any, uid string) map[string]any {
+	md, _ := obj["metadata"].(map[string]any)
+	group, version := splitAPIVersion(str(obj["apiVersion"]))
+	return map[string]any{
+		"uid": uid, "operation": "CREATE", "namespace": md["namespace"], "name": md["name"],
+		"kind":     map[string]any{"group": group, "version": version, "kind": obj["kind"]},
+		"userInfo": map[string]any{"username": "system:serviceaccount:ci:deployer"},
+		"object":   obj,
+	}
+}
+
+type variant struct {
+	obj    map[string]any
+	change string
+}
+
+// variants are copies of obj that each differ in one field: a scalar
+// changed, or a key removed.
+func variants(obj map[string]any) []variant {
+	var out []variant
+	var walk func(v any, path []string, set func(any), del func())
+	walk = func(v any, path []string, set func(any), del func()) {
+		at := "/" + strings.Join(path, "/")
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k], append(path, k), func(n any) { x[k] = n }, func() { delete(x, k) })
+			}
+		case []any:
+			for i := range x {
+				walk(x[i], append(path, fmt.Sprint(i)), func(n any) { x[i] = n }, nil)
+			}
+		}
+		var changed any
+		switch x := v.(type) {
+		case string:
+			changed = x + "-x"
+		case bool:
+			changed = !x
+		case int:
+			changed = x + 1
+		case int64:
+			changed = x + 1
+		case float64:
+			changed = x + 1
+		}
+		if changed != nil && set != nil {
+			set(changed)
+			out = append(out, variant{deepCopy(obj).(map[string]any), "changed " + at})
+			set(v)
+		}
+		if del != nil && len(path) > 1 {
+			del()
+			out = append(out, variant{deepCopy(obj).(map[string]any), "removed " + at})
+			set(v)
+		}
+	}
+	walk(obj, nil, nil, nil)
+	return out
+}
+
+func TestReviewReads(t *testing.T) {
+	for _, tc := range []struct {
+		name, rego string
+		want       []string // nil: not cacheable
+	}{
+		{"prefix up to a variable", `violation[{"msg": m}] { c := input.review.object.spec.containers[_]; m := c.image }`, []string{"object.spec.containers"}},
+		{"shortest of nested paths", `violation[{"msg": m}] { input.review.object.spec; m := input.review.object.spec.y.z }`, []string{"object.spec"}},
+		{"paths apart", `violation[{"msg": m}] { input.review.object.spec.x; m := input.review.object.spec.y.z }`, []string{"object.spec.x", "object.spec.y.z"}},
+		{"several", `violation[{"msg": m}] { input.review.kind.kind == "Pod"; m := input.review.object.metadata.name }`, []string{"kind.kind", "object.metadata.name"}},
+		{"reference in an index", `violation[{"msg": m}] { m := input.parameters.x[input.review.object.kind] }`, []string{"object.kind"}},
+		{"parameters only", `violation[{"msg": m}] { m := input.parameters.x }`, []string{}},
+		{"the whole review", `violation[{"msg": m}] { r := input.review; m := r.object.kind }`, nil},
+		{"a variable key", `violation[{"msg": m}] { m := input.review[k] }`, nil},
+		{"input itself", `violation[{"msg": m}] { m := input[_] }`, nil},
+		{"an import", "import input.review.object.spec as s\nviolation[{\"msg\": m}] { m := s.x }", []string{"object.spec"}},
+		{"an import of the review", "import input.review as r\nviolation[{\"msg\": m}] { m := r.x }", nil},
+		{"in the rule head", `violation[{"msg": "x", "details": input.review.object.metadata.labels}] { true }`, []string{"object.metadata.labels"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ast.ParseModuleWithOpts("t.rego", "package t\n"+tc.rego, ast.ParserOptions{RegoVersion: ast.RegoV0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths, ok := reviewReads([]*ast.Module{m})
+			if tc.want == nil {
+				if ok {
+					t.Fatalf("cacheable with paths %v", paths)
+				}
+				return
+			}
+			got := []string{}
+			for _, p := range paths {
+				var parts []string
+				for _, term := range p {
+					parts = append(parts, string(term.Value.(ast.String)))
+				}
+				got = append(got, strings.Join(parts, "."))
+			}
+			sort.Strings(got)
+			if !ok || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v (ok %v), want %v", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestSameValue(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{`{"a": [1, "x", true, null]}`, `{"a": [1, "x", true, null]}`, true},
+		{`{"a": 1}`, `{"a": 1.0}`, false}, // equal in Rego, printed apart
+		{`{"a": 1}`, `{"a": 1, "b": 2}`, false},
+		{`{"a": 1, "b": 2}`, `{"a": 1, "c": 2}`, false},
+		{`["x"]`, `["x", "y"]`, false},
+		{`"1"`, `1`, false},
+		{`false`, `false`, true},
+	} {
+		a, b := ast.MustParseTerm(tc.a).Value, ast.MustParseTerm(tc.b).Value
+		if got := sameValue(a, b); got != tc.same {
+			t.Errorf("sameValue(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// TestVerdictCacheLookups: a verdict is kept once met twice; a hash alone
+// never answers (values that collide are told apart); a hit survives one
+// generation.
+func TestVerdictCacheLookups(t *testing.T) {
+	c := newVerdictCache(2)
+	u, w := &unit{n: 1}, &unit{n: 2}
+	at := func(s string, hash uint64) reads {
+		return reads{vals: []ast.Value{ast.String(s), nil}, hash: hash}
+	}
+	vio := []*ast.Term{ast.StringTerm("v")}
+	keep := func(r reads) { c.put(u, r, vio); c.put(u, r, vio) } // kept when met again
+	c.put(u, at("a", 1), vio)
+	if _, ok := c.get(u, at("a", 1)); ok {
+		t.Fatal("a verdict met once is kept")
+	}
+	c.put(u, at("a", 1), vio)
+	for _, tc := range []struct {
+		u    *unit
+		r    reads
+		want bool
+	}{
+		{u, at("a", 1), true},
+		{u, at("b", 1), false}, // same hash, other value
+		{w, at("a", 1), false}, // other unit
+		{u, reads{vals: []ast.Value{ast.String("a"), ast.String("")}, hash: 1}, false},
+	} {
+		if _, ok := c.get(tc.u, tc.r); ok != tc.want {
+			t.Errorf("get(%d, %v) = %v", tc.u.n, tc.r.vals, ok)
+		}
+	}
+	keep(at("b", 2))
+	keep(at("c", 3)) // a new generation: a and b are old
+	if _, ok := c.get(u, at("a", 1)); !ok {
+		t.Error("a verdict of the last generation was lost")
+	}
+	keep(at("d", 4))
+	keep(at("e", 5)) // another: b was not used since
+	if _, ok := c.get(u, at("b", 2)); ok {
+		t.Error("a verdict two generations old is still kept")
+	}
+}
