@@ -33,11 +33,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/checks"
@@ -94,6 +96,7 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200) // as gatekeep serve does
 	}
+	ctrllog.SetLogger(logr.Discard()) // the certificate watcher's news
 	load := func() (*engine.Engine, error) {
 		b, err := bundle.LoadOverBuiltin(bundles...)
 		if err != nil {
@@ -118,11 +121,14 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 	return <-errs
 }
 
-// podReview is a typical Pod create: two containers, resources, probes.
-func podReview(i int) []byte {
+// podFormat is a typical Pod create (two containers, resources, probes)
+// as an AdmissionReview, with verbs for fmt: %[1]d makes the Pod's name
+// and the request's uid new in every request; %[2]d is the proxy
+// image's patch version.
+var podFormat = func() string {
 	pod := map[string]any{
 		"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": fmt.Sprintf("web-%d", i), "namespace": "team-7", "labels": map[string]any{"app": "web", "team": "team-7"}},
+		"metadata": map[string]any{"name": "web-7d4b9c-%[1]d", "namespace": "team-7", "labels": map[string]any{"app": "web", "team": "team-7", "pod-template-hash": "7d4b9c"}},
 		"spec": map[string]any{
 			"serviceAccountName": "web",
 			"containers": []any{
@@ -131,7 +137,7 @@ func podReview(i int) []byte {
 					"resources":       map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]any{"memory": "256Mi"}},
 					"readinessProbe":  map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": 8080}},
 					"securityContext": map[string]any{"runAsNonRoot": true, "allowPrivilegeEscalation": false}},
-				map[string]any{"name": "proxy", "image": "registry.example.com/platform/envoy:1.30.1",
+				map[string]any{"name": "proxy", "image": "registry.example.com/platform/envoy:1.30.%[2]d",
 					"resources": map[string]any{"requests": map[string]any{"cpu": "50m", "memory": "64Mi"}}},
 			},
 		},
@@ -140,7 +146,7 @@ func podReview(i int) []byte {
 	ar := map[string]any{
 		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
 		"request": map[string]any{
-			"uid": fmt.Sprintf("uid-%d", i), "operation": "CREATE", "namespace": "team-7", "name": fmt.Sprintf("web-%d", i),
+			"uid": "0b7c5f2e-%[1]d", "operation": "CREATE", "namespace": "team-7", "name": "web-7d4b9c-%[1]d",
 			"kind":     map[string]any{"group": "", "version": "v1", "kind": "Pod"},
 			"resource": map[string]any{"group": "", "version": "v1", "resource": "pods"},
 			"userInfo": map[string]any{"username": "system:serviceaccount:kube-system:replicaset-controller"},
@@ -148,7 +154,22 @@ func podReview(i int) []byte {
 		},
 	}
 	b, _ := json.Marshal(ar)
-	return b
+	return string(b)
+}()
+
+// A mix is the Pods a run sends. Each request's Pod has a name and uid of
+// its own, as every Pod has; "replicas" Pods are otherwise alike, as a
+// ReplicaSet makes them (most Pod creates in a cluster); "distinct" Pods
+// also differ in an image, so that no template's verdict repeats (the
+// webhook's verdict cache never answers).
+type mix struct {
+	name string
+	body func(i int) []byte
+}
+
+var mixes = []mix{
+	{"replicas", func(i int) []byte { return fmt.Appendf(nil, podFormat, i, 1) }},
+	{"distinct", func(i int) []byte { return fmt.Appendf(nil, podFormat, i, i) }},
 }
 
 func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int) error {
@@ -192,36 +213,37 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
 		MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers,
 	}}
-	bodies := make([][]byte, 64)
-	for i := range bodies {
-		bodies[i] = podReview(i)
-	}
-	// Warm up at the same rate: connections, caches, the runtime (the
-	// peak memory at that rate is then the rate's own).
-	_, _, _ = openLoop(client, url, bodies, rate, workers, 2*time.Second)
-
 	fmt.Printf("webhook benchmark: %d Ingresses in the inventory, bundles: builtin %v\n", ingresses, bundles)
-	before, err := serverLatency(metricsAddr)
-	if err != nil {
-		return err
+	fmt.Printf("%-34s %s\n", "server memory after start:", memory(child.Process.Pid))
+	var seq atomic.Int64 // numbers the Pods of all runs apart
+	for _, m := range mixes {
+		body := func() []byte { return m.body(int(seq.Add(1))) }
+		// Warm up at the same rate: connections, caches, the runtime
+		// (the peak memory at that rate is then the rate's own).
+		_, _, _ = openLoop(client, url, body, rate, workers, 2*time.Second)
+		fmt.Printf("%s Pods:\n", m.name)
+		before, err := serverLatency(metricsAddr)
+		if err != nil {
+			return err
+		}
+		lat, late, sent := openLoop(client, url, body, rate, workers, duration)
+		fmt.Printf("%-34s %8d requests  p50 %-9s p99 %-9s max %s\n", fmt.Sprintf("  latency at %d req/s:", rate), sent,
+			pct(lat, 50), pct(lat, 99), pct(lat, 100))
+		fmt.Printf("%-34s %8s           p50 %-9s p99 %-9s max %s\n", "    pacer's lateness (not counted):", "", pct(late, 50), pct(late, 99), pct(late, 100))
+		after, err := serverLatency(metricsAddr)
+		if err != nil {
+			return err
+		}
+		// The server's own histogram: arrival to response written,
+		// without the load generator, which shares this machine's cores.
+		inServer := after.minus(before)
+		fmt.Printf("%-34s %8d requests  p50 %-9s p99 %s\n", "    of which in the server:", inServer.count,
+			inServer.quantile(.5).Round(10*time.Microsecond), inServer.quantile(.99).Round(10*time.Microsecond))
+		fmt.Printf("%-34s %s\n", fmt.Sprintf("  server memory at %d req/s:", rate), memory(child.Process.Pid))
+		n, lat := closedLoop(client, url, body, workers, duration)
+		fmt.Printf("%-34s %8.0f req/s     p50 %-9s p99 %s\n", fmt.Sprintf("  throughput (%d connections):", workers), float64(n)/duration.Seconds(), pct(lat, 50), pct(lat, 99))
+		fmt.Printf("%-34s %s\n", "  server memory, saturated:", memory(child.Process.Pid))
 	}
-	lat, late, sent := openLoop(client, url, bodies, rate, workers, duration)
-	fmt.Printf("%-34s %8d requests  p50 %-9s p99 %-9s max %s\n", fmt.Sprintf("latency at %d req/s:", rate), sent,
-		pct(lat, 50), pct(lat, 99), pct(lat, 100))
-	fmt.Printf("%-34s %8s           p50 %-9s p99 %-9s max %s\n", "  pacer's lateness (not counted):", "", pct(late, 50), pct(late, 99), pct(late, 100))
-	after, err := serverLatency(metricsAddr)
-	if err != nil {
-		return err
-	}
-	// The server's own histogram: arrival to response written, without
-	// the load generator, which shares this machine's cores.
-	inServer := after.minus(before)
-	fmt.Printf("%-34s %8d requests  p50 %-9s p99 %s\n", "  of which in the server:", inServer.count,
-		inServer.quantile(.5).Round(10*time.Microsecond), inServer.quantile(.99).Round(10*time.Microsecond))
-	fmt.Printf("%-34s %s\n", fmt.Sprintf("server memory at %d req/s:", rate), memory(child.Process.Pid))
-	n, lat := closedLoop(client, url, bodies, workers, duration)
-	fmt.Printf("%-34s %8.0f req/s     p50 %-9s p99 %s\n", fmt.Sprintf("throughput (%d connections):", workers), float64(n)/duration.Seconds(), pct(lat, 50), pct(lat, 99))
-	fmt.Printf("%-34s %s\n", "server memory, saturated:", memory(child.Process.Pid))
 	return nil
 }
 
@@ -231,7 +253,7 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 // sleep can wake up to a millisecond late) does not: that is the load
 // generator's error, not the webhook's latency. It is returned too, for
 // the report to show.
-func openLoop(client *http.Client, url string, bodies [][]byte, rate, workers int, d time.Duration) (lat, late []time.Duration, sent int) {
+func openLoop(client *http.Client, url string, body func() []byte, rate, workers int, d time.Duration) (lat, late []time.Duration, sent int) {
 	total := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	jobs := make(chan time.Time, total)
@@ -239,18 +261,16 @@ func openLoop(client *http.Client, url string, bodies [][]byte, rate, workers in
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			i := w
 			for released := range jobs {
-				if err := post(client, url, bodies[i%len(bodies)]); err == nil {
+				if err := post(client, url, body()); err == nil {
 					mu.Lock()
 					lat = append(lat, time.Since(released))
 					mu.Unlock()
 				}
-				i += workers
 			}
-		}(w)
+		}()
 	}
 	late = make([]time.Duration, 0, total)
 	start := time.Now()
@@ -267,26 +287,26 @@ func openLoop(client *http.Client, url string, bodies [][]byte, rate, workers in
 }
 
 // closedLoop keeps every connection busy for d.
-func closedLoop(client *http.Client, url string, bodies [][]byte, workers int, d time.Duration) (int, []time.Duration) {
+func closedLoop(client *http.Client, url string, body func() []byte, workers int, d time.Duration) (int, []time.Duration) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for i := w; time.Now().Before(deadline); i += workers {
+			for time.Now().Before(deadline) {
 				t := time.Now()
-				if err := post(client, url, bodies[i%len(bodies)]); err == nil {
+				if err := post(client, url, body()); err == nil {
 					mine = append(mine, time.Since(t))
 				}
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
 			mu.Unlock()
-		}(w)
+		}()
 	}
 	wg.Wait()
 	return len(lat), lat
