@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -80,6 +81,56 @@ func TestVerdictCacheAgrees(t *testing.T) {
 	t.Logf("%d reviews, %d with violations; cache: %d hits, %d misses", reviews, violations, vc.hits, vc.misses)
 	if vc.hits == 0 || vc.misses == 0 || violations == 0 {
 		t.Fatalf("the test did not exercise the cache: %d hits, %d misses, %d reviews with violations", vc.hits, vc.misses, violations)
+	}
+}
+
+// TestVerdictCacheConcurrent reviews the same objects from several
+// goroutines, which share the cache's verdicts and interned values (run
+// with -race).
+func TestVerdictCacheConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := gen.Write(dir, 50); err != nil {
+		t.Fatal(err)
+	}
+	bd := loadBundle(t, dir)
+	ctx := context.Background()
+	p, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []map[string]any
+	for _, o := range repoObjects(t, 2) {
+		objs = append(objs, o.Data)
+	}
+	judge := func(obj map[string]any, uid string) string {
+		vs, err := p.Review(ctx, Request{Admission: admissionOf(deepCopy(obj).(map[string]any), uid)})
+		if err != nil {
+			t.Error(err)
+		}
+		b, _ := json.Marshal(vs)
+		return string(b)
+	}
+	want := make([]string, len(objs))
+	for i, o := range objs {
+		want[i] = judge(o, "first")
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 5; round++ {
+				for i, o := range objs {
+					if got := judge(o, fmt.Sprint(w, round)); got != want[i] {
+						t.Errorf("%v %v: got %s, want %s", o["kind"], o["metadata"], got, want[i])
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if vc := p.driver.comb.Load().verdicts; vc.hits == 0 {
+		t.Fatal("no verdict came from the cache")
 	}
 }
 
