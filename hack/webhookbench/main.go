@@ -226,7 +226,9 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 		if err != nil {
 			return err
 		}
+		srv0, gen0 := procCPU(child.Process.Pid), procCPU(os.Getpid())
 		lat, late, sent := openLoop(client, url, body, rate, workers, duration)
+		srv, gen := procCPU(child.Process.Pid)-srv0, procCPU(os.Getpid())-gen0
 		fmt.Printf("%-34s %8d requests  p50 %-9s p99 %-9s max %s\n", fmt.Sprintf("  latency at %d req/s:", rate), sent,
 			pct(lat, 50), pct(lat, 99), pct(lat, 100))
 		fmt.Printf("%-34s %8s           p50 %-9s p99 %-9s max %s\n", "    pacer's lateness (not counted):", "", pct(late, 50), pct(late, 99), pct(late, 100))
@@ -239,6 +241,10 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 		inServer := after.minus(before)
 		fmt.Printf("%-34s %8d requests  p50 %-9s p99 %s\n", "    of which in the server:", inServer.count,
 			inServer.quantile(.5).Round(10*time.Microsecond), inServer.quantile(.99).Round(10*time.Microsecond))
+		// What each request cost the machine: the load generator shares
+		// its cores with the server.
+		fmt.Printf("%-34s server %s, load generator %s\n", "  CPU per request:",
+			(srv / time.Duration(sent)).Round(time.Microsecond), (gen / time.Duration(sent)).Round(time.Microsecond))
 		fmt.Printf("%-34s %s\n", fmt.Sprintf("  server memory at %d req/s:", rate), memory(child.Process.Pid))
 		n, lat := closedLoop(client, url, body, workers, duration)
 		fmt.Printf("%-34s %8.0f req/s     p50 %-9s p99 %s\n", fmt.Sprintf("  throughput (%d connections):", workers), float64(n)/duration.Seconds(), pct(lat, 50), pct(lat, 99))
@@ -357,6 +363,27 @@ func memory(pid int) string {
 		return fmt.Sprintf("%.0f MB", float64(n)/1024)
 	}
 	return fmt.Sprintf("%s resident (anonymous %s, file %s), peak %s", mb("VmRSS"), mb("RssAnon"), mb("RssFile"), mb("VmHWM"))
+}
+
+// procCPU is the user and system CPU time a process has used, from
+// /proc (in clock ticks of 10 ms); 0 if it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func selfSigned(certFile, keyFile string) error {
