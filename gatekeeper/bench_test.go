@@ -32,11 +32,17 @@ func parseObj(tb testing.TB, y string) *manifest.Object {
 // genPolicy compiles n generated policies.
 func genPolicy(tb testing.TB, n int) *Policy {
 	tb.Helper()
+	return genBundle(tb, n).policy(tb)
+}
+
+// genBundle writes a generated bundle of n templates and loads it.
+func genBundle(tb testing.TB, n int) bundle {
+	tb.Helper()
 	dir := tb.TempDir()
 	if _, err := gen.Write(dir, n); err != nil {
 		tb.Fatal(err)
 	}
-	return loadBundle(tb, dir).policy(tb)
+	return loadBundle(tb, dir)
 }
 
 // repoObjects generates an infragen repository of apps and parses it.
@@ -339,11 +345,7 @@ const benchPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","na
 // does (22 of the templates match the Pod; 14 of them differ in code or
 // parameters).
 func BenchmarkReviewPod(b *testing.B) {
-	dir := b.TempDir()
-	if _, err := gen.Write(dir, 50); err != nil {
-		b.Fatal(err)
-	}
-	bd := loadBundle(b, dir)
+	bd := genBundle(b, 50)
 	p, err := New(context.Background(), bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
 	if err != nil {
 		b.Fatal(err)

@@ -21,11 +21,7 @@ import (
 // same violations. A field a template reads but the cache's key misses
 // gives the earlier object's verdict for the changed one.
 func TestVerdictCacheAgrees(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := gen.Write(dir, 50); err != nil {
-		t.Fatal(err)
-	}
-	bd := loadBundle(t, dir)
+	bd := genBundle(t, 50)
 	ctx := context.Background()
 	plain, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
 	if err != nil {
@@ -88,11 +84,7 @@ func TestVerdictCacheAgrees(t *testing.T) {
 // goroutines, which share the cache's verdicts and interned values (run
 // with -race).
 func TestVerdictCacheConcurrent(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := gen.Write(dir, 50); err != nil {
-		t.Fatal(err)
-	}
-	bd := loadBundle(t, dir)
+	bd := genBundle(t, 50)
 	ctx := context.Background()
 	p, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
 	if err != nil {
