@@ -24,6 +24,7 @@ type verdictCache struct {
 	// Two generations make a cheap LRU: a hit in old moves to cur; when
 	// cur is full, it becomes old and old is dropped.
 	cur, old map[verdictKey]*verdict
+	weight   int // of cur's verdicts
 	// interned holds one of each composite value the entries hold, by
 	// hash: a review's values are swapped for the equal ones held here
 	// once, and the entries then compare by identity.
@@ -44,6 +45,7 @@ type verdictKey struct {
 type verdict struct {
 	vals       []ast.Value // the values read, nil where undefined
 	violations []*ast.Term
+	weight     int // the terms it holds (see nodes)
 }
 
 func newVerdictCache(size int) *verdictCache {
@@ -151,25 +153,73 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 		c.seen[k] = struct{}{}
 		return
 	}
+	// What the entry holds, in Rego values; interned ones are counted
+	// once. Requests can be large (MiBs): the cache must not hold many.
+	weight := 0
+	for _, v := range r.vals {
+		switch v.(type) {
+		case *ast.Array, ast.Object:
+			if !identical(c.interned[uint64(v.Hash())], v) {
+				weight += nodes(v, maxVerdictWeight+1-weight)
+			}
+		}
+	}
+	for _, t := range violations {
+		weight += nodes(t.Value, maxVerdictWeight+1-weight)
+	}
+	if weight > maxVerdictWeight {
+		return
+	}
+	c.putLocked(k, &verdict{vals: r.vals, violations: violations, weight: weight})
 	for _, v := range r.vals {
 		switch v.(type) {
 		case *ast.Array, ast.Object:
 			if h := uint64(v.Hash()); c.interned[h] == nil {
-				if len(c.interned) >= c.size {
-					clear(c.interned)
-				}
 				c.interned[h] = v
 			}
 		}
 	}
-	c.putLocked(k, &verdict{vals: r.vals, violations: violations})
 }
 
+// maxVerdictWeight bounds the Rego values (terms) one verdict may hold;
+// a generation holds at most verdictsWeight a verdict.
+const (
+	maxVerdictWeight = 4096
+	verdictsWeight   = 64
+)
+
 func (c *verdictCache) putLocked(k verdictKey, v *verdict) {
-	if _, ok := c.cur[k]; !ok && len(c.cur) >= c.size {
+	if _, ok := c.cur[k]; !ok && (len(c.cur) >= c.size || c.weight+v.weight > c.size*verdictsWeight) {
 		c.old, c.cur = c.cur, make(map[verdictKey]*verdict, c.size)
+		c.weight = 0
+		// The new generation interns anew, so that interned values are
+		// only those its verdicts hold.
+		clear(c.interned)
 	}
 	c.cur[k] = v
+	c.weight += v.weight
+}
+
+// nodes counts the terms of v, up to limit.
+func nodes(v ast.Value, limit int) int {
+	n := 1
+	switch x := v.(type) {
+	case *ast.Array:
+		for i := 0; i < x.Len() && n <= limit; i++ {
+			n += nodes(x.Elem(i).Value, limit-n)
+		}
+	case ast.Object:
+		x.Until(func(k, e *ast.Term) bool {
+			n += 1 + nodes(e.Value, limit-n-1)
+			return n > limit
+		})
+	case ast.Set:
+		x.Until(func(e *ast.Term) bool {
+			n += nodes(e.Value, limit-n)
+			return n > limit
+		})
+	}
+	return n
 }
 
 func sameValues(a, b []ast.Value) bool {

@@ -340,3 +340,38 @@ func TestVerdictCacheLookups(t *testing.T) {
 		t.Error("a verdict two generations old is still kept")
 	}
 }
+
+// TestVerdictCacheWeight: a verdict that would hold a large value is not
+// kept, and a generation ends when its verdicts hold too many terms.
+func TestVerdictCacheWeight(t *testing.T) {
+	c := newVerdictCache(4)
+	u := &unit{n: 1}
+	array := func(n, seed int) ast.Value {
+		elems := make([]*ast.Term, n)
+		for i := range elems {
+			elems[i] = ast.IntNumberTerm(seed*100000 + i)
+		}
+		return ast.NewArray(elems...)
+	}
+	keep := func(v ast.Value) reads {
+		r := reads{vals: []ast.Value{v}, hash: uint64(v.Hash())}
+		c.put(u, r, nil)
+		c.put(u, r, nil)
+		return r
+	}
+	big := keep(array(maxVerdictWeight+1, 0))
+	if _, ok := c.get(u, big); ok {
+		t.Fatal("a verdict holding more than maxVerdictWeight terms is kept")
+	}
+	limit := c.size * verdictsWeight
+	var last reads
+	for i := 1; i <= 3; i++ {
+		last = keep(array(limit/3+1, i)) // three are over the limit
+	}
+	if len(c.cur) != 1 || c.weight > limit {
+		t.Fatalf("the generation holds %d verdicts of %d terms in all, over %d", len(c.cur), c.weight, limit)
+	}
+	if _, ok := c.get(u, last); !ok {
+		t.Fatal("the newest verdict was not kept")
+	}
+}
