@@ -30,15 +30,13 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 	if len(templates) == 0 && len(constraints) == 0 {
 		return nil, nil
 	}
-	ep := gatekeeper.GatorEnforcementPoint
-	if mode == Admission {
-		ep = gatekeeper.WebhookEnforcementPoint
-	}
-	opts := []gatekeeper.Option{gatekeeper.WithEnforcementPoint(ep), gatekeeper.WithExpansionTemplates(expansions...)}
+	opts := []gatekeeper.Option{gatekeeper.WithExpansionTemplates(expansions...)}
 	if mode == Admission {
 		// Admission reviews repeat (a ReplicaSet's Pods); a CI run's
 		// objects mostly do not.
-		opts = append(opts, gatekeeper.WithVerdictCache(admissionVerdicts))
+		opts = append(opts, gatekeeper.WithEnforcementPoint(gatekeeper.WebhookEnforcementPoint), gatekeeper.WithVerdictCache(admissionVerdicts))
+	} else {
+		opts = append(opts, gatekeeper.WithEnforcementPoint(gatekeeper.GatorEnforcementPoint))
 	}
 	if !b.Config.AllowNetwork {
 		opts = append(opts, gatekeeper.WithDisabledBuiltins(networkBuiltins...))

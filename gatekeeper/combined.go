@@ -58,8 +58,9 @@ type unit struct {
 	eval *unit
 	// joins are the template's join plans under this program's input keys.
 	joins []combinedJoin
-	// cached: the unit's violations depend on nothing but its parameters
-	// and the values of input.review at reviewPaths (see verdictCache).
+	// cached: the program keeps a verdictCache, and the unit's violations
+	// depend on nothing but its parameters and the values of input.review
+	// at reviewPaths.
 	cached      bool
 	reviewPaths []ast.Ref
 }
@@ -171,7 +172,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 			cj[i] = combinedJoin{key: ast.StringTerm(s.key), plan: t.joins[i]}
 		}
 		paths, readable := reviewReads(mods)
-		cached := readable && len(specs) == 0 && !t.inventoryInInput && !t.reads.all && len(t.reads.kinds) == 0
+		cached := d.verdictCacheSize > 0 && readable && len(specs) == 0 && !t.inventoryInInput && !t.reads.all && len(t.reads.kinds) == 0
 		entry, libs := mods[0], mods[1:]
 		moves := libMoves(mods, libs)
 		relocate := func(m *ast.Module, key string) {

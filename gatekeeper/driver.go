@@ -851,7 +851,7 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	}
 	// The units whose verdicts are cached are answered from the cache;
 	// the others are evaluated.
-	var read []reads // by group, for the cacheable ones
+	var read []reads // by group, for the cached units
 	var look *lookup
 	if prog.verdicts != nil {
 		read = make([]reads, len(groups))
@@ -859,7 +859,7 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	}
 	var eval []int // indexes in groups
 	for k, g := range groups {
-		if read != nil && g.u.cached {
+		if g.u.cached {
 			read[k] = look.reads(g.u)
 			if vs, ok := prog.verdicts.get(g.u, read[k]); ok {
 				answer(g, vs)
@@ -929,7 +929,7 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	for k, gi := range eval {
 		g := groups[gi]
 		answer(g, found[k])
-		if read != nil && g.u.cached {
+		if g.u.cached {
 			prog.verdicts.put(g.u, read[gi], found[k])
 		}
 	}

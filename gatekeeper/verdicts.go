@@ -91,9 +91,7 @@ func (l *lookup) reads(u *unit) reads {
 }
 
 func (l *lookup) intern(v ast.Value) (ast.Value, uint64) {
-	switch v.(type) {
-	case *ast.Array, ast.Object:
-	default:
+	if !composite(v) {
 		return v, uint64(v.Hash())
 	}
 	for _, m := range l.met {
@@ -128,15 +126,16 @@ func (c *verdictCache) get(u *unit, r reads) ([]*ast.Term, bool) {
 	k := verdictKey{u, r.hash}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.cur[k]
-	if !ok {
-		if v, ok = c.old[k]; ok {
-			c.putLocked(k, v)
-		}
+	v, inCur := c.cur[k]
+	if !inCur {
+		v = c.old[k]
 	}
-	if !ok || !sameValues(v.vals, r.vals) {
+	if v == nil || !sameValues(v.vals, r.vals) {
 		c.misses++
 		return nil, false
+	}
+	if !inCur {
+		c.putLocked(k, v)
 	}
 	c.hits++
 	return v.violations, true
@@ -157,11 +156,8 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	// once. Requests can be large (MiBs): the cache must not hold many.
 	weight := 0
 	for _, v := range r.vals {
-		switch v.(type) {
-		case *ast.Array, ast.Object:
-			if !identical(c.interned[uint64(v.Hash())], v) {
-				weight += nodes(v, maxVerdictWeight+1-weight)
-			}
+		if composite(v) && !identical(c.interned[uint64(v.Hash())], v) {
+			weight += nodes(v, maxVerdictWeight+1-weight)
 		}
 	}
 	for _, t := range violations {
@@ -172,13 +168,22 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	}
 	c.putLocked(k, &verdict{vals: r.vals, violations: violations, weight: weight})
 	for _, v := range r.vals {
-		switch v.(type) {
-		case *ast.Array, ast.Object:
-			if h := uint64(v.Hash()); c.interned[h] == nil {
-				c.interned[h] = v
-			}
+		if !composite(v) {
+			continue
+		}
+		if h := uint64(v.Hash()); c.interned[h] == nil {
+			c.interned[h] = v
 		}
 	}
+}
+
+// composite tells the values that are interned: arrays and objects.
+func composite(v ast.Value) bool {
+	switch v.(type) {
+	case *ast.Array, ast.Object:
+		return true
+	}
+	return false
 }
 
 // maxVerdictWeight bounds the Rego values (terms) one verdict may hold;
@@ -315,11 +320,7 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 		all = append(all, ref[2:n].Copy())
 	}
 	for _, m := range mods {
-		for _, imp := range m.Imports {
-			if ref, isRef := imp.Path.Value.(ast.Ref); isRef {
-				visit(ref)
-			}
-		}
+		// Imports' paths too.
 		ast.WalkRefs(m, func(ref ast.Ref) bool { visit(ref); return !ok })
 	}
 	if !ok {
