@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -33,5 +34,24 @@ func TestPolicies(t *testing.T) {
 	data, _ := os.ReadFile(files[0])
 	if !strings.Contains(string(data), "\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\n") {
 		t.Errorf("file layout:\n%s", data)
+	}
+}
+
+func TestPodReview(t *testing.T) {
+	var ar struct {
+		Request struct {
+			UID    string
+			Object struct {
+				Metadata struct{ Name string }
+				Spec     struct{ Containers []struct{ Image string } }
+			}
+		}
+	}
+	if err := json.Unmarshal(PodReview(12, 3), &ar); err != nil {
+		t.Fatal(err)
+	}
+	r := ar.Request
+	if r.UID != "0b7c5f2e-12" || r.Object.Metadata.Name != "web-7d4b9c-12" || len(r.Object.Spec.Containers) != 2 || r.Object.Spec.Containers[1].Image != "registry.example.com/platform/envoy:1.30.3" {
+		t.Errorf("PodReview(12, 3) = %s", PodReview(12, 3))
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -121,42 +120,6 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 	return <-errs
 }
 
-// podFormat is a typical Pod create (two containers, resources, probes)
-// as an AdmissionReview, with verbs for fmt: %[1]d makes the Pod's name
-// and the request's uid new in every request; %[2]d is the proxy
-// image's patch version.
-var podFormat = func() string {
-	pod := map[string]any{
-		"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": "web-7d4b9c-%[1]d", "namespace": "team-7", "labels": map[string]any{"app": "web", "team": "team-7", "pod-template-hash": "7d4b9c"}},
-		"spec": map[string]any{
-			"serviceAccountName": "web",
-			"containers": []any{
-				map[string]any{"name": "web", "image": "registry.example.com/team-7/web:1.4.2",
-					"ports":           []any{map[string]any{"containerPort": 8080}},
-					"resources":       map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}, "limits": map[string]any{"memory": "256Mi"}},
-					"readinessProbe":  map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": 8080}},
-					"securityContext": map[string]any{"runAsNonRoot": true, "allowPrivilegeEscalation": false}},
-				map[string]any{"name": "proxy", "image": "registry.example.com/platform/envoy:1.30.%[2]d",
-					"resources": map[string]any{"requests": map[string]any{"cpu": "50m", "memory": "64Mi"}}},
-			},
-		},
-	}
-	raw, _ := json.Marshal(pod)
-	ar := map[string]any{
-		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-		"request": map[string]any{
-			"uid": "0b7c5f2e-%[1]d", "operation": "CREATE", "namespace": "team-7", "name": "web-7d4b9c-%[1]d",
-			"kind":     map[string]any{"group": "", "version": "v1", "kind": "Pod"},
-			"resource": map[string]any{"group": "", "version": "v1", "resource": "pods"},
-			"userInfo": map[string]any{"username": "system:serviceaccount:kube-system:replicaset-controller"},
-			"object":   json.RawMessage(raw),
-		},
-	}
-	b, _ := json.Marshal(ar)
-	return string(b)
-}()
-
 // A mix is the Pods a run sends. Each request's Pod has a name and uid of
 // its own, as every Pod has; "replicas" Pods are otherwise alike, as a
 // ReplicaSet makes them (most Pod creates in a cluster); "distinct" Pods
@@ -168,8 +131,8 @@ type mix struct {
 }
 
 var mixes = []mix{
-	{"replicas", func(i int) []byte { return fmt.Appendf(nil, podFormat, i, 1) }},
-	{"distinct", func(i int) []byte { return fmt.Appendf(nil, podFormat, i, i) }},
+	{"replicas", func(i int) []byte { return gen.PodReview(i, 1) }},
+	{"distinct", func(i int) []byte { return gen.PodReview(i, i) }},
 }
 
 func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int) error {
