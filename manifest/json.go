@@ -1,21 +1,15 @@
 package manifest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
 
-// FromJSON decodes an object sent as JSON (an admission request), with
-// numbers as int64 where they are whole and float64 otherwise, as Parse
-// gives them.
-func FromJSON(raw []byte) (*Object, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
+// FromJSONValue makes an object of a JSON value that encoding/json
+// decoded, with UseNumber, as part of a larger document (an admission
+// request): numbers become int64 where they are whole and float64
+// otherwise, as Parse gives them. It takes v over.
+func FromJSONValue(v any) (*Object, error) {
 	m, ok := numbers(v).(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("not a JSON object")

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -246,18 +247,27 @@ func TestPodSpec(t *testing.T) {
 	}
 }
 
-func TestFromJSON(t *testing.T) {
-	o, err := FromJSON([]byte(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"n": 3, "f": 1.5, "l": [1, "a", null, true]}}`))
+func TestFromJSONValue(t *testing.T) {
+	decode := func(s string) any {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	o, err := FromJSONValue(decode(`{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"n": 3, "f": 1.5, "big": 12345678901234567890, "l": [1, "a", null, true]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"n": int64(3), "f": 1.5, "l": []any{int64(1), "a", nil, true}}
+	want := map[string]any{"n": int64(3), "f": 1.5, "big": 12345678901234567890.0, "l": []any{int64(1), "a", nil, true}}
 	if !reflect.DeepEqual(o.Data["spec"], want) || o.Name() != "p" {
 		t.Errorf("spec = %#v", o.Data["spec"])
 	}
-	for _, bad := range []string{`[1]`, `{`, ``} {
-		if _, err := FromJSON([]byte(bad)); err == nil {
-			t.Errorf("FromJSON(%q) accepted", bad)
+	for _, bad := range []string{`[1]`, `"pod"`, `null`} {
+		if _, err := FromJSONValue(decode(bad)); err == nil {
+			t.Errorf("FromJSONValue(%s) accepted", bad)
 		}
 	}
 }

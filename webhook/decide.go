@@ -13,7 +13,6 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
@@ -56,7 +55,7 @@ func requestError(err error) admission.Response {
 
 // request turns an admission request into the engine's, or says why it
 // cannot be judged at all (nil, nil: pass it).
-func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request, error) {
+func (j *judge) request(req *admissionRequest) (*engine.Engine, *engine.Request, error) {
 	eng := j.engines.Get()
 	if eng == nil {
 		return nil, nil, errNoBundle
@@ -67,7 +66,7 @@ func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request,
 	if req.Namespace != "" && (req.Namespace == j.namespace || eng.Bundle().Config.ExemptNamespace(req.Namespace)) {
 		return eng, nil, nil
 	}
-	obj, err := manifest.FromJSON(req.Object.Raw)
+	obj, err := manifest.FromJSONValue(req.Object)
 	if err != nil {
 		return eng, nil, fmt.Errorf("decode object: %w", err)
 	}
@@ -81,8 +80,8 @@ func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request,
 		meta["namespace"] = req.Namespace
 	}
 	r := &engine.Request{Operation: string(req.Operation), Object: obj, DryRun: req.DryRun != nil && *req.DryRun}
-	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		if r.OldObject, err = manifest.FromJSON(req.OldObject.Raw); err != nil {
+	if req.Operation == admissionv1.Update && req.OldObject != nil {
+		if r.OldObject, err = manifest.FromJSONValue(req.OldObject); err != nil {
 			return eng, nil, fmt.Errorf("decode oldObject: %w", err)
 		}
 	}
@@ -104,7 +103,6 @@ func (j *judge) request(req admission.Request) (*engine.Engine, *engine.Request,
 // admissionDoc is the request as JSON decodes it, with the objects already
 // decoded put in rather than decoded a second time.
 func admissionDoc(req admissionv1.AdmissionRequest, obj, old *manifest.Object) (map[string]any, error) {
-	req.Object, req.OldObject = runtime.RawExtension{}, runtime.RawExtension{}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
@@ -133,7 +131,7 @@ func (j *judge) checks() *checks.Inventory {
 // validator turns the engine's findings into the admission verdict.
 type validator struct{ judge }
 
-func (v *validator) decide(ctx context.Context, req admission.Request) admission.Response {
+func (v *validator) decide(ctx context.Context, req *admissionRequest) admission.Response {
 	eng, r, err := v.request(req)
 	if err != nil {
 		return requestError(err)
@@ -180,7 +178,7 @@ func (v *validator) verdict(findings []engine.Finding, audit map[string]string) 
 // mutator applies the bundle's mutations as a JSON patch.
 type mutator struct{ judge }
 
-func (m *mutator) decide(ctx context.Context, req admission.Request) admission.Response {
+func (m *mutator) decide(ctx context.Context, req *admissionRequest) admission.Response {
 	eng, r, err := m.request(req)
 	if err != nil {
 		return requestError(err)

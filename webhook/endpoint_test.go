@@ -117,6 +117,8 @@ func TestEndpointBadInput(t *testing.T) {
 		{"not JSON", []byte("hello"), http.StatusBadRequest, "not an AdmissionReview"},
 		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
 		{"v1beta1", bytes.Replace(review(t, admissionv1.Create, "{}"), []byte("admission.k8s.io/v1"), []byte("admission.k8s.io/v1beta1"), 1), http.StatusBadRequest, "use admission.k8s.io/v1"},
+		{"data after the review", append(review(t, admissionv1.Create, "{}"), []byte(` {}`)...), http.StatusBadRequest, "data after the AdmissionReview"},
+		{"operation not a string", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":5,"object":{}}}`), http.StatusBadRequest, "operation"},
 		{"too large", append(review(t, admissionv1.Create, "{}"), bytes.Repeat([]byte(" "), MaxBodyBytes)...), http.StatusRequestEntityTooLarge, "larger than"},
 	} {
 		rec := httptest.NewRecorder()
@@ -134,11 +136,11 @@ func TestEndpointBadInput(t *testing.T) {
 
 type panicking struct{}
 
-func (panicking) decide(context.Context, admission.Request) admission.Response { panic("a policy bug") }
+func (panicking) decide(context.Context, *admissionRequest) admission.Response { panic("a policy bug") }
 
 type slow struct{}
 
-func (slow) decide(ctx context.Context, _ admission.Request) admission.Response {
+func (slow) decide(ctx context.Context, _ *admissionRequest) admission.Response {
 	<-ctx.Done()
 	return admission.Allowed("")
 }

@@ -4,6 +4,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,7 +30,23 @@ const defaultTimeout = 10 * time.Second
 
 // decider decides one admission request: validation or mutation.
 type decider interface {
-	decide(ctx context.Context, req admission.Request) admission.Response
+	decide(ctx context.Context, req *admissionRequest) admission.Response
+}
+
+// admissionReview is an AdmissionReview as the endpoint decodes it.
+type admissionReview struct {
+	APIVersion string            `json:"apiVersion"`
+	Request    *admissionRequest `json:"request"`
+}
+
+// admissionRequest is an admission request whose objects are decoded in the same
+// pass as the rest, as JSON values (numbers as json.Number), rather than
+// kept as raw bytes to decode a second time. Its fields shadow the
+// embedded request's, whose Object and OldObject stay empty.
+type admissionRequest struct {
+	admissionv1.AdmissionRequest
+	Object    any `json:"object,omitempty"`
+	OldObject any `json:"oldObject,omitempty"`
 }
 
 // endpoint serves AdmissionReviews over HTTP for a decider: it rejects what
@@ -58,17 +75,17 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
 		return
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
+	rev, err := decodeReview(body)
+	if err != nil {
 		e.fail(w, http.StatusBadRequest, "not an AdmissionReview: "+err.Error())
 		return
 	}
-	if review.Request == nil || review.Request.UID == "" {
+	if rev.Request == nil || rev.Request.UID == "" {
 		e.fail(w, http.StatusBadRequest, "not an AdmissionReview: no request, or a request without a uid")
 		return
 	}
-	if review.APIVersion != "" && review.APIVersion != admissionv1.SchemeGroupVersion.String() {
-		e.fail(w, http.StatusBadRequest, fmt.Sprintf("AdmissionReview %s is not supported: use admission.k8s.io/v1", review.APIVersion))
+	if rev.APIVersion != "" && rev.APIVersion != admissionv1.SchemeGroupVersion.String() {
+		e.fail(w, http.StatusBadRequest, fmt.Sprintf("AdmissionReview %s is not supported: use admission.k8s.io/v1", rev.APIVersion))
 		return
 	}
 
@@ -81,10 +98,10 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	req := admission.Request{AdmissionRequest: *review.Request}
+	req := rev.Request
 	resp := e.safeDecide(ctx, req)
 	resp.UID = req.UID
-	if err := resp.Complete(req); err != nil {
+	if err := resp.Complete(admission.Request{AdmissionRequest: req.AdmissionRequest}); err != nil {
 		resp = admission.Errored(http.StatusInternalServerError, err)
 		resp.UID = req.UID
 	}
@@ -101,7 +118,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // safeDecide runs the decider, turning a panic (a policy's bug) into an
 // error response for this request only.
-func (e *endpoint) safeDecide(ctx context.Context, req admission.Request) (resp admission.Response) {
+func (e *endpoint) safeDecide(ctx context.Context, req *admissionRequest) (resp admission.Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error(fmt.Errorf("panic: %v", p), "admission review panicked", "uid", req.UID, "kind", req.Kind.Kind)
@@ -115,6 +132,20 @@ func (e *endpoint) safeDecide(ctx context.Context, req admission.Request) (resp 
 		return admission.Errored(http.StatusGatewayTimeout, fmt.Errorf("review did not finish in time: %w", err))
 	}
 	return resp
+}
+
+// decodeReview decodes an AdmissionReview, objects and all, in one pass.
+func decodeReview(body []byte) (*admissionReview, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var rev admissionReview
+	if err := dec.Decode(&rev); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the AdmissionReview")
+	}
+	return &rev, nil
 }
 
 func (e *endpoint) fail(w http.ResponseWriter, code int, msg string) {
