@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -364,12 +365,10 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 	if e.rego != nil {
 		var rfs []regoFinding
 		rfs, exceptions, err = e.rego.review(ctx, o.Data)
-		out = append(out, e.regoFindings(o, rfs)...)
+		out = e.regoFindings(out, o, rfs)
 	}
 	if e.gatekeeper != nil && err == nil {
-		var gfs []Finding
-		gfs, err = e.gatekeeperFindings(ctx, req)
-		out = append(out, gfs...)
+		out, err = e.gatekeeperFindings(ctx, out, req)
 	}
 	locate(o, out)
 	return out, exceptions, err
@@ -391,9 +390,9 @@ func locate(o *manifest.Object, fs []Finding) {
 }
 
 // regoFindings applies the bundle's actions, selection and exemptions to
-// what Rego found.
-func (e *Engine) regoFindings(o *manifest.Object, rfs []regoFinding) []Finding {
-	var out []Finding
+// what Rego found, appending the findings to out.
+func (e *Engine) regoFindings(out []Finding, o *manifest.Object, rfs []regoFinding) []Finding {
+	out = slices.Grow(out, len(rfs))
 	ref := manifest.Ref{}
 	if o != nil {
 		ref = o.Ref()

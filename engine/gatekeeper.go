@@ -48,8 +48,9 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 // generations: a thousand or two (constraint, object shape) verdicts.
 const admissionVerdicts = 1024
 
-// gatekeeperFindings reviews one request with the bundle's constraints.
-func (e *Engine) gatekeeperFindings(ctx context.Context, req Request) ([]Finding, error) {
+// gatekeeperFindings reviews one request with the bundle's constraints,
+// appending the findings to out.
+func (e *Engine) gatekeeperFindings(ctx context.Context, out []Finding, req Request) ([]Finding, error) {
 	o := req.Object
 	r := gatekeeper.Request{Object: o.Data, Operation: req.Operation, DryRun: req.DryRun, Admission: req.Admission}
 	if req.OldObject != nil {
@@ -68,7 +69,7 @@ func (e *Engine) gatekeeperFindings(ctx context.Context, req Request) ([]Finding
 	}
 	vs, err := e.gatekeeper.Review(ctx, r)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	rfs := make([]regoFinding, 0, len(vs))
 	for _, v := range vs {
@@ -77,7 +78,7 @@ func (e *Engine) gatekeeperFindings(ctx context.Context, req Request) ([]Finding
 		}
 		rfs = append(rfs, regoFinding{check: v.Check, action: Action(v.Action), message: v.Message, path: v.Path})
 	}
-	return e.regoFindings(o, rfs), nil
+	return e.regoFindings(out, o, rfs), nil
 }
 
 // AddInventory puts objects into data.inventory, as Gatekeeper's sync does

@@ -165,6 +165,6 @@ func (e *Engine) checkCombined(ctx context.Context, set *manifest.Set, r *Result
 		return err
 	}
 	r.Exceptions += res.Exceptions
-	r.Combined = e.regoFindings(nil, e.rego.findings(res))
+	r.Combined = e.regoFindings(nil, nil, e.rego.findings(res))
 	return nil
 }

@@ -777,7 +777,7 @@ func (p *Policy) reviewOne(ctx context.Context, rv *review, prefix, override, po
 			results = append(results, tr.Results...)
 		}
 	}
-	var out []Violation
+	out := make([]Violation, 0, len(results))
 	for _, res := range results {
 		v := toViolation(res, prefix, override)
 		if v.Path != "" && pointer != "" {
