@@ -754,7 +754,7 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 			// violates with the error as message.
 			results = append(results, &types.Result{
 				Msg:        evalErr.Error(),
-				Metadata:   map[string]any{"details": map[string]any{}},
+				Metadata:   noDetails,
 				Constraint: c,
 			})
 			continue
@@ -966,15 +966,15 @@ func toResultTerm(c *unstructured.Unstructured, t *ast.Term) (*types.Result, err
 			return nil, nil
 		}
 		if msg, ok := m.Value.(ast.String); ok {
-			var details any = map[string]any{}
+			meta := noDetails
 			if d := obj.Get(detailsKey); d != nil {
 				v, err := ast.JSON(d.Value)
 				if err != nil {
 					return nil, err
 				}
-				details = v
+				meta = map[string]any{"details": v}
 			}
-			return &types.Result{Msg: string(msg), Metadata: map[string]any{"details": details}, Constraint: c}, nil
+			return &types.Result{Msg: string(msg), Metadata: meta, Constraint: c}, nil
 		}
 	}
 	v, err := ast.JSON(t.Value)
@@ -999,12 +999,18 @@ func toResult(c *unstructured.Unstructured, v any) (*types.Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("violation msg is %T, not a string", msgV)
 	}
-	details, ok := m["details"]
-	if !ok {
-		details = map[string]any{}
+	meta := noDetails
+	if details, ok := m["details"]; ok {
+		meta = map[string]any{"details": details}
 	}
-	return &types.Result{Msg: msg, Metadata: map[string]any{"details": details}, Constraint: c}, nil
+	return &types.Result{Msg: msg, Metadata: meta, Constraint: c}, nil
 }
+
+// noDetails is the metadata of a violation without details, as
+// Gatekeeper gives it. Results are read, never written, so all share it:
+// most violations have no details, and a map each is most of what a
+// review allocates for them.
+var noDetails = map[string]any{"details": map[string]any{}}
 
 // Dump lists the templates and constraints the driver holds.
 func (d *regoDriver) Dump(_ context.Context) (string, error) {

@@ -266,17 +266,14 @@ func sameValue(a, b ast.Value) bool {
 		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		same := true
-		x.Foreach(func(k, v *ast.Term) {
+		differ := x.Until(func(k, v *ast.Term) bool {
 			if _, isStr := k.Value.(ast.String); !isStr {
-				same = false // not from JSON; not worth telling apart
+				return true // not from JSON; not worth telling apart
 			}
-			if same {
-				w := y.Get(k)
-				same = w != nil && sameValue(v.Value, w.Value)
-			}
+			w := y.Get(k)
+			return w == nil || !sameValue(v.Value, w.Value)
 		})
-		return same
+		return !differ
 	case ast.Boolean, ast.Null:
 		return ast.Compare(a, b) == 0
 	default:
