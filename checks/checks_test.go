@@ -156,6 +156,39 @@ func TestHostIndexUpdates(t *testing.T) {
 	}
 }
 
+// A wildcard Ingress collides with every host under it, however many
+// share the parent domain (the index's sets change form past a few), and
+// no longer with those deleted.
+func TestHostIndexManyUnderOneParent(t *testing.T) {
+	for _, n := range []int{1, 3, 20} {
+		idx := NewHostIndex()
+		for i := range n {
+			idx.Add("team", fmt.Sprint("app-", i), []Claim{{Host: fmt.Sprintf("app-%d.example.com", i), Pointer: "/spec/rules/0/host"}})
+			idx.Add("team", fmt.Sprint("app-", i), []Claim{{Host: fmt.Sprintf("app-%d.example.com", i), Pointer: "/spec/tls/0/hosts/0"}})
+		}
+		wild := parse(t, ingress("other", "wild", "["+rule("*.example.com", "/")+"]", ""))[0]
+		if vs := IngressHostCollision.Review(wild, &Inventory{Hosts: idx}); len(vs) != 1 || !strings.Contains(vs[0].Message, "Ingress team/app-0 ") {
+			t.Errorf("%d hosts under example.com: %+v", n, vs)
+		}
+		self := IngressID{"other", "wild"}
+		if got := idx.overlapping(self, "*.example.com"); len(got) != n {
+			t.Errorf("%d hosts under example.com: %d overlap", n, len(got))
+		}
+		for i := 0; i < n; i += 2 {
+			idx.Delete("team", fmt.Sprint("app-", i))
+		}
+		if got := idx.overlapping(self, "*.example.com"); len(got) != n/2 {
+			t.Errorf("%d hosts, every other deleted: %d overlap, want %d", n, len(got), n/2)
+		}
+		for i := 1; i < n; i += 2 {
+			idx.Delete("team", fmt.Sprint("app-", i))
+		}
+		if len(idx.byHost) != 0 || len(idx.byParent) != 0 || idx.Len() != 0 {
+			t.Errorf("%d hosts, all deleted: byHost %v, byParent %v", n, idx.byHost, idx.byParent)
+		}
+	}
+}
+
 func TestHostsOverlap(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string

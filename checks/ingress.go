@@ -2,6 +2,8 @@ package checks
 
 import (
 	"fmt"
+	"iter"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,16 +41,16 @@ func (id IngressID) String() string { return "Ingress " + id.Namespace + "/" + i
 type HostIndex struct {
 	mu       sync.RWMutex
 	claims   map[IngressID][]Claim
-	byHost   map[string]map[IngressID]struct{} // exact host (wildcards as written)
-	byParent map[string]map[IngressID]struct{} // a.example.com under example.com
+	byHost   map[string]ingressSet // exact host (wildcards as written)
+	byParent map[string]ingressSet // a.example.com under example.com
 }
 
 // NewHostIndex returns an empty index.
 func NewHostIndex() *HostIndex {
 	return &HostIndex{
 		claims:   map[IngressID][]Claim{},
-		byHost:   map[string]map[IngressID]struct{}{},
-		byParent: map[string]map[IngressID]struct{}{},
+		byHost:   map[string]ingressSet{},
+		byParent: map[string]ingressSet{},
 	}
 }
 
@@ -104,8 +106,8 @@ func (x *HostIndex) overlapping(self IngressID, host string) map[IngressID][]Cla
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := map[IngressID][]Claim{}
-	collect := func(ids map[IngressID]struct{}) {
-		for id := range ids {
+	collect := func(ids ingressSet) {
+		for id := range ids.all() {
 			if id == self {
 				continue
 			}
@@ -148,23 +150,80 @@ func parent(host string) string {
 	return ""
 }
 
-func addTo(m map[string]map[IngressID]struct{}, k string, id IngressID) {
+func addTo(m map[string]ingressSet, k string, id IngressID) {
 	if k == "" {
 		return
 	}
 	s := m[k]
-	if s == nil {
-		s = map[IngressID]struct{}{}
-		m[k] = s
-	}
-	s[id] = struct{}{}
+	s.add(id)
+	m[k] = s
 }
 
-func removeFrom(m map[string]map[IngressID]struct{}, k string, id IngressID) {
-	if s := m[k]; s != nil {
-		delete(s, id)
-		if len(s) == 0 {
-			delete(m, k)
+func removeFrom(m map[string]ingressSet, k string, id IngressID) {
+	s, ok := m[k]
+	if !ok {
+		return
+	}
+	s.remove(id)
+	if s.len() == 0 {
+		delete(m, k)
+	} else {
+		m[k] = s
+	}
+}
+
+// ingressSet is a set of Ingresses: a slice while it is small, as nearly
+// every host's is (one Ingress), so that the index of a cluster's
+// Ingresses is not a map per host; a map past that, so that a parent
+// domain with thousands of hosts stays cheap to change.
+type ingressSet struct {
+	few  []IngressID
+	many map[IngressID]struct{}
+}
+
+// fewIngresses is the most an ingressSet keeps in its slice.
+const fewIngresses = 8
+
+func (s *ingressSet) add(id IngressID) {
+	switch {
+	case s.many != nil:
+		s.many[id] = struct{}{}
+	case slices.Contains(s.few, id):
+	case len(s.few) < fewIngresses:
+		s.few = append(s.few, id)
+	default:
+		s.many = make(map[IngressID]struct{}, len(s.few)+1)
+		for _, x := range s.few {
+			s.many[x] = struct{}{}
+		}
+		s.many[id] = struct{}{}
+		s.few = nil
+	}
+}
+
+func (s *ingressSet) remove(id IngressID) {
+	if s.many != nil {
+		delete(s.many, id)
+		return
+	}
+	if i := slices.Index(s.few, id); i >= 0 {
+		s.few = slices.Delete(s.few, i, i+1)
+	}
+}
+
+func (s ingressSet) len() int { return len(s.few) + len(s.many) }
+
+func (s ingressSet) all() iter.Seq[IngressID] {
+	return func(yield func(IngressID) bool) {
+		for _, id := range s.few {
+			if !yield(id) {
+				return
+			}
+		}
+		for id := range s.many {
+			if !yield(id) {
+				return
+			}
 		}
 	}
 }
