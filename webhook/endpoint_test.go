@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,8 +287,35 @@ type testServer struct {
 }
 
 // startServer starts a server whose bundle folder holds gatekeep.yaml
-// with config.
+// with config, and waits until it is live. Its probe and metrics ports are
+// found free and then taken by the server, so another process (go test
+// runs packages at once) may take one in between: the server then fails
+// at once, and is started again on other ports.
 func startServer(t *testing.T, config string) *testServer {
+	t.Helper()
+attempts:
+	for attempt := 1; ; attempt++ {
+		ts := startServerOnce(t, config)
+		deadline := time.Now().Add(20 * time.Second)
+		for get(ts.health, "/healthz") != http.StatusOK {
+			select {
+			case err := <-ts.ran:
+				if attempt < 3 && errors.Is(err, syscall.EADDRINUSE) {
+					continue attempts
+				}
+				t.Fatalf("server did not start: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("timed out waiting for healthz")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return ts
+	}
+}
+
+func startServerOnce(t *testing.T, config string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{bundleDir: filepath.Join(dir, "bundle"), ran: make(chan error, 1),
@@ -307,8 +336,10 @@ func startServer(t *testing.T, config string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { ts.ran <- ts.s.Run(ctx) }()
+	wait, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
 	var err error
-	if ts.addr, err = ts.s.Addr(ctx); err != nil {
+	if ts.addr, err = ts.s.Addr(wait); err != nil {
 		t.Fatal(err)
 	}
 	return ts
