@@ -226,7 +226,8 @@ func WithOptimizations(on bool) Option { return func(c *config) { c.noOptimize =
 // template can read, and answers a review that repeats them from there.
 // At the webhook most reviews do (a ReplicaSet's Pods differ in name and
 // uid, which few templates read). Templates that read the inventory, or
-// input.review as a whole, are always evaluated. It needs the
+// input.review as a whole, are always evaluated. Objects' fields met more
+// than once are also turned into Rego values once. It needs the
 // optimizations on.
 func WithVerdictCache(entries int) Option { return func(c *config) { c.verdictCache = entries } }
 
@@ -293,6 +294,9 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 		return fail(err)
 	}
 	driver.verdictCacheSize = cfg.verdictCache
+	if cfg.verdictCache > 0 {
+		driver.values = newValueCache(valueCacheSize)
+	}
 	target := newTarget()
 	copts := []client.Opt{client.Targets(target), client.EnforcementPoints(cfg.ep), client.IgnoreNoReferentialDriverWarning(true)}
 	if len(cfg.engines) == 0 {

@@ -239,15 +239,22 @@ func groupKindOf(obj map[string]any) groupKind {
 func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest { return &rv.ar }
 
 // term is input.review as a Rego value, built once however many templates
-// judge the review.
-func (rv *review) term() (*ast.Term, error) {
+// judge the review. values, when not nil, converts the fields of object
+// and oldObject but their metadata (a Pod's own name and uid).
+func (rv *review) term(values *valueCache) (*ast.Term, error) {
 	rv.once.Do(func() {
 		items := make([][2]*ast.Term, 0, len(rv.doc)+1)
 		for k, v := range rv.doc {
 			if k == "namespaceObject" {
 				continue
 			}
-			x, err := ast.InterfaceToValue(v)
+			var x ast.Value
+			var err error
+			if m, ok := v.(map[string]any); ok && values != nil && (k == "object" || k == "oldObject") {
+				x, err = objectValue(m, values)
+			} else {
+				x, err = ast.InterfaceToValue(v)
+			}
 			if err != nil {
 				rv.err = err
 				return
@@ -270,6 +277,34 @@ func (rv *review) term() (*ast.Term, error) {
 }
 
 var namespaceObjectKey = ast.StringTerm("namespaceObject")
+
+func isJSONComposite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// objectValue converts a Kubernetes object, its fields but metadata through
+// values.
+func objectValue(m map[string]any, values *valueCache) (ast.Value, error) {
+	items := make([][2]*ast.Term, 0, len(m))
+	for k, v := range m {
+		var x ast.Value
+		var err error
+		if isJSONComposite(v) && k != "metadata" {
+			x, err = values.value(v)
+		} else {
+			x, err = ast.InterfaceToValue(v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(x)})
+	}
+	return ast.NewObject(items...), nil
+}
 
 // newReview shapes a Request as Gatekeeper's AdmissionRequest-like review.
 func newReview(r *Request, source string) (*review, error) {

@@ -104,7 +104,7 @@ func (l *lookup) intern(v ast.Value) (ast.Value, uint64) {
 	c.mu.Lock()
 	canon := c.interned[h]
 	c.mu.Unlock()
-	if canon == nil || !sameValue(canon, v) {
+	if canon == nil || !identical(canon, v) && !sameValue(canon, v) {
 		canon = v
 	}
 	l.met = append(l.met, metValue{v: v, canon: canon, hash: h})

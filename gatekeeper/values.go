@@ -1,0 +1,193 @@
+package gatekeeper
+
+import (
+	"hash/maphash"
+	"math"
+	"strconv"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// At the webhook, the Pods of a ReplicaSet come with the very same spec,
+// and turning it into a Rego value is most of what building input.review
+// costs. A valueCache keeps the Rego values it made of JSON values (as
+// encoding/json decodes them) met more than once, and answers an equal
+// JSON value with the same Rego value: no conversion, and the verdict
+// cache then knows the value by identity. Rego values are never changed
+// once made, so reviews evaluated at once can share them.
+type valueCache struct {
+	mu   sync.Mutex
+	size int // entries per generation
+	// Two generations, as in verdictCache: a hit in old moves to cur;
+	// when cur is full it becomes old and old is dropped.
+	cur, old map[uint64]cachedValue
+	weight   int // the terms of cur's values
+	// seen holds the hashes met once: a value is kept the second time.
+	seen map[uint64]struct{}
+}
+
+type cachedValue struct {
+	v      ast.Value
+	weight int
+}
+
+// valueCacheSize is the values of each generation: the specs of a few
+// hundred ReplicaSets rolling at once.
+const valueCacheSize = 256
+
+var valueSeed = maphash.MakeSeed()
+
+func newValueCache(size int) *valueCache {
+	return &valueCache{size: size, cur: make(map[uint64]cachedValue, size), seen: map[uint64]struct{}{}}
+}
+
+// value converts v, a JSON value, to a Rego value, as ast.InterfaceToValue
+// does.
+func (c *valueCache) value(v any) (ast.Value, error) {
+	h, n, ok := hashJSON(v, maxVerdictWeight+1)
+	if !ok || n > maxVerdictWeight {
+		return ast.InterfaceToValue(v)
+	}
+	c.mu.Lock()
+	e, inCur := c.cur[h]
+	if !inCur {
+		e = c.old[h]
+	}
+	c.mu.Unlock()
+	if e.v != nil && equalJSON(v, e.v) {
+		if !inCur {
+			c.mu.Lock()
+			c.putLocked(h, e)
+			c.mu.Unlock()
+		}
+		return e.v, nil
+	}
+	x, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if _, met := c.seen[h]; met {
+		c.putLocked(h, cachedValue{v: x, weight: n})
+	} else {
+		if len(c.seen) >= 4*c.size {
+			clear(c.seen)
+		}
+		c.seen[h] = struct{}{}
+	}
+	c.mu.Unlock()
+	return x, nil
+}
+
+func (c *valueCache) putLocked(h uint64, e cachedValue) {
+	if _, ok := c.cur[h]; !ok && (len(c.cur) >= c.size || c.weight+e.weight > c.size*verdictsWeight) {
+		c.old, c.cur = c.cur, make(map[uint64]cachedValue, c.size)
+		c.weight = 0
+	}
+	c.cur[h] = e
+	c.weight += e.weight
+}
+
+// hashJSON hashes a JSON value and counts its terms, up to limit; ok is
+// false for values that are not as encoding/json and manifest make them
+// (maps of any, slices of any, strings, booleans, nil, int64, float64).
+// Maps hash alike whatever their order.
+func hashJSON(v any, limit int) (h uint64, n int, ok bool) {
+	n = 1
+	switch x := v.(type) {
+	case nil:
+		return 0x6e756c6c, n, true
+	case bool:
+		if x {
+			return 0x74727565, n, true
+		}
+		return 0x66616c73, n, true
+	case string:
+		return maphash.String(valueSeed, x), n, true
+	case int64:
+		return mix(uint64(x) ^ 0x696e7436), n, true
+	case float64:
+		return mix(math.Float64bits(x) ^ 0x666c6f61), n, true
+	case []any:
+		h = 0x61727261 + uint64(len(x))
+		for _, e := range x {
+			eh, en, eok := hashJSON(e, limit-n)
+			if n += en; !eok || n > limit {
+				return 0, n, eok
+			}
+			h = mix(h ^ eh)
+		}
+		return h, n, true
+	case map[string]any:
+		h = 0x6f626a65 + uint64(len(x))
+		for k, e := range x {
+			eh, en, eok := hashJSON(e, limit-n)
+			if n += 1 + en; !eok || n > limit {
+				return 0, n, eok
+			}
+			h += mix(maphash.String(valueSeed, k) ^ eh*0x9e3779b97f4a7c15)
+		}
+		return h, n, true
+	}
+	return 0, n, false
+}
+
+// mix is a 64-bit finaliser (splitmix64's).
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// equalJSON tells whether ast.InterfaceToValue(v) would be x, numbers
+// spelled alike.
+func equalJSON(v any, x ast.Value) bool {
+	switch v := v.(type) {
+	case nil:
+		_, ok := x.(ast.Null)
+		return ok
+	case bool:
+		b, ok := x.(ast.Boolean)
+		return ok && bool(b) == v
+	case string:
+		s, ok := x.(ast.String)
+		return ok && string(s) == v
+	case int64:
+		var buf [24]byte
+		n, ok := x.(ast.Number)
+		return ok && string(n) == string(strconv.AppendInt(buf[:0], v, 10))
+	case float64:
+		var buf [32]byte
+		n, ok := x.(ast.Number)
+		return ok && string(n) == string(strconv.AppendFloat(buf[:0], v, 'g', -1, 64))
+	case []any:
+		a, ok := x.(*ast.Array)
+		if !ok || a.Len() != len(v) {
+			return false
+		}
+		for i, e := range v {
+			if !equalJSON(e, a.Elem(i).Value) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		o, ok := x.(ast.Object)
+		if !ok || o.Len() != len(v) {
+			return false
+		}
+		differ := o.Until(func(k, t *ast.Term) bool {
+			s, isStr := k.Value.(ast.String)
+			if !isStr {
+				return true
+			}
+			e, has := v[string(s)]
+			return !has || !equalJSON(e, t.Value)
+		})
+		return !differ
+	}
+	return false
+}
