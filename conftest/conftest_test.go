@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -145,6 +146,14 @@ func TestReview(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got\n%s\nwant\n%s", dump(got), dump(tt.want))
+			}
+			// The same input as a Rego value already.
+			v, err := ast.InterfaceToValue(tt.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := p.ReviewValue(ctx, v); err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ReviewValue: %v, got\n%s\nwant\n%s", err, dump(got), dump(tt.want))
 			}
 		})
 	}

@@ -27,6 +27,11 @@ func (p *Policies) Review(ctx context.Context, input map[string]any) (Result, er
 	return p.eval(ctx, v)
 }
 
+// ReviewValue is Review for an input that is a Rego value already.
+func (p *Policies) ReviewValue(ctx context.Context, input ast.Value) (Result, error) {
+	return p.eval(ctx, input)
+}
+
 // ReviewCombined runs the policies over every document at once, as
 // conftest's --combine: input is the list of {"path": ..., "contents": ...}
 // in path order (documents of one file keep their order).

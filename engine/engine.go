@@ -12,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/gatekeeper"
+	"github.com/gatekeep-dev/gatekeep/internal/regovalue"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
@@ -72,6 +75,10 @@ type Engine struct {
 	regoOpts   regoOptions
 	rego       *regoPolicies
 	gatekeeper *gatekeeper.Policy
+	// values makes the Rego value of each reviewed object once, for the
+	// Rego checks and Gatekeeper both; in admission mode it remembers
+	// the fields that come again (a ReplicaSet's Pods share a spec).
+	values *regovalue.Cache
 	// inventoryMu keeps CI runs of one engine from mixing inventories.
 	inventoryMu sync.Mutex
 
@@ -163,6 +170,9 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	// else needs them: the built-in checks and the conftest-style Rego
 	// are prepared beside them, on the other core. Errors are reported in
 	// the same order either way.
+	if e.mode == Admission {
+		e.values = regovalue.New(admissionValues)
+	}
 	var gkErr error
 	gkDone := make(chan struct{})
 	go func() {
@@ -361,14 +371,24 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 		}
 	}
 	exceptions := 0
+	// One Rego value of the object for both, when both judge it or it is
+	// worth remembering; else conftest converts what its checks read.
+	var value ast.Value
+	if e.gatekeeper != nil || e.values != nil {
+		v, err := e.values.Object(o.Data)
+		if err != nil {
+			return out, 0, fmt.Errorf("%s: as a Rego value: %w", ref, err)
+		}
+		value = v
+	}
 	var err error
 	if e.rego != nil {
 		var rfs []regoFinding
-		rfs, exceptions, err = e.rego.review(ctx, o.Data)
+		rfs, exceptions, err = e.rego.review(ctx, o.Data, value)
 		out = e.regoFindings(out, o, rfs)
 	}
 	if e.gatekeeper != nil && err == nil {
-		out, err = e.gatekeeperFindings(ctx, out, req)
+		out, err = e.gatekeeperFindings(ctx, out, req, value)
 	}
 	locate(o, out)
 	return out, exceptions, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/gatekeeper"
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -46,13 +48,18 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 
 // admissionVerdicts is the size of the webhook's verdict cache
 // generations: a thousand or two (constraint, object shape) verdicts.
-const admissionVerdicts = 1024
+// admissionValues is that of its Rego values: the specs of a few hundred
+// ReplicaSets rolling at once.
+const (
+	admissionVerdicts = 1024
+	admissionValues   = 256
+)
 
 // gatekeeperFindings reviews one request with the bundle's constraints,
-// appending the findings to out.
-func (e *Engine) gatekeeperFindings(ctx context.Context, out []Finding, req Request) ([]Finding, error) {
+// appending the findings to out; value is the object as a Rego value.
+func (e *Engine) gatekeeperFindings(ctx context.Context, out []Finding, req Request, value ast.Value) ([]Finding, error) {
 	o := req.Object
-	r := gatekeeper.Request{Object: o.Data, Operation: req.Operation, DryRun: req.DryRun, Admission: req.Admission}
+	r := gatekeeper.Request{Object: o.Data, Operation: req.Operation, DryRun: req.DryRun, Admission: req.Admission, ObjectValue: value}
 	if req.OldObject != nil {
 		r.OldObject = req.OldObject.Data
 	}

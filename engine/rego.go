@@ -170,15 +170,22 @@ type regoFinding struct {
 	path    string
 }
 
-// review evaluates the per-object Rego.
-func (rp *regoPolicies) review(ctx context.Context, obj map[string]any) ([]regoFinding, int, error) {
+// review evaluates the per-object Rego over obj; value, if not nil, is obj
+// as a Rego value.
+func (rp *regoPolicies) review(ctx context.Context, obj map[string]any, value ast.Value) ([]regoFinding, int, error) {
 	var out []regoFinding
 	exceptions := 0
 	for _, p := range []*conftest.Policies{rp.checks, rp.userPerObject()} {
 		if p == nil {
 			continue
 		}
-		res, err := p.Review(ctx, obj)
+		var res conftest.Result
+		var err error
+		if value != nil {
+			res, err = p.ReviewValue(ctx, value)
+		} else {
+			res, err = p.Review(ctx, obj)
+		}
 		if err != nil {
 			return out, exceptions, err
 		}

@@ -56,10 +56,8 @@ type regoDriver struct {
 	gen uint64
 
 	// verdictCacheSize is the entries of each combined program's
-	// verdictCache; 0 keeps none, and no values either.
+	// verdictCache; 0 keeps none.
 	verdictCacheSize int
-	// values converts the reviews' objects; nil without a verdict cache.
-	values *valueCache
 
 	// comb is the combined program of a generation (see combinedProgram).
 	comb   atomic.Pointer[combinedProgram]
@@ -682,7 +680,7 @@ func (d *regoDriver) Query(ctx context.Context, _ string, constraints []*unstruc
 	if !ok {
 		return nil, fmt.Errorf("unexpected review type %T", rev)
 	}
-	reviewTerm, err := rv.term(d.values)
+	reviewTerm, err := rv.term()
 	if err != nil {
 		return nil, err
 	}

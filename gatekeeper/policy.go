@@ -35,6 +35,7 @@ import (
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/types"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
@@ -171,6 +172,11 @@ type Request struct {
 	// "request") as JSON decodes it; input.review is then that request, and
 	// Object, OldObject, Operation, UserInfo and DryRun are not used.
 	Admission map[string]any
+	// ObjectValue, if set, is the Rego value of the object under review
+	// (Admission's "object", or Object), made by the caller for other
+	// Rego of its own too: input.review.object is then not converted
+	// again. It is not used on DELETE.
+	ObjectValue ast.Value
 }
 
 // Option configures New.
@@ -226,8 +232,7 @@ func WithOptimizations(on bool) Option { return func(c *config) { c.noOptimize =
 // template can read, and answers a review that repeats them from there.
 // At the webhook most reviews do (a ReplicaSet's Pods differ in name and
 // uid, which few templates read). Templates that read the inventory, or
-// input.review as a whole, are always evaluated. Objects' fields met more
-// than once are also turned into Rego values once. It needs the
+// input.review as a whole, are always evaluated. It needs the
 // optimizations on.
 func WithVerdictCache(entries int) Option { return func(c *config) { c.verdictCache = entries } }
 
@@ -294,9 +299,6 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 		return fail(err)
 	}
 	driver.verdictCacheSize = cfg.verdictCache
-	if cfg.verdictCache > 0 {
-		driver.values = newValueCache(valueCacheSize)
-	}
 	target := newTarget()
 	copts := []client.Opt{client.Targets(target), client.EnforcementPoints(cfg.ep), client.IgnoreNoReferentialDriverWarning(true)}
 	if len(cfg.engines) == 0 {

@@ -210,7 +210,9 @@ type review struct {
 	source    string
 	// doc is input.review without namespaceObject.
 	doc map[string]any
-	ar  admissionv1.AdmissionRequest
+	// objectValue, if set, is the Rego value of doc's object.
+	objectValue ast.Value
+	ar          admissionv1.AdmissionRequest
 
 	// kinds are the group and kind of object and oldObject, read once
 	// for every matcher.
@@ -239,9 +241,8 @@ func groupKindOf(obj map[string]any) groupKind {
 func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest { return &rv.ar }
 
 // term is input.review as a Rego value, built once however many templates
-// judge the review. values, when not nil, converts the fields of object
-// and oldObject but their metadata (a Pod's own name and uid).
-func (rv *review) term(values *valueCache) (*ast.Term, error) {
+// judge the review.
+func (rv *review) term() (*ast.Term, error) {
 	rv.once.Do(func() {
 		items := make([][2]*ast.Term, 0, len(rv.doc)+1)
 		for k, v := range rv.doc {
@@ -250,8 +251,8 @@ func (rv *review) term(values *valueCache) (*ast.Term, error) {
 			}
 			var x ast.Value
 			var err error
-			if m, ok := v.(map[string]any); ok && values != nil && (k == "object" || k == "oldObject") {
-				x, err = objectValue(m, values)
+			if k == "object" && rv.objectValue != nil {
+				x = rv.objectValue
 			} else {
 				x, err = ast.InterfaceToValue(v)
 			}
@@ -278,32 +279,13 @@ func (rv *review) term(values *valueCache) (*ast.Term, error) {
 
 var namespaceObjectKey = ast.StringTerm("namespaceObject")
 
-func isJSONComposite(v any) bool {
-	switch v.(type) {
-	case map[string]any, []any:
-		return true
+// objectValue is the Rego value of input.review.object the caller made:
+// none on DELETE, whose object is the old one.
+func (r *Request) objectValue(op string) ast.Value {
+	if op == "DELETE" {
+		return nil
 	}
-	return false
-}
-
-// objectValue converts a Kubernetes object, its fields but metadata through
-// values.
-func objectValue(m map[string]any, values *valueCache) (ast.Value, error) {
-	items := make([][2]*ast.Term, 0, len(m))
-	for k, v := range m {
-		var x ast.Value
-		var err error
-		if isJSONComposite(v) && k != "metadata" {
-			x, err = values.value(v)
-		} else {
-			x, err = ast.InterfaceToValue(v)
-		}
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(x)})
-	}
-	return ast.NewObject(items...), nil
+	return r.ObjectValue
 }
 
 // newReview shapes a Request as Gatekeeper's AdmissionRequest-like review.
@@ -350,7 +332,7 @@ func newReview(r *Request, source string) (*review, error) {
 	}
 	return &review{
 		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
-		operation: op, source: source, doc: doc,
+		operation: op, source: source, doc: doc, objectValue: r.objectValue(op),
 		ar:    admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
 		kinds: [2]groupKind{groupKindOf(obj), groupKindOf(old)},
 	}, nil
@@ -411,7 +393,7 @@ func admissionReview(r *Request, source string) (*review, error) {
 	}
 	return &review{
 		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
-		operation: op, source: source, doc: doc,
+		operation: op, source: source, doc: doc, objectValue: r.objectValue(op),
 		ar:    admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
 		kinds: [2]groupKind{groupKindOf(obj), groupKindOf(old)},
 	}, nil

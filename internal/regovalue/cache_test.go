@@ -1,23 +1,28 @@
-package gatekeeper
+package regovalue
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatekeep-dev/gatekeep/internal/infragen"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
-// TestValueCache converts every field of the objects of a generated
-// repository, and of every copy of them with one field changed or removed,
-// through a valueCache, and wants what ast.InterfaceToValue gives, numbers
-// spelled alike. A value met a second time is kept, and the third time
-// comes back the very same.
-func TestValueCache(t *testing.T) {
-	c := newValueCache(64)
+// TestCache converts every field of the objects of a generated
+// repository, and of every copy of them with one field changed, through a
+// Cache, and wants what ast.InterfaceToValue gives, numbers spelled alike.
+// A value met a second time is kept, and the third time comes back the
+// very same.
+func TestCache(t *testing.T) {
+	c := New(64)
 	var values []any
-	for _, o := range repoObjects(t, 3) {
-		for _, obj := range append([]map[string]any{o.Data}, variantObjects(o.Data)...) {
+	for _, o := range repoObjects(t) {
+		for _, obj := range append([]map[string]any{o.Data}, variants(o.Data)...) {
+			values = append(values, obj)
 			for _, v := range obj {
 				values = append(values, v)
 			}
@@ -36,33 +41,103 @@ func TestValueCache(t *testing.T) {
 		}
 		var got [3]ast.Value
 		for i := range got {
-			if got[i], err = c.value(v); err != nil {
+			if got[i], err = c.Value(v); err != nil {
 				t.Fatal(err)
 			}
-			if !sameValue(got[i], want) {
-				t.Fatalf("value(%v) = %v, want %v", v, got[i], want)
+			if got[i].String() != want.String() {
+				t.Fatalf("Value(%v) = %v, want %v", v, got[i], want)
 			}
 		}
 		if got[1] == got[2] {
 			kept++
 		}
+		if m, ok := v.(map[string]any); ok {
+			obj, err := c.Object(m)
+			if err != nil || obj.String() != want.String() {
+				t.Fatalf("Object(%v) = %v, %v; want %v", v, obj, err, want)
+			}
+		}
 	}
 	if kept < len(values)/2 {
 		t.Errorf("%d of %d values were kept", kept, len(values))
 	}
+	if obj, err := (*Cache)(nil).Object(map[string]any{"a": []any{int64(1)}}); err != nil || obj.String() != `{"a": [1]}` {
+		t.Errorf("nil Cache: %v, %v", obj, err)
+	}
 }
 
-func variantObjects(obj map[string]any) []map[string]any {
-	var out []map[string]any
-	for _, v := range variants(obj) {
-		out = append(out, v.obj)
+func repoObjects(t *testing.T) []*manifest.Object {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := infragen.Generate(dir, 3); err != nil {
+		t.Fatal(err)
 	}
+	set := manifest.Load(context.Background(), []string{dir})
+	if len(set.Objects) == 0 {
+		t.Fatal("no objects")
+	}
+	return set.Objects
+}
+
+// variants are copies of obj that each differ from it in one scalar.
+func variants(obj map[string]any) []map[string]any {
+	var out []map[string]any
+	var walk func(v any, set func(any))
+	walk = func(v any, set func(any)) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(e, func(n any) { x[k] = n })
+			}
+			return
+		case []any:
+			for i, e := range x {
+				walk(e, func(n any) { x[i] = n })
+			}
+			return
+		}
+		var changed any
+		switch x := v.(type) {
+		case string:
+			changed = x + "-x"
+		case bool:
+			changed = !x
+		case int64:
+			changed = x + 1
+		case float64:
+			changed = x + 1
+		default:
+			return
+		}
+		set(changed)
+		out = append(out, deepCopy(obj).(map[string]any))
+		set(v)
+	}
+	walk(obj, nil)
 	return out
 }
 
-// TestValueCacheTellsApart: values whose hashes collide, or that differ
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = deepCopy(e)
+		}
+		return a
+	}
+	return v
+}
+
+// TestCacheTellsApart: values whose hashes collide, or that differ
 // only in how a number is spelled, never answer for each other.
-func TestValueCacheTellsApart(t *testing.T) {
+func TestCacheTellsApart(t *testing.T) {
 	for _, tc := range []struct {
 		a, b any
 	}{
@@ -75,18 +150,18 @@ func TestValueCacheTellsApart(t *testing.T) {
 		{[]any{map[string]any{}}, []any{[]any{}}},
 		{map[string]any{"x": []any{true}}, map[string]any{"y": []any{true}}},
 	} {
-		c := newValueCache(8)
+		c := New(8)
 		// The same hash for both, as a collision would give.
 		h, _, _ := hashJSON(tc.a, 100)
 		a, _ := ast.InterfaceToValue(tc.a)
 		c.putLocked(h, cachedValue{v: a, weight: 1})
 		c.cur[mustHash(t, tc.b)] = cachedValue{v: a, weight: 1}
-		got, err := c.value(tc.b)
+		got, err := c.Value(tc.b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want, _ := ast.InterfaceToValue(tc.b)
-		if !sameValue(got, want) {
+		if got.String() != want.String() {
 			t.Errorf("value(%v) = %v, the value of %v", tc.b, got, tc.a)
 		}
 		if equalJSON(tc.b, a) {
@@ -126,17 +201,17 @@ func TestHashJSON(t *testing.T) {
 	if _, n, _ := hashJSON(a, 10); n <= 10 {
 		t.Errorf("50 entries counted as %d terms", n)
 	}
-	c := newValueCache(8)
-	big := make([]any, maxVerdictWeight)
+	c := New(8)
+	big := make([]any, maxWeight)
 	for i := range big {
 		big[i] = int64(i)
 	}
 	for range 3 {
-		if _, err := c.value(big); err != nil {
+		if _, err := c.Value(big); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(c.cur) != 0 || len(c.seen) != 0 {
-		t.Errorf("a value of %d terms was kept", maxVerdictWeight+1)
+		t.Errorf("a value of %d terms was kept", maxWeight+1)
 	}
 }

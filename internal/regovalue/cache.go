@@ -1,4 +1,6 @@
-package gatekeeper
+// Package regovalue turns the JSON values of admission requests into Rego
+// values, remembering those that come again.
+package regovalue
 
 import (
 	"hash/maphash"
@@ -10,16 +12,17 @@ import (
 )
 
 // At the webhook, the Pods of a ReplicaSet come with the very same spec,
-// and turning it into a Rego value is most of what building input.review
-// costs. A valueCache keeps the Rego values it made of JSON values (as
-// encoding/json decodes them) met more than once, and answers an equal
-// JSON value with the same Rego value: no conversion, and the verdict
-// cache then knows the value by identity. Rego values are never changed
-// once made, so reviews evaluated at once can share them.
-type valueCache struct {
+// and turning it into a Rego value is much of what the Rego checks and
+// Gatekeeper's input.review cost. A Cache keeps the Rego values it made of
+// JSON values (as encoding/json and manifest decode them) met more than
+// once, and answers an equal JSON value with the same Rego value: no
+// conversion, and Gatekeeper's verdict cache then knows the value by
+// identity. Rego values are never changed once made, so reviews
+// evaluated at once can share them. A Cache is safe for concurrent use.
+type Cache struct {
 	mu   sync.Mutex
 	size int // entries per generation
-	// Two generations, as in verdictCache: a hit in old moves to cur;
+	// Two generations make a cheap LRU: a hit in old moves to cur;
 	// when cur is full it becomes old and old is dropped.
 	cur, old map[uint64]cachedValue
 	weight   int // the terms of cur's values
@@ -32,21 +35,57 @@ type cachedValue struct {
 	weight int
 }
 
-// valueCacheSize is the values of each generation: the specs of a few
-// hundred ReplicaSets rolling at once.
-const valueCacheSize = 256
+// Bounds on what a Cache holds: a value of more than maxWeight terms is
+// not kept, and a generation holds at most meanWeight terms a value.
+const (
+	maxWeight  = 4096
+	meanWeight = 64
+)
 
-var valueSeed = maphash.MakeSeed()
+var seed = maphash.MakeSeed()
 
-func newValueCache(size int) *valueCache {
-	return &valueCache{size: size, cur: make(map[uint64]cachedValue, size), seen: map[uint64]struct{}{}}
+// New returns a Cache of two generations of size values each.
+func New(size int) *Cache {
+	return &Cache{size: size, cur: make(map[uint64]cachedValue, size), seen: map[uint64]struct{}{}}
 }
 
-// value converts v, a JSON value, to a Rego value, as ast.InterfaceToValue
+// Object converts a Kubernetes object, as ast.InterfaceToValue does; its
+// fields but metadata (a Pod's own name and uid, never met again) go
+// through the cache. A nil Cache converts plainly.
+func (c *Cache) Object(m map[string]any) (ast.Value, error) {
+	if c == nil {
+		return ast.InterfaceToValue(m)
+	}
+	items := make([][2]*ast.Term, 0, len(m))
+	for k, v := range m {
+		var x ast.Value
+		var err error
+		if composite(v) && k != "metadata" {
+			x, err = c.Value(v)
+		} else {
+			x, err = ast.InterfaceToValue(v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(x)})
+	}
+	return ast.NewObject(items...), nil
+}
+
+func composite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// Value converts v, a JSON value, to a Rego value, as ast.InterfaceToValue
 // does.
-func (c *valueCache) value(v any) (ast.Value, error) {
-	h, n, ok := hashJSON(v, maxVerdictWeight+1)
-	if !ok || n > maxVerdictWeight {
+func (c *Cache) Value(v any) (ast.Value, error) {
+	h, n, ok := hashJSON(v, maxWeight+1)
+	if !ok || n > maxWeight {
 		return ast.InterfaceToValue(v)
 	}
 	c.mu.Lock()
@@ -80,8 +119,8 @@ func (c *valueCache) value(v any) (ast.Value, error) {
 	return x, nil
 }
 
-func (c *valueCache) putLocked(h uint64, e cachedValue) {
-	if _, ok := c.cur[h]; !ok && (len(c.cur) >= c.size || c.weight+e.weight > c.size*verdictsWeight) {
+func (c *Cache) putLocked(h uint64, e cachedValue) {
+	if _, ok := c.cur[h]; !ok && (len(c.cur) >= c.size || c.weight+e.weight > c.size*meanWeight) {
 		c.old, c.cur = c.cur, make(map[uint64]cachedValue, c.size)
 		c.weight = 0
 	}
@@ -104,7 +143,7 @@ func hashJSON(v any, limit int) (h uint64, n int, ok bool) {
 		}
 		return 0x66616c73, n, true
 	case string:
-		return maphash.String(valueSeed, x), n, true
+		return maphash.String(seed, x), n, true
 	case int64:
 		return mix(uint64(x) ^ 0x696e7436), n, true
 	case float64:
@@ -126,7 +165,7 @@ func hashJSON(v any, limit int) (h uint64, n int, ok bool) {
 			if n += 1 + en; !eok || n > limit {
 				return 0, n, eok
 			}
-			h += mix(maphash.String(valueSeed, k) ^ eh*0x9e3779b97f4a7c15)
+			h += mix(maphash.String(seed, k) ^ eh*0x9e3779b97f4a7c15)
 		}
 		return h, n, true
 	}
