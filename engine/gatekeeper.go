@@ -66,7 +66,7 @@ func (e *Engine) gatekeeperFindings(ctx context.Context, out []Finding, req Requ
 	if req.Namespace != nil {
 		r.Namespace = req.Namespace.Data
 	}
-	if req.UserInfo != nil {
+	if req.UserInfo != nil && req.Admission == nil { // else the request's own is read
 		if b, err := json.Marshal(req.UserInfo); err == nil {
 			_ = json.Unmarshal(b, &r.UserInfo)
 		}
