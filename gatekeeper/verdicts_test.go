@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
+	"github.com/gatekeep-dev/gatekeep/internal/infragen"
 	"github.com/gatekeep-dev/gatekeep/internal/regovalue"
 )
 
@@ -80,8 +81,8 @@ func TestVerdictCacheAgrees(t *testing.T) {
 	for _, obj := range objs {
 		name := fmt.Sprintf("%v %v", obj["kind"], obj["metadata"].(map[string]any)["name"])
 		compare(obj, name)
-		for i, v := range variants(obj) {
-			compare(v.obj, fmt.Sprintf("%s, %s (variant %d)", name, v.change, i))
+		for i, v := range infragen.Variants(obj) {
+			compare(v.Object, fmt.Sprintf("%s, %s (variant %d)", name, v.Change, i))
 			compare(obj, name+" again")
 		}
 	}
@@ -188,61 +189,6 @@ func admissionOf(obj map[string]any, uid string) map[string]any {
 		"userInfo": map[string]any{"username": "system:serviceaccount:ci:deployer"},
 		"object":   obj,
 	}
-}
-
-type variant struct {
-	obj    map[string]any
-	change string
-}
-
-// variants are copies of obj that each differ in one field: a scalar
-// changed, or a key removed.
-func variants(obj map[string]any) []variant {
-	var out []variant
-	var walk func(v any, path []string, set func(any), del func())
-	walk = func(v any, path []string, set func(any), del func()) {
-		at := "/" + strings.Join(path, "/")
-		switch x := v.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				walk(x[k], append(path, k), func(n any) { x[k] = n }, func() { delete(x, k) })
-			}
-		case []any:
-			for i := range x {
-				walk(x[i], append(path, fmt.Sprint(i)), func(n any) { x[i] = n }, nil)
-			}
-		}
-		var changed any
-		switch x := v.(type) {
-		case string:
-			changed = x + "-x"
-		case bool:
-			changed = !x
-		case int:
-			changed = x + 1
-		case int64:
-			changed = x + 1
-		case float64:
-			changed = x + 1
-		}
-		if changed != nil && set != nil {
-			set(changed)
-			out = append(out, variant{deepCopy(obj).(map[string]any), "changed " + at})
-			set(v)
-		}
-		if del != nil && len(path) > 1 {
-			del()
-			out = append(out, variant{deepCopy(obj).(map[string]any), "removed " + at})
-			set(v)
-		}
-	}
-	walk(obj, nil, nil, nil)
-	return out
 }
 
 func TestReviewReads(t *testing.T) {

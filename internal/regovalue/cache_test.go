@@ -13,7 +13,7 @@ import (
 )
 
 // TestCache converts every field of the objects of a generated
-// repository, and of every copy of them with one field changed, through a
+// repository, and of every copy of them with one field changed or removed, through a
 // Cache, and wants what ast.InterfaceToValue gives, numbers spelled alike.
 // A value met a second time is kept, and the third time comes back the
 // very same.
@@ -21,7 +21,11 @@ func TestCache(t *testing.T) {
 	c := New(64)
 	var values []any
 	for _, o := range repoObjects(t) {
-		for _, obj := range append([]map[string]any{o.Data}, variants(o.Data)...) {
+		objs := []map[string]any{o.Data}
+		for _, v := range infragen.Variants(o.Data) {
+			objs = append(objs, v.Object)
+		}
+		for _, obj := range objs {
 			values = append(values, obj)
 			for _, v := range obj {
 				values = append(values, v)
@@ -77,62 +81,6 @@ func repoObjects(t *testing.T) []*manifest.Object {
 		t.Fatal("no objects")
 	}
 	return set.Objects
-}
-
-// variants are copies of obj that each differ from it in one scalar.
-func variants(obj map[string]any) []map[string]any {
-	var out []map[string]any
-	var walk func(v any, set func(any))
-	walk = func(v any, set func(any)) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				walk(e, func(n any) { x[k] = n })
-			}
-			return
-		case []any:
-			for i, e := range x {
-				walk(e, func(n any) { x[i] = n })
-			}
-			return
-		}
-		var changed any
-		switch x := v.(type) {
-		case string:
-			changed = x + "-x"
-		case bool:
-			changed = !x
-		case int64:
-			changed = x + 1
-		case float64:
-			changed = x + 1
-		default:
-			return
-		}
-		set(changed)
-		out = append(out, deepCopy(obj).(map[string]any))
-		set(v)
-	}
-	walk(obj, nil)
-	return out
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		a := make([]any, len(x))
-		for i, e := range x {
-			a[i] = deepCopy(e)
-		}
-		return a
-	}
-	return v
 }
 
 // TestCacheTellsApart: values whose hashes collide, or that differ
