@@ -166,13 +166,13 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			e.version = v
 		}
 	}
+	if e.mode == Admission {
+		e.values = regovalue.New(admissionValues)
+	}
 	// The Gatekeeper templates take the longest to compile, and nothing
 	// else needs them: the built-in checks and the conftest-style Rego
 	// are prepared beside them, on the other core. Errors are reported in
 	// the same order either way.
-	if e.mode == Admission {
-		e.values = regovalue.New(admissionValues)
-	}
 	var gkErr error
 	gkDone := make(chan struct{})
 	go func() {
