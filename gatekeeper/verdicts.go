@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatekeep-dev/gatekeep/internal/gencache"
 )
 
 // At the webhook most reviews repeat an earlier one in all a template can
@@ -19,20 +21,15 @@ import (
 // nondeterministic builtin, no rego.metadata) make the rest a function of
 // those values and the unit's parameters, which are fixed per program.
 type verdictCache struct {
-	mu   sync.Mutex
-	size int // entries per generation
-	// Two generations make a cheap LRU: a hit in old moves to cur; when
-	// cur is full, it becomes old and old is dropped.
-	cur, old map[verdictKey]*verdict
-	weight   int // of cur's verdicts
-	// interned holds one of each composite value the entries hold, by
-	// hash: a review's values are swapped for the equal ones held here
-	// once, and the entries then compare by identity.
+	mu sync.Mutex
+	// verdicts are kept the second time their key is met, so that the
+	// many met only once (a new Pod's spec) hold no memory.
+	verdicts *gencache.Cache[verdictKey, *verdict]
+	// interned holds one of each composite value the current
+	// generation's verdicts hold, by hash: a review's values are swapped
+	// for the equal ones held here once, and the verdicts then compare by
+	// identity.
 	interned map[uint64]ast.Value
-	// seen holds the keys of verdicts met once: a verdict is kept the
-	// second time its key is met, so that the many met only once (a new
-	// Pod's spec) hold no memory.
-	seen map[verdictKey]struct{}
 	// hits and misses count the lookups, for tests.
 	hits, misses int
 }
@@ -45,11 +42,14 @@ type verdictKey struct {
 type verdict struct {
 	vals       []ast.Value // the values read, nil where undefined
 	violations []*ast.Term
-	weight     int // the terms it holds (see nodes)
 }
 
 func newVerdictCache(size int) *verdictCache {
-	return &verdictCache{size: size, cur: make(map[verdictKey]*verdict, size), interned: map[uint64]ast.Value{}, seen: map[verdictKey]struct{}{}}
+	c := &verdictCache{verdicts: gencache.New[verdictKey, *verdict](size, verdictsWeight), interned: map[uint64]ast.Value{}}
+	// A new generation interns anew, so that interned values are only
+	// those its verdicts hold.
+	c.verdicts.OnNewGeneration = func() { clear(c.interned) }
+	return c
 }
 
 // reads is the values of a review that a unit can read, and their hash.
@@ -123,19 +123,12 @@ func identical(a, b ast.Value) bool {
 
 // get returns the unit's violations for reads, if cached.
 func (c *verdictCache) get(u *unit, r reads) ([]*ast.Term, bool) {
-	k := verdictKey{u, r.hash}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, inCur := c.cur[k]
-	if !inCur {
-		v = c.old[k]
-	}
-	if v == nil || !sameValues(v.vals, r.vals) {
+	v, ok := c.verdicts.Get(verdictKey{u, r.hash}, func(v *verdict) bool { return sameValues(v.vals, r.vals) })
+	if !ok {
 		c.misses++
 		return nil, false
-	}
-	if !inCur {
-		c.putLocked(k, v)
 	}
 	c.hits++
 	return v.violations, true
@@ -145,11 +138,7 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	k := verdictKey{u, r.hash}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.seen[k]; !ok {
-		if len(c.seen) >= 4*c.size {
-			clear(c.seen)
-		}
-		c.seen[k] = struct{}{}
+	if !c.verdicts.Admit(k) {
 		return
 	}
 	// What the entry holds, in Rego values; interned ones are counted
@@ -166,7 +155,7 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	if weight > maxVerdictWeight {
 		return
 	}
-	c.putLocked(k, &verdict{vals: r.vals, violations: violations, weight: weight})
+	c.verdicts.Put(k, &verdict{vals: r.vals, violations: violations}, weight)
 	for _, v := range r.vals {
 		if !composite(v) {
 			continue
@@ -192,18 +181,6 @@ const (
 	maxVerdictWeight = 4096
 	verdictsWeight   = 64
 )
-
-func (c *verdictCache) putLocked(k verdictKey, v *verdict) {
-	if _, ok := c.cur[k]; !ok && (len(c.cur) >= c.size || c.weight+v.weight > c.size*verdictsWeight) {
-		c.old, c.cur = c.cur, make(map[verdictKey]*verdict, c.size)
-		c.weight = 0
-		// The new generation interns anew, so that interned values are
-		// only those its verdicts hold.
-		clear(c.interned)
-	}
-	c.cur[k] = v
-	c.weight += v.weight
-}
 
 // nodes counts the terms of v, up to limit.
 func nodes(v ast.Value, limit int) int {

@@ -302,7 +302,8 @@ func TestVerdictCacheLookups(t *testing.T) {
 // TestVerdictCacheWeight: a verdict that would hold a large value is not
 // kept, and a generation ends when its verdicts hold too many terms.
 func TestVerdictCacheWeight(t *testing.T) {
-	c := newVerdictCache(4)
+	const size = 4
+	c := newVerdictCache(size)
 	u := &unit{n: 1}
 	array := func(n, seed int) ast.Value {
 		elems := make([]*ast.Term, n)
@@ -321,13 +322,13 @@ func TestVerdictCacheWeight(t *testing.T) {
 	if _, ok := c.get(u, big); ok {
 		t.Fatal("a verdict holding more than maxVerdictWeight terms is kept")
 	}
-	limit := c.size * verdictsWeight
+	limit := size * verdictsWeight
 	var last reads
 	for i := 1; i <= 3; i++ {
 		last = keep(array(limit/3+1, i)) // three are over the limit
 	}
-	if len(c.cur) != 1 || c.weight > limit {
-		t.Fatalf("the generation holds %d verdicts of %d terms in all, over %d", len(c.cur), c.weight, limit)
+	if c.verdicts.Len() != 1 || c.verdicts.Weight() > limit {
+		t.Fatalf("the generation holds %d verdicts of %d terms in all, over %d", c.verdicts.Len(), c.verdicts.Weight(), limit)
 	}
 	if _, ok := c.get(u, last); !ok {
 		t.Fatal("the newest verdict was not kept")

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/gatekeep-dev/gatekeep/internal/gencache"
 )
 
 // At the webhook, the Pods of a ReplicaSet come with the very same spec,
@@ -20,19 +22,9 @@ import (
 // identity. Rego values are never changed once made, so reviews
 // evaluated at once can share them. A Cache is safe for concurrent use.
 type Cache struct {
-	mu   sync.Mutex
-	size int // entries per generation
-	// Two generations make a cheap LRU: a hit in old moves to cur;
-	// when cur is full it becomes old and old is dropped.
-	cur, old map[uint64]cachedValue
-	weight   int // the terms of cur's values
-	// seen holds the hashes met once: a value is kept the second time.
-	seen map[uint64]struct{}
-}
-
-type cachedValue struct {
-	v      ast.Value
-	weight int
+	mu sync.Mutex
+	// values are kept, by hash, the second time they are met.
+	values *gencache.Cache[uint64, ast.Value]
 }
 
 // Bounds on what a Cache holds: a value of more than maxWeight terms is
@@ -46,7 +38,7 @@ var seed = maphash.MakeSeed()
 
 // New returns a Cache of two generations of size values each.
 func New(size int) *Cache {
-	return &Cache{size: size, cur: make(map[uint64]cachedValue, size), seen: map[uint64]struct{}{}}
+	return &Cache{values: gencache.New[uint64, ast.Value](size, meanWeight)}
 }
 
 // Object converts a Kubernetes object, as ast.InterfaceToValue does; its
@@ -89,43 +81,21 @@ func (c *Cache) Value(v any) (ast.Value, error) {
 		return ast.InterfaceToValue(v)
 	}
 	c.mu.Lock()
-	e, inCur := c.cur[h]
-	if !inCur {
-		e = c.old[h]
-	}
+	x, ok := c.values.Get(h, func(x ast.Value) bool { return equalJSON(v, x) })
 	c.mu.Unlock()
-	if e.v != nil && equalJSON(v, e.v) {
-		if !inCur {
-			c.mu.Lock()
-			c.putLocked(h, e)
-			c.mu.Unlock()
-		}
-		return e.v, nil
+	if ok {
+		return x, nil
 	}
 	x, err := ast.InterfaceToValue(v)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	if _, met := c.seen[h]; met {
-		c.putLocked(h, cachedValue{v: x, weight: n})
-	} else {
-		if len(c.seen) >= 4*c.size {
-			clear(c.seen)
-		}
-		c.seen[h] = struct{}{}
+	if c.values.Admit(h) {
+		c.values.Put(h, x, n)
 	}
 	c.mu.Unlock()
 	return x, nil
-}
-
-func (c *Cache) putLocked(h uint64, e cachedValue) {
-	if _, ok := c.cur[h]; !ok && (len(c.cur) >= c.size || c.weight+e.weight > c.size*meanWeight) {
-		c.old, c.cur = c.cur, make(map[uint64]cachedValue, c.size)
-		c.weight = 0
-	}
-	c.cur[h] = e
-	c.weight += e.weight
 }
 
 // hashJSON hashes a JSON value and counts its terms, up to limit; ok is

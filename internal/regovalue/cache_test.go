@@ -102,8 +102,8 @@ func TestCacheTellsApart(t *testing.T) {
 		// The same hash for both, as a collision would give.
 		h, _, _ := hashJSON(tc.a, 100)
 		a, _ := ast.InterfaceToValue(tc.a)
-		c.putLocked(h, cachedValue{v: a, weight: 1})
-		c.cur[mustHash(t, tc.b)] = cachedValue{v: a, weight: 1}
+		c.values.Put(h, a, 1)
+		c.values.Put(mustHash(t, tc.b), a, 1)
 		got, err := c.Value(tc.b)
 		if err != nil {
 			t.Fatal(err)
@@ -159,7 +159,7 @@ func TestHashJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(c.cur) != 0 || len(c.seen) != 0 {
+	if c.values.Len() != 0 || c.values.Met() != 0 {
 		t.Errorf("a value of %d terms was kept", maxWeight+1)
 	}
 }
