@@ -26,18 +26,12 @@ func BenchmarkValidatePod(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := s.Handler()
-	for _, m := range []struct {
-		name string
-		body func(i int) []byte
-	}{
-		{"replicas", func(i int) []byte { return gen.PodReview(i, 1) }},
-		{"distinct", func(i int) []byte { return gen.PodReview(i, i) }},
-	} {
-		b.Run(m.name, func(b *testing.B) {
+	for _, m := range gen.PodMixes {
+		b.Run(m.Name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := range b.N {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(m.body(i))))
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(m.Review(i))))
 				if rec.Code != http.StatusOK {
 					b.Fatal(rec.Code, rec.Body.String())
 				}

@@ -13,6 +13,23 @@ import (
 // differ in it share no verdict of a template that reads the images.
 func PodReview(n, image int) []byte { return fmt.Appendf(nil, podReviewFormat, n, image) }
 
+// A PodMix is the Pods a webhook benchmark run sends: Review(i) is the
+// i-th request.
+type PodMix struct {
+	Name   string
+	Review func(i int) []byte
+}
+
+// PodMixes are the benchmarks' mixes. Each request's Pod has a name and
+// uid of its own, as every Pod has; "replicas" Pods are otherwise alike,
+// as a ReplicaSet makes them (most Pod creates in a cluster); "distinct"
+// Pods also differ in an image, so that no template's verdict repeats
+// (the webhook's verdict cache never answers).
+var PodMixes = []PodMix{
+	{"replicas", func(i int) []byte { return PodReview(i, 1) }},
+	{"distinct", func(i int) []byte { return PodReview(i, i) }},
+}
+
 // podReviewFormat is PodReview's request, with verbs for fmt: %[1]d is n,
 // %[2]d image.
 var podReviewFormat = func() string {

@@ -120,21 +120,6 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 	return <-errs
 }
 
-// A mix is the Pods a run sends. Each request's Pod has a name and uid of
-// its own, as every Pod has; "replicas" Pods are otherwise alike, as a
-// ReplicaSet makes them (most Pod creates in a cluster); "distinct" Pods
-// also differ in an image, so that no template's verdict repeats (the
-// webhook's verdict cache never answers).
-type mix struct {
-	name string
-	body func(i int) []byte
-}
-
-var mixes = []mix{
-	{"replicas", func(i int) []byte { return gen.PodReview(i, 1) }},
-	{"distinct", func(i int) []byte { return gen.PodReview(i, i) }},
-}
-
 func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int) error {
 	dir, err := os.MkdirTemp("", "webhookbench-")
 	if err != nil {
@@ -179,12 +164,12 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 	fmt.Printf("webhook benchmark: %d Ingresses in the inventory, bundles: builtin %v\n", ingresses, bundles)
 	fmt.Printf("%-34s %s\n", "server memory after start:", memory(child.Process.Pid))
 	var seq atomic.Int64 // numbers the Pods of all runs apart
-	for _, m := range mixes {
-		body := func() []byte { return m.body(int(seq.Add(1))) }
+	for _, m := range gen.PodMixes {
+		body := func() []byte { return m.Review(int(seq.Add(1))) }
 		// Warm up at the same rate: connections, caches, the runtime
 		// (the peak memory at that rate is then the rate's own).
 		_, _, _ = openLoop(client, url, body, rate, workers, 2*time.Second)
-		fmt.Printf("%s Pods:\n", m.name)
+		fmt.Printf("%s Pods:\n", m.Name)
 		before, err := serverLatency(metricsAddr)
 		if err != nil {
 			return err
