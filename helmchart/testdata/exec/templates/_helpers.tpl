@@ -1,0 +1,3 @@
+{{- define "exec.deep" -}}
+{{ .Values.a.b.c }}
+{{- end }}
