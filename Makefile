@@ -24,7 +24,7 @@ build:
 # is the demonstration, not a failure. Exit 2 (unusable input) fails.
 run: build
 	@echo "gatekeep check testdata/infra-repo"
-	@cd testdata/infra-repo && $(BIN)/gatekeep check . ; code=$$?; \
+	@cd testdata/infra-repo && $(BIN)/gatekeep check --repo-root . --repo-url https://git.example.com/platform/infra.git . ; code=$$?; \
 	  if [ $$code -gt 1 ]; then exit $$code; fi; \
 	  echo; echo "(exit code $$code: 1 means something was denied, as the example intends)"
 

@@ -58,6 +58,42 @@ type Config struct {
 	SealedSecrets SealedSecrets `yaml:"sealedSecrets,omitempty"`
 	// Images is the image-vulnerability policy.
 	Images *scanner.Policy `yaml:"images,omitempty"`
+	// ArgoCD says how Argo CD knows the repository being checked.
+	ArgoCD ArgoCD `yaml:"argocd,omitempty"`
+	// Helm gives value files to the charts gatekeep check meets outside
+	// any Argo CD application.
+	Helm Helm `yaml:"helm,omitempty"`
+}
+
+// ArgoCD is the argocd: section of gatekeep.yaml.
+type ArgoCD struct {
+	// RepoURLs are URLs of this repository, besides its git remotes:
+	// Applications whose source repoURL is one are rendered from the
+	// checkout.
+	RepoURLs []string `yaml:"repoURLs,omitempty"`
+}
+
+// Helm is the helm: section of gatekeep.yaml.
+type Helm struct {
+	// Charts maps a chart directory (relative to the repository root) to
+	// its settings.
+	Charts map[string]HelmChart `yaml:"charts,omitempty"`
+}
+
+// HelmChart is how gatekeep check renders one chart met outside any
+// application.
+type HelmChart struct {
+	// ValueFiles, relative to the chart directory, over its values.yaml.
+	ValueFiles []string `yaml:"valueFiles,omitempty"`
+}
+
+// ChartValues maps each chart directory to its value files.
+func (h Helm) ChartValues() map[string][]string {
+	out := make(map[string][]string, len(h.Charts))
+	for dir, c := range h.Charts {
+		out[strings.TrimSuffix(path.Clean(dir), "/")] = c.ValueFiles
+	}
+	return out
 }
 
 // SealedSecrets configures the sealed-secret check and inline unsealing.
@@ -185,6 +221,13 @@ func (c *Config) merge(o Config) {
 	}
 	c.ReviewApps = append(c.ReviewApps, o.ReviewApps...)
 	c.Sync = append(c.Sync, o.Sync...)
+	c.ArgoCD.RepoURLs = append(c.ArgoCD.RepoURLs, o.ArgoCD.RepoURLs...)
+	for dir, chart := range o.Helm.Charts {
+		if c.Helm.Charts == nil {
+			c.Helm.Charts = map[string]HelmChart{}
+		}
+		c.Helm.Charts[dir] = chart
+	}
 }
 
 // lines remembers where gatekeep.yaml's entries stand, for messages.

@@ -47,7 +47,16 @@ type Finding struct {
 	// cluster.
 	File string
 	Line int
+	// Renders are the renders that produced the object (CI): an Argo CD
+	// application, a kustomization, a Helm chart. A finding several
+	// renders produce alike is reported once, naming them all.
+	Renders []manifest.Render
 }
+
+// RenderCheck is the ID of the findings about sources that could not be
+// rendered (a Helm error, a missing dependency, an offline remote base, a
+// kustomize error or cycle): deny unless gatekeep.yaml lowers it.
+const RenderCheck = "render"
 
 // Mode says where the engine runs, which decides the checks that apply.
 type Mode int
@@ -190,7 +199,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if gkErr != nil {
 		return nil, gkErr
 	}
-	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true}
+	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true, RenderCheck: true}
 	for _, c := range builtin {
 		known[c.ID] = true
 	}
@@ -391,6 +400,11 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 		out, err = e.gatekeeperFindings(ctx, out, req, value)
 	}
 	locate(o, out)
+	if len(o.Renders) > 0 {
+		for i := range out {
+			out[i].Renders = o.Renders
+		}
+	}
 	return out, exceptions, err
 }
 

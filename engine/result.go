@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,9 +25,15 @@ type Result struct {
 	Errors            []manifest.Error
 	// Exceptions counts findings a policy's exception rules suppressed.
 	Exceptions int
-	// Combined are findings about the documents taken together (conftest's
-	// --combine), which name no single object.
+	// Combined are findings that name no single object: about the
+	// documents taken together (conftest's --combine), and about sources
+	// that could not be rendered (RenderCheck).
 	Combined []Finding
+	// Skipped counts the documents and files left out, by reason.
+	Skipped map[string]int
+	// Rendered counts the applications, charts and kustomizations
+	// rendered.
+	Rendered manifest.Rendered
 }
 
 // ObjectResult is one object and its findings.
@@ -34,6 +42,9 @@ type ObjectResult struct {
 	File     string
 	Line     int
 	Findings []Finding
+	// Renders produced the object; an object several renders produce
+	// alike, findings and all, is one result naming them all.
+	Renders []manifest.Render
 }
 
 // Verdict is the object's strongest action: deny, then warn; "" when it
@@ -59,12 +70,30 @@ type Summary struct {
 	Warned     int `json:"warned"`
 	Passed     int `json:"passed"`
 	Exceptions int `json:"exceptions"`
+	// Skipped counts what was left out (not Kubernetes objects, patches,
+	// value files), SkippedReasons by reason.
+	Skipped        int               `json:"skipped"`
+	SkippedReasons map[string]int    `json:"skippedReasons"`
+	Rendered       manifest.Rendered `json:"rendered"`
+}
+
+// Counts are the summary's numbers, comparable with ==.
+type Counts struct{ Files, Objects, Denied, Warned, Passed, Exceptions, Skipped int }
+
+// Counts returns the summary's numbers.
+func (s Summary) Counts() Counts {
+	return Counts{s.Files, s.Objects, s.Denied, s.Warned, s.Passed, s.Exceptions, s.Skipped}
 }
 
 // Summary counts the result's objects by verdict; a combined finding
 // counts as one more denial or warning.
 func (r *Result) Summary() Summary {
-	s := Summary{Files: r.Files, Objects: len(r.Objects), Exceptions: r.Exceptions}
+	s := Summary{Files: r.Files, Objects: len(r.Objects), Exceptions: r.Exceptions,
+		SkippedReasons: map[string]int{}, Rendered: r.Rendered}
+	for reason, n := range r.Skipped {
+		s.Skipped += n
+		s.SkippedReasons[reason] = n
+	}
 	for _, f := range r.Combined {
 		switch f.Action {
 		case Deny:
@@ -116,6 +145,8 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		Files:             set.Files,
 		Errors:            set.Errors,
 		Objects:           make([]ObjectResult, len(set.Objects)),
+		Skipped:           set.Skipped,
+		Rendered:          set.Rendered,
 	}
 	inv := checks.InventoryOf(set.Objects)
 	if e.gatekeeper != nil {
@@ -134,7 +165,7 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		}
 		o := set.Objects[i]
 		fs, exceptions, err := e.review(ctx, Request{Operation: "CREATE", Object: o}, inv)
-		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs}
+		r.Objects[i] = ObjectResult{Object: o.Ref(), File: o.Source.File, Line: o.Source.Line, Findings: fs, Renders: o.Renders}
 		mu.Lock()
 		r.Exceptions += exceptions
 		if err != nil && firstErr == nil {
@@ -146,7 +177,72 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 	if firstErr != nil {
 		return r, firstErr
 	}
+	r.Objects = mergeAlike(r.Objects)
+	r.Combined = append(r.Combined, e.renderFindings(set.Problems)...)
 	return r, e.checkCombined(ctx, set, r)
+}
+
+// renderFindings reports the sources that could not be rendered under the
+// render check, with the bundle's action (a warning problem stays a
+// warning).
+func (e *Engine) renderFindings(problems []manifest.Problem) []Finding {
+	action, ok := e.action(RenderCheck, Deny)
+	if !ok || !e.selected(RenderCheck) {
+		return nil
+	}
+	out := make([]Finding, 0, len(problems))
+	for _, p := range problems {
+		a := action
+		if p.Warning && a == Deny {
+			a = Warn
+		}
+		out = append(out, Finding{Check: RenderCheck, Action: a, Message: p.Message, File: p.File, Line: p.Line, Renders: p.Renders})
+	}
+	return out
+}
+
+// mergeAlike keeps one result of objects that several renders produce
+// alike (same object, place and findings: a base shared by overlays),
+// naming every render; the first keeps its place.
+func mergeAlike(objs []ObjectResult) []ObjectResult {
+	seen := make(map[string]int, len(objs))
+	out := objs[:0]
+	for _, o := range objs {
+		if len(o.Renders) == 0 {
+			out = append(out, o)
+			continue
+		}
+		key := alikeKey(o)
+		if i, ok := seen[key]; ok {
+			out[i].Renders = appendRenders(out[i].Renders, o.Renders)
+			for j := range out[i].Findings {
+				out[i].Findings[j].Renders = out[i].Renders
+			}
+			continue
+		}
+		seen[key] = len(out)
+		out = append(out, o)
+	}
+	return out
+}
+
+func alikeKey(o ObjectResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%s\x00%d", o.Object, o.File, o.Line)
+	for _, f := range o.Findings {
+		fmt.Fprintf(&b, "\x00%s\x00%s\x00%s\x00%s\x00%s\x00%d", f.Check, f.Action, f.Path, f.Message, f.File, f.Line)
+	}
+	return b.String()
+}
+
+func appendRenders(a, b []manifest.Render) []manifest.Render {
+	out := append([]manifest.Render(nil), a...)
+	for _, r := range b {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // checkCombined runs the conftest-style policies over every document at

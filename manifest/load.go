@@ -3,6 +3,7 @@ package manifest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -10,16 +11,26 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 )
 
-// Set is what Load read: the objects, the inputs it could not read, and
-// how many files held them.
+// Set is what Load read: the objects, the inputs it could not read, the
+// sources it could not render, and what it left out.
 type Set struct {
 	Objects []*Object
-	Errors  []Error
-	Files   int
+	// Errors are inputs the user named that cannot be read at all (a
+	// missing path, YAML that does not parse): the run is unusable.
+	Errors []Error
+	// Problems are sources that could not be rendered, or rendered with a
+	// warning: the engine reports them under the render check.
+	Problems []Problem
+	Files    int
+	// Skipped counts documents and files left out, by reason (Skip*).
+	Skipped  map[string]int
+	Rendered Rendered
 }
 
 // Option configures Load.
@@ -39,28 +50,88 @@ func WithExclude(globs ...string) Option {
 // WithStdin sets what the path "-" reads.
 func WithStdin(r io.Reader) Option { return func(l *loader) { l.stdin = r } }
 
+// WithRepoURLs adds URLs by which Argo CD knows the repository being
+// checked, besides its git remotes: Applications with such a repoURL are
+// rendered from the checkout.
+func WithRepoURLs(urls ...string) Option {
+	return func(l *loader) { l.repoURLs = append(l.repoURLs, urls...) }
+}
+
+// WithRepoRoot sets the root of the repository being checked, against
+// which Argo CD source paths resolve (default: the git checkout holding
+// the first path named, else that path).
+func WithRepoRoot(dir string) Option { return func(l *loader) { l.repoRoot = dir } }
+
+// AllowRemote lets kustomizations fetch remote resources and bases, each
+// within timeout (DefaultRemoteTimeout when zero).
+func AllowRemote(on bool, timeout time.Duration) Option {
+	return func(l *loader) {
+		l.allowRemote = on
+		if timeout > 0 {
+			l.remoteTimeout = timeout
+		}
+	}
+}
+
+// DefaultRemoteTimeout bounds each remote fetch of a kustomization.
+const DefaultRemoteTimeout = 30 * time.Second
+
+// WithKubernetes gives Helm charts the target cluster: its version and the
+// APIs it serves ("group/version" and "group/version/Kind"), as
+// .Capabilities.
+func WithKubernetes(version string, apiVersions []string) Option {
+	return func(l *loader) { l.kubeVersion, l.apiVersions = version, apiVersions }
+}
+
+// WithChartValues gives the value files of charts met outside any
+// application: chart directory (relative to the repository root, or to the
+// working directory outside a repository) to files relative to the chart.
+func WithChartValues(values map[string][]string) Option {
+	return func(l *loader) { l.chartValues = values }
+}
+
 // StdinName is the file name given to objects read from standard input.
 const StdinName = "<stdin>"
+
+// maxFileSize bounds one file read (and one remote fetch).
+const maxFileSize = 64 << 20
 
 type loader struct {
 	exclude []func(rel string, isDir bool) bool
 	stdin   io.Reader
 	cwd     string
+
+	repoURLs      []string
+	repoRoot      string
+	allowRemote   bool
+	remoteTimeout time.Duration
+	kubeVersion   string
+	apiVersions   []string
+	chartValues   map[string][]string
+
+	warnMu sync.Mutex
+	warned map[string]bool
+	warns  []Problem
 }
 
-// unit is one thing to read: a plain file or a kustomization directory.
+// unit is one thing to read: a plain file, a kustomization directory or a
+// Helm chart directory.
 type unit struct {
 	path     string // absolute
-	kustom   bool
+	kind     pieceKind
 	explicit bool // named on the command line, so never dropped as consumed
+	// own are the manifest files of a kustomization's own directory, read
+	// on their own when it does not build.
+	own   []string
+	kfile kustomizationFile
 }
 
-// Load reads every object under paths: files, directories (recursively,
-// kustomization directories rendered as kustomize build would) and "-" for
-// standard input. What cannot be read is reported in Errors; the rest is
-// still read.
+// Load reads every object under paths: files, directories (recursively;
+// Argo CD applications, kustomizations and Helm charts rendered as Argo CD
+// would) and "-" for standard input. What cannot be read is reported in
+// Errors, what cannot be rendered in Problems; the rest is still read.
 func Load(ctx context.Context, paths []string, opts ...Option) *Set {
-	l := &loader{stdin: os.Stdin}
+	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout, warned: map[string]bool{}}
 	l.cwd, _ = os.Getwd()
 	for _, o := range opts {
 		o(l)
@@ -70,14 +141,19 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 	var stdin []*Object
 	for _, p := range paths {
 		if p == "-" {
-			data, err := io.ReadAll(l.stdin)
-			if err != nil {
+			data, err := io.ReadAll(io.LimitReader(l.stdin, maxFileSize+1))
+			switch {
+			case err != nil:
 				set.Errors = append(set.Errors, Error{File: StdinName, Message: "read: " + err.Error()})
 				continue
+			case len(data) > maxFileSize:
+				set.Errors = append(set.Errors, Error{File: StdinName, Message: fmt.Sprintf("standard input is larger than %d MiB", maxFileSize>>20)})
+				continue
 			}
-			objs, errs := Parse(StdinName, data)
+			objs, errs, skipped := parse(StdinName, data, true)
 			stdin = append(stdin, objs...)
 			set.Errors = append(set.Errors, errs...)
+			set.skip(SkipNotKubernetes, skipped)
 			continue
 		}
 		u, errs := l.walk(p)
@@ -88,42 +164,10 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 		set.Errors = append(set.Errors, Error{File: "-", Message: ctx.Err().Error()})
 		return set
 	}
-
-	// Render kustomizations first: the files they consume are not read
-	// again on their own, and a kustomization another one consumes (a base)
-	// is not rendered on its own either.
-	builds := map[string]*build{}
-	consumed := map[string]bool{}
-	for _, u := range units {
-		if u.kustom {
-			b := render(u.path, l.rel)
-			builds[u.path] = b
-			for f := range b.consumed {
-				consumed[f] = true
-			}
-		}
-	}
-	var plain []string
-	for _, u := range units {
-		if !u.kustom {
-			if !consumed[u.path] || u.explicit {
-				plain = append(plain, u.path)
-			}
-			continue
-		}
-		if kf := kustomization(u.path); !u.explicit && l.consumedByOther(kf, u.path, builds) {
-			continue
-		}
-		b := builds[u.path]
-		if b.err != nil {
-			set.Errors = append(set.Errors, *b.err)
-		}
-		set.Objects = append(set.Objects, b.objects...)
-	}
-	objs, errs := parseFiles(ctx, plain, l.rel)
-	set.Objects = append(set.Objects, objs...)
+	r := l.newRun(ctx, paths, units)
+	r.run()
+	r.assemble(set)
 	set.Objects = append(set.Objects, stdin...)
-	set.Errors = append(set.Errors, errs...)
 	// Files counts the files objects came from, and those that failed.
 	files := map[string]bool{}
 	for _, o := range set.Objects {
@@ -143,14 +187,33 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 	return set
 }
 
-// consumedByOther reports whether another build read kfile.
-func (l *loader) consumedByOther(kfile, dir string, builds map[string]*build) bool {
-	for d, b := range builds {
-		if d != dir && b.consumed[kfile] {
-			return true
-		}
+// warnOnce records a warning problem the first time it is met (a base
+// shared by several overlays warns once).
+func (l *loader) warnOnce(p Problem) {
+	key := p.File + "\x00" + fmt.Sprint(p.Line) + "\x00" + p.Message
+	l.warnMu.Lock()
+	defer l.warnMu.Unlock()
+	if l.warned[key] {
+		return
 	}
-	return false
+	l.warned[key] = true
+	l.warns = append(l.warns, p)
+}
+
+// regularFile refuses what is not a regular file of bounded size: a FIFO
+// would block and a device would never end.
+func (l *loader) regularFile(abs string) error {
+	st, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", l.rel(abs))
+	}
+	if st.Size() > maxFileSize {
+		return fmt.Errorf("%s is larger than %d MiB", l.rel(abs), maxFileSize>>20)
+	}
+	return nil
 }
 
 // walk lists the units under one command-line path.
@@ -171,12 +234,14 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 		return nil, nil
 	}
 	if !st.IsDir() {
-		for _, n := range KustomizationFiles {
-			if filepath.Base(abs) == n {
-				return []unit{{path: filepath.Dir(abs), kustom: true, explicit: true}}, nil
-			}
+		if isKustomizationFile(abs) {
+			dir := filepath.Dir(abs)
+			return []unit{{path: dir, kind: pieceKustomization, explicit: true, kfile: readKustomization(abs), own: l.ownFiles(dir)}}, nil
 		}
-		return []unit{{path: abs, explicit: true}}, nil
+		if filepath.Base(abs) == "Chart.yaml" {
+			return []unit{{path: filepath.Dir(abs), kind: pieceChart, explicit: true}}, nil
+		}
+		return []unit{{path: abs, kind: piecePlain, explicit: true}}, nil
 	}
 	var units []unit
 	var errs []Error
@@ -186,7 +251,7 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 
 // walkDir adds the units of one directory and those below it. One read of
 // each directory tells what it is: a policy bundle (skipped), a Helm chart
-// (its templates skipped) or a kustomization (rendered; its files are what
+// (rendered whole) or a kustomization (rendered; its files are what
 // kustomize reads).
 func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
 	entries, err := os.ReadDir(dir)
@@ -204,30 +269,49 @@ func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
 	if has["gatekeep.yaml"] && dir != root {
 		return
 	}
-	chart := has["Chart.yaml"]
-	kustom := false
-	for _, n := range KustomizationFiles {
-		kustom = kustom || has[n]
+	if has["Chart.yaml"] {
+		*units = append(*units, unit{path: dir, kind: pieceChart, explicit: dir == root})
+		return
 	}
-	if kustom {
-		*units = append(*units, unit{path: dir, kustom: true, explicit: dir == root})
+	kfile := ""
+	for _, n := range KustomizationFiles {
+		if has[n] {
+			kfile = filepath.Join(dir, n)
+			break
+		}
+	}
+	if kfile != "" {
+		*units = append(*units, unit{path: dir, kind: pieceKustomization, explicit: dir == root, kfile: readKustomization(kfile), own: l.ownFiles(dir)})
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		if e.IsDir() {
-			// A Helm chart's templates are not YAML until Helm renders them.
-			if e.Name() == ".git" || l.excludedPath(path, true) || chart && (e.Name() == "templates" || e.Name() == "charts") {
+			if e.Name() == ".git" || l.excludedPath(path, true) {
 				continue
 			}
 			l.walkDir(root, path, units, errs)
 			continue
 		}
 		// Files of a kustomization directory are what kustomize renders.
-		if kustom || !isManifestFile(path) || l.excludedPath(path, false) {
+		if kfile != "" || !isManifestFile(path) || l.excludedPath(path, false) {
 			continue
 		}
-		*units = append(*units, unit{path: path})
+		*units = append(*units, unit{path: path, kind: piecePlain})
 	}
+}
+
+// ownFiles lists the manifest files of a directory (not its kustomization).
+func (l *loader) ownFiles(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if e.IsDir() || !isManifestFile(path) || isKustomizationFile(path) || l.excludedPath(path, false) {
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
 }
 
 func isManifestFile(path string) bool {
@@ -238,32 +322,34 @@ func isManifestFile(path string) bool {
 	return false
 }
 
-// parseFiles reads plain files on every core, keeping their order.
-func parseFiles(ctx context.Context, files []string, rel func(string) string) ([]*Object, []Error) {
-	type result struct {
-		objs []*Object
-		errs []Error
-	}
-	results := make([]result, len(files))
+// parseFiles reads plain files on every core, one piece each, keeping
+// their order.
+func (l *loader) parseFiles(ctx context.Context, files []string, renders []Render) []*piece {
+	out := make([]*piece, len(files))
 	parallel.For(len(files), func(i int) {
+		p := &piece{unit: files[i], kind: piecePlain}
+		out[i] = p
 		if ctx.Err() != nil {
 			return
 		}
-		name := rel(files[i])
-		data, err := os.ReadFile(files[i])
-		if err != nil {
-			results[i].errs = []Error{{File: name, Message: "read: " + err.Error()}}
+		name := l.rel(files[i])
+		if err := l.regularFile(files[i]); err != nil {
+			p.errors = []Error{{File: name, Message: "read: " + err.Error()}}
 			return
 		}
-		results[i].objs, results[i].errs = Parse(name, data)
+		data, err := os.ReadFile(files[i])
+		if err != nil {
+			p.errors = []Error{{File: name, Message: "read: " + err.Error()}}
+			return
+		}
+		objs, errs, skipped := parse(name, data, true)
+		p.objects, p.errors = objs, errs
+		p.skip(SkipNotKubernetes, skipped)
+		for _, o := range objs {
+			o.Renders = renders
+		}
 	})
-	var objs []*Object
-	var errs []Error
-	for _, r := range results {
-		objs = append(objs, r.objs...)
-		errs = append(errs, r.errs...)
-	}
-	return objs, errs
+	return out
 }
 
 // rel names a path relative to the working directory, with slashes.

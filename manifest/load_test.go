@@ -131,8 +131,12 @@ func TestLoadKustomizeErrorKeepsTheRest(t *testing.T) {
 	if len(set.Objects) != 1 || set.Objects[0].Name() != "plain" {
 		t.Errorf("objects = %v", names(set))
 	}
-	if len(set.Errors) != 1 || set.Errors[0].File != "broken/kustomization.yaml" || !strings.Contains(set.Errors[0].Message, "kustomize build") {
-		t.Errorf("errors = %v", set.Errors)
+	if len(set.Errors) != 0 {
+		t.Errorf("errors = %v, want none: a kustomization that does not build is a render problem", set.Errors)
+	}
+	if len(set.Problems) != 1 || set.Problems[0].File != "broken/kustomization.yaml" || set.Problems[0].Line != 2 ||
+		set.Problems[0].Message != "kustomize build broken: resource missing.yaml does not exist" {
+		t.Errorf("problems = %+v", set.Problems)
 	}
 }
 
@@ -157,6 +161,7 @@ func TestLoadFilesStdinExcludeAndErrors(t *testing.T) {
 	set := Load(context.Background(), []string{".", "-", "nope.yaml"},
 		WithStdin(stdin), WithExclude("vendor", "*.tmpl.yaml", "deep/**/excluded.yaml"))
 	want := []string{
+		"ConfigMap chart@chart/templates/cm.yaml",
 		"ConfigMap from-stdin@<stdin>",
 		"ConfigMap one@a/one.yaml",
 		"ConfigMap three@deep/er/still/three.yml",
@@ -174,8 +179,11 @@ func TestLoadFilesStdinExcludeAndErrors(t *testing.T) {
 	if e := set.Errors[1]; e.File != "nope.yaml" || !strings.Contains(e.Message, "no such file") {
 		t.Errorf("second error = %v", e)
 	}
-	if set.Files != 6 {
-		t.Errorf("Files = %d, want 6 (4 with objects, 1 broken, 1 missing)", set.Files)
+	if set.Files != 7 {
+		t.Errorf("Files = %d, want 7 (5 with objects, one of them a chart's template, 1 broken, 1 missing)", set.Files)
+	}
+	if set.Rendered.HelmCharts != 1 {
+		t.Errorf("Rendered = %+v, want the chart", set.Rendered)
 	}
 }
 

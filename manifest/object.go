@@ -57,6 +57,13 @@ type Object struct {
 	rendered bool
 	// duplicates are the JSON pointers of keys the source repeats.
 	duplicates []string
+	// locate answers line look-ups for objects rendered from templates
+	// (Helm), whose source is not the YAML they became.
+	locate func(pointer string) int
+	// Renders are the renders that produced the object (an Argo CD
+	// application, a kustomization, a Helm chart), outermost first;
+	// empty for an object read as it is written.
+	Renders []Render
 }
 
 // Duplicates returns the JSON pointers of mapping keys the object's source
@@ -87,9 +94,17 @@ func (o *Object) Annotations() map[string]any {
 	return m
 }
 
-// Ref returns the object's reference.
+// Ref returns the object's reference. An object the API server is to name
+// (metadata.generateName, as Argo CD and Helm hook Jobs have) is called
+// generateName+"*", the glob of the names it may get.
 func (o *Object) Ref() Ref {
-	return Ref{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: o.Name()}
+	name := o.Name()
+	if name == "" {
+		if gen := str(o.meta()["generateName"]); gen != "" {
+			name = gen + "*"
+		}
+	}
+	return Ref{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: name}
 }
 
 func (o *Object) meta() map[string]any {
@@ -107,6 +122,16 @@ func (o *Object) Lines(pointers ...string) []int {
 	out := make([]int, len(pointers))
 	for i := range out {
 		out[i] = o.Source.Line
+	}
+	if o.locate != nil {
+		for i, pointer := range pointers {
+			if pointer != "" {
+				if l := o.locate(pointer); l > 0 {
+					out[i] = l
+				}
+			}
+		}
+		return out
 	}
 	if o.doc == nil {
 		return out

@@ -38,22 +38,44 @@ type document struct {
 
 // Parse reads every Kubernetes object of one YAML or JSON file (several
 // documents, kind: List expanded). Documents that are not Kubernetes objects
-// (no apiVersion and kind, kustomization files) are skipped; a document that
-// does not parse is an Error and the others are still read.
+// (no apiVersion and kind: kustomization files, values files, CI
+// configuration) are skipped; a document that does not parse is an Error
+// and the others are still read.
 func Parse(file string, data []byte) ([]*Object, []Error) {
+	objs, errs, _ := parse(file, data, false)
+	return objs, errs
+}
+
+// parse is Parse that also counts the documents it skipped. Strict, as for
+// the manifests of a repository, an object also needs an API group a
+// cluster could serve and a name (see isManifest); bundles and test cases
+// hold unnamed fragments and requests.
+func parse(file string, data []byte, strict bool) ([]*Object, []Error, int) {
+	isObject := hasKind
+	if strict {
+		isObject = isManifest
+	}
 	var objs []*Object
 	var itemErrs []Error
+	skipped := 0
 	errs := eachDocument(file, data, true, func(d *document, root *yaml.Node, v any, c *converter) {
 		m, ok := v.(map[string]any)
-		if !ok || !isObject(m) {
+		if !ok || !hasKind(m) {
+			if v != nil {
+				skipped++
+			}
 			return
 		}
 		line := d.line0 + root.Line - 1
 		if items, isList := listItems(m); isList {
 			for i, it := range items {
 				im, ok := it.(map[string]any)
-				if !ok || !isObject(im) {
+				if !ok || !hasKind(im) {
 					itemErrs = append(itemErrs, Error{File: file, Line: d.itemLine(root, i, line), Message: fmt.Sprintf("items[%d] of the List is not a Kubernetes object (it needs apiVersion and kind)", i)})
+					continue
+				}
+				if !isObject(im) {
+					skipped++
 					continue
 				}
 				prefix := "/items/" + strconv.Itoa(i)
@@ -61,11 +83,15 @@ func Parse(file string, data []byte) ([]*Object, []Error) {
 			}
 			return
 		}
+		if !isObject(m) {
+			skipped++
+			return
+		}
 		objs = append(objs, &Object{Data: m, Source: Source{File: file, Line: line}, doc: d, duplicates: c.duplicates})
 	})
 	errs = append(errs, itemErrs...)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-	return objs, errs
+	return objs, errs, skipped
 }
 
 // eachDocument parses each document of a file and hands it to use, with
@@ -117,15 +143,19 @@ func (d *document) itemLine(root *yaml.Node, i int, fallback int) int {
 	return fallback
 }
 
-// isObject tells a Kubernetes object from other YAML (Chart.yaml, values
-// files, CI workflows, kustomization files).
-func isObject(m map[string]any) bool {
+// hasKind tells a document that claims to be a Kubernetes object (or a
+// List of them): it has apiVersion and kind, and is not a kustomization.
+func hasKind(m map[string]any) bool {
 	av, _ := m["apiVersion"].(string)
 	kind, _ := m["kind"].(string)
-	if av == "" || kind == "" {
-		return false
-	}
-	return !strings.HasPrefix(av, "kustomize.config.k8s.io/")
+	return av != "" && kind != "" && !strings.HasPrefix(av, "kustomize.config.k8s.io/")
+}
+
+// isManifest tells a Kubernetes object from other YAML that has apiVersion
+// and kind (skaffold.yaml, fragments without a name): it needs an API group
+// a cluster could serve and metadata naming it.
+func isManifest(m map[string]any) bool {
+	return hasKind(m) && IsKubernetesAPI(str(m["apiVersion"])) && hasName(m)
 }
 
 // listItems returns the items of a kind: List (or any *List with items).

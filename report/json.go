@@ -18,7 +18,8 @@ import (
 // never rename or remove them. The document is
 //
 //	{"bundle": {"name", "digest"}, "kubernetesVersion", "summary",
-//	 "findings": [{"check", "action", "message", "object", "path", "file", "line"}],
+//	 "findings": [{"check", "action", "message", "object", "path", "file", "line",
+//	               "renders": [{"kind", "name", "file"}]}],
 //	 "errors": [{"file", "line", "message"}]}
 type jsonFormat struct{}
 
@@ -35,6 +36,9 @@ type jsonFinding struct {
 	Path    string        `json:"path"`
 	File    string        `json:"file"`
 	Line    int           `json:"line"`
+	// Renders name the renders that produced the object (Argo CD
+	// applications, kustomizations, Helm charts); [] for a file as written.
+	Renders []manifest.Render `json:"renders"`
 }
 
 func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
@@ -50,8 +54,7 @@ func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 	el.field("summary", r.Summary(), ",")
 	findings := r.Findings()
 	el.list("findings", len(findings), func(i int) any {
-		f := findings[i]
-		return jsonFinding{Check: f.Check, Action: f.Action, Message: f.Message, Object: f.Object, Path: f.Path, File: f.File, Line: f.Line}
+		return findingJSON(findings[i])
 	}, ",")
 	el.list("errors", len(r.Errors), func(i int) any { return r.Errors[i] }, "")
 	bw.WriteString("}\n")
@@ -59,6 +62,15 @@ func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 		return el.err
 	}
 	return bw.Flush()
+}
+
+// findingJSON is one finding as the JSON report gives it.
+func findingJSON(f engine.Finding) jsonFinding {
+	renders := f.Renders
+	if renders == nil {
+		renders = []manifest.Render{}
+	}
+	return jsonFinding{Check: f.Check, Action: f.Action, Message: f.Message, Object: f.Object, Path: f.Path, File: f.File, Line: f.Line, Renders: renders}
 }
 
 // elementWriter writes the members of the report's top-level object.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // Format writes a check result in one output format.
@@ -84,6 +85,24 @@ func summaryLine(r *engine.Result) string {
 		b.WriteString(", " + count(n, "error"))
 	}
 	return b.String()
+}
+
+// skippedLine says what was left out and what was rendered, for text
+// output; "" when nothing was.
+func skippedLine(r *engine.Result) string {
+	s := r.Summary()
+	var parts []string
+	if s.Skipped > 0 {
+		reasons := make([]string, 0, len(s.SkippedReasons))
+		for _, reason := range manifest.SkipReasons(s.SkippedReasons) {
+			reasons = append(reasons, thousands(s.SkippedReasons[reason])+" "+reason)
+		}
+		parts = append(parts, "skipped "+thousands(s.Skipped)+" ("+strings.Join(reasons, ", ")+")")
+	}
+	if rd := s.Rendered; rd != (manifest.Rendered{}) {
+		parts = append(parts, fmt.Sprintf("rendered %s, %s, %s", count(rd.Applications, "application"), count(rd.HelmCharts, "Helm chart"), count(rd.Kustomizations, "kustomization")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // count gives "1 file", "0 files", "1,566 files".

@@ -316,11 +316,11 @@ func TestJSONShape(t *testing.T) {
 			if got, want := jsonKeys(t, doc["bundle"]), []string{"name", "digest"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("bundle keys %v, want %v", got, want)
 			}
-			if got, want := jsonKeys(t, doc["summary"]), []string{"files", "objects", "denied", "warned", "passed", "exceptions"}; !reflect.DeepEqual(got, want) {
+			if got, want := jsonKeys(t, doc["summary"]), []string{"files", "objects", "denied", "warned", "passed", "exceptions", "skipped", "skippedReasons", "rendered"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("summary keys %v, want %v", got, want)
 			}
 			var summary engine.Summary
-			if err := json.Unmarshal(doc["summary"], &summary); err != nil || summary != r.Summary() {
+			if err := json.Unmarshal(doc["summary"], &summary); err != nil || !reflect.DeepEqual(summary, r.Summary()) {
 				t.Errorf("summary %+v (%v), want %+v", summary, err, r.Summary())
 			}
 			var findings, errs []json.RawMessage
@@ -336,7 +336,7 @@ func TestJSONShape(t *testing.T) {
 				t.Errorf("%d findings and %d errors, want %d and %d", len(findings), len(errs), len(r.Findings()), len(r.Errors))
 			}
 			for _, f := range findings {
-				if got, want := jsonKeys(t, f), []string{"check", "action", "message", "object", "path", "file", "line"}; !reflect.DeepEqual(got, want) {
+				if got, want := jsonKeys(t, f), []string{"check", "action", "message", "object", "path", "file", "line", "renders"}; !reflect.DeepEqual(got, want) {
 					t.Errorf("finding keys %v, want %v", got, want)
 				}
 			}
@@ -649,7 +649,7 @@ func TestJSONManyFindings(t *testing.T) {
 	}
 	doc := document{Bundle: jsonBundle{Name: r.BundleName, Digest: r.BundleDigest}, KubernetesVersion: r.KubernetesVersion, Summary: r.Summary(), Errors: r.Errors}
 	for _, f := range r.Findings() {
-		doc.Findings = append(doc.Findings, jsonFinding{Check: f.Check, Action: f.Action, Message: f.Message, Object: f.Object, Path: f.Path, File: f.File, Line: f.Line})
+		doc.Findings = append(doc.Findings, findingJSON(f))
 	}
 	var want bytes.Buffer
 	enc := json.NewEncoder(&want)

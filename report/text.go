@@ -97,6 +97,9 @@ func (t *text) Write(w io.Writer, r *engine.Result) error {
 			b.WriteByte('\n')
 		}
 		b.WriteString(bundleLine(r) + "\n" + summaryLine(r) + "\n")
+		if l := skippedLine(r); l != "" {
+			b.WriteString(l + "\n")
+		}
 	}
 	return writeAll(w, b.Bytes())
 }

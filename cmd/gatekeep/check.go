@@ -37,6 +37,7 @@ type checkFlags struct {
 	sealKeys   []string
 	scanImages bool
 	images     imageFlags
+	render     renderFlags
 }
 
 func newCheckCommand() *cobra.Command {
@@ -46,9 +47,14 @@ func newCheckCommand() *cobra.Command {
 		Short: "Check manifests: files, directories (kustomizations rendered) or - for stdin",
 		Long: `Check Kubernetes manifests against the built-in bundle and any --bundle.
 
-PATH may be a file, a directory (walked recursively; a directory holding a
-kustomization.yaml is rendered as kustomize build, and so Argo CD, would) or -
-for standard input. YAML (multi-document, kind: List expanded) and JSON.
+PATH may be a file, a directory or - for standard input. YAML
+(multi-document, kind: List expanded) and JSON. Directories are walked
+recursively and rendered as Argo CD would apply them: the Argo CD
+Applications and ApplicationSets of this repository are followed (their
+Helm, kustomize and directory sources rendered with their options and
+destination namespace), other Helm charts are rendered with their own
+values, other kustomizations built. What cannot be rendered is a finding of
+the render check, and the rest is still checked.
 
 Exit codes: 0 nothing denied, 1 something denied (or warned, with
 --fail-on-warn), 2 inputs or flags unusable.`,
@@ -78,6 +84,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
 	fl.BoolVar(&f.scanImages, "scan-images", false, "scan the images the manifests reference (image-vulnerability check, the bundle's images: policy)")
 	f.images.register(cmd)
+	f.render.register(fl)
 	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM (PKCS#1 or PKCS#8) or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
 	return cmd
 }
@@ -91,21 +98,22 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	// Reading the manifests does not need the engine: it goes on while the
-	// bundle is compiled.
+	b, err := bundle.LoadOverBuiltin(f.bundles...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	// Reading the manifests needs the bundle's settings, not its compiled
+	// checks: it goes on while the checks are compiled.
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()
 	loaded := make(chan *manifest.Set, 1)
+	loadOpts := append(f.render.options(b, f.version), manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
 	go func() {
-		loaded <- manifest.Load(loadCtx, paths, manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
+		loaded <- manifest.Load(loadCtx, paths, loadOpts...)
 	}()
 	keys, err := sealingKeys(f.sealKeys)
 	if err != nil {
 		return err
-	}
-	b, err := bundle.LoadOverBuiltin(f.bundles...)
-	if err != nil {
-		return usageError("%v", err)
 	}
 	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys)}
 	if f.scanImages {

@@ -65,21 +65,40 @@ spec:
 
 const cleanCM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: team-1\ndata:\n  a: b\n"
 
+// summaryCounts are the summary's numbers (its nested objects left out).
+type summaryCounts map[string]int
+
+func (s *summaryCounts) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*s = summaryCounts{}
+	for k, v := range raw {
+		var n int
+		if json.Unmarshal(v, &n) == nil {
+			(*s)[k] = n
+		}
+	}
+	return nil
+}
+
 type jsonReport struct {
 	Bundle struct {
 		Name   string `json:"name"`
 		Digest string `json:"digest"`
 	} `json:"bundle"`
-	KubernetesVersion string         `json:"kubernetesVersion"`
-	Summary           map[string]int `json:"summary"`
+	KubernetesVersion string        `json:"kubernetesVersion"`
+	Summary           summaryCounts `json:"summary"`
 	Findings          []struct {
-		Check   string            `json:"check"`
-		Action  string            `json:"action"`
-		Message string            `json:"message"`
-		Object  map[string]string `json:"object"`
-		Path    string            `json:"path"`
-		File    string            `json:"file"`
-		Line    int               `json:"line"`
+		Check   string              `json:"check"`
+		Action  string              `json:"action"`
+		Message string              `json:"message"`
+		Object  map[string]string   `json:"object"`
+		Path    string              `json:"path"`
+		File    string              `json:"file"`
+		Line    int                 `json:"line"`
+		Renders []map[string]string `json:"renders"`
 	} `json:"findings"`
 	Errors []struct {
 		File    string `json:"file"`
@@ -100,7 +119,8 @@ func decode(t *testing.T, out string) jsonReport {
 }
 
 func TestCheckInfraRepo(t *testing.T) {
-	out, code, _ := run(t, "../../testdata/infra-repo", "", "check", "-o", "json", ".")
+	out, code, _ := run(t, "../../testdata/infra-repo", "", "check", "-o", "json",
+		"--repo-root", ".", "--repo-url", "https://git.example.com/platform/infra.git", ".")
 	if code != exitDenied {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -115,6 +135,7 @@ func TestCheckInfraRepo(t *testing.T) {
 		"ingress-host-collision production/shop":        "app/base/ingress.yaml:8",
 		"plaintext-secret production/shop-db":           "app/overlays/production/secret.yaml:7",
 		"deprecated-api staging/shop":                   "app/overlays/staging/pdb.yaml:1",
+		"render /":                                      "platform/ingress-nginx/Chart.yaml:6",
 	}
 	if len(got) != len(want) {
 		t.Errorf("findings %v, want %v", got, want)
@@ -127,7 +148,14 @@ func TestCheckInfraRepo(t *testing.T) {
 	if r.Bundle.Name != "builtin" || !strings.HasPrefix(r.Bundle.Digest, "sha256:") || r.KubernetesVersion != "1.37" {
 		t.Errorf("bundle %+v version %s", r.Bundle, r.KubernetesVersion)
 	}
-	if r.Summary["objects"] != 22 || r.Summary["denied"] != 5 || r.Summary["passed"] != 17 {
+	// The Applications of argocd-apps/ are followed: what they render
+	// names them.
+	for _, f := range r.Findings {
+		if f.Check == "privileged-container" && (len(f.Renders) != 1 || f.Renders[0]["kind"] != "application" || f.Renders[0]["name"] != "node-exporter") {
+			t.Errorf("privileged-container renders %v, want the node-exporter application", f.Renders)
+		}
+	}
+	if r.Summary["objects"] != 22 || r.Summary["denied"] != 6 || r.Summary["passed"] != 17 {
 		t.Errorf("summary %v", r.Summary)
 	}
 	if strings.Contains(out, "not-a-real-password") {

@@ -15,6 +15,7 @@ import (
 
 func newMutateCommand() *cobra.Command {
 	var bundles, exclude, sealKeys []string
+	var render renderFlags
 	cmd := &cobra.Command{
 		Use:   "mutate [flags] PATH... | -",
 		Short: "Print the objects as the webhook would admit them (sealed values decrypted, review-app labels applied)",
@@ -29,16 +30,17 @@ that does not decrypt: nothing is printed), 2 inputs or flags unusable.`,
 			if len(args) == 0 {
 				return usageError("mutate: no input: give files, directories, or - for standard input")
 			}
-			return runMutate(cmd.Context(), bundles, exclude, sealKeys, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runMutate(cmd.Context(), bundles, exclude, sealKeys, &render, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringArrayVar(&bundles, "bundle", nil, "policy bundle directory or .tar.gz, added to the built-in bundle (repeatable)")
 	cmd.Flags().StringArrayVar(&exclude, "exclude", nil, "skip files and directories matching this glob (repeatable)")
+	render.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key (PEM, or the key Secrets' YAML) to decrypt inline sealed Secrets (repeatable)")
 	return cmd
 }
 
-func runMutate(ctx context.Context, bundles, exclude, sealKeys, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runMutate(ctx context.Context, bundles, exclude, sealKeys []string, render *renderFlags, paths []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -50,7 +52,17 @@ func runMutate(ctx context.Context, bundles, exclude, sealKeys, paths []string, 
 	if err != nil {
 		return err
 	}
-	set := manifest.Load(ctx, paths, manifest.WithExclude(exclude...), manifest.WithStdin(stdin))
+	set := manifest.Load(ctx, paths, append(render.options(eng.Bundle(), ""), manifest.WithExclude(exclude...), manifest.WithStdin(stdin))...)
+	unusable := len(set.Errors) > 0
+	for _, p := range set.Problems {
+		level := "error"
+		if p.Warning {
+			level = "warning"
+		} else {
+			unusable = true
+		}
+		fmt.Fprintf(stderr, "%s: render: %s:%d: %s\n", level, p.File, p.Line, p.Message)
+	}
 	namespaces := map[string]*manifest.Object{}
 	for _, o := range set.Objects {
 		if o.Kind() == "Namespace" && o.APIVersion() == "v1" {
@@ -92,7 +104,7 @@ func runMutate(ctx context.Context, bundles, exclude, sealKeys, paths []string, 
 	for _, e := range set.Errors {
 		fmt.Fprintln(stderr, "error: "+e.Error())
 	}
-	if len(set.Errors) > 0 {
+	if unusable {
 		return &exitError{code: exitUnusable}
 	}
 	return nil
