@@ -87,7 +87,7 @@ func (t *k8sTarget) ProcessData(data any) (bool, []string, any, error) {
 func inventoryPath(obj map[string]any) ([]string, error) {
 	apiVersion, kind := str(obj["apiVersion"]), str(obj["kind"])
 	meta, _ := obj["metadata"].(map[string]any)
-	name, ns := str(meta["name"]), str(meta["namespace"])
+	name, ns := placeholderName(meta), str(meta["namespace"])
 	_, version := splitAPIVersion(apiVersion)
 	switch {
 	case version == "":
@@ -95,12 +95,55 @@ func inventoryPath(obj map[string]any) ([]string, error) {
 	case kind == "":
 		return nil, fmt.Errorf("object %q has no kind", name)
 	case name == "":
-		return nil, fmt.Errorf("%s object has no metadata.name", kind)
+		return nil, fmt.Errorf("%s object has neither metadata.name nor metadata.generateName", kind)
 	}
 	if ns == "" {
 		return []string{"cluster", apiVersion, kind, name}, nil
 	}
 	return []string{"namespace", ns, apiVersion, kind, name}, nil
+}
+
+// placeholderName is metadata.name, or generateName+"*" for an object the
+// API server is to name (Argo CD and Helm hook Jobs): in CI such an object
+// has no name yet, and it is keyed and reviewed under the name reports give
+// it. A "*" is never part of a real name, so the placeholder cannot collide
+// with a named object; objects sharing a generateName share it, as they
+// share a name glob.
+func placeholderName(meta map[string]any) string {
+	if name := str(meta["name"]); name != "" {
+		return name
+	}
+	if gen := str(meta["generateName"]); gen != "" {
+		return gen + "*"
+	}
+	return ""
+}
+
+// withPlaceholderName returns obj, or for an object that has only a
+// generateName a copy of it named by placeholderName: the API server names
+// an object before validating admission, so Gatekeeper's templates always
+// see a metadata.name there, and the many that print it would otherwise
+// find nothing in CI. The copy is shallow but for metadata.
+func withPlaceholderName(obj map[string]any) (map[string]any, bool) {
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil || str(meta["name"]) != "" {
+		return obj, false
+	}
+	name := placeholderName(meta)
+	if name == "" {
+		return obj, false
+	}
+	named := make(map[string]any, len(obj))
+	for k, v := range obj {
+		named[k] = v
+	}
+	m := make(map[string]any, len(meta)+1)
+	for k, v := range meta {
+		m[k] = v
+	}
+	m["name"] = name
+	named["metadata"] = m
+	return named, true
 }
 
 // GetCache lets the frameworks client keep the Namespace cache in step with
@@ -308,6 +351,13 @@ func newReview(r *Request, source string) (*review, error) {
 	if op == "DELETE" {
 		obj = old
 	}
+	objectValue := r.objectValue(op)
+	if op != "DELETE" && obj != nil {
+		var renamed bool
+		if obj, renamed = withPlaceholderName(obj); renamed {
+			base, objectValue = obj, nil // the caller's value lacks the name
+		}
+	}
 	group, version := splitAPIVersion(str(base["apiVersion"]))
 	meta, _ := base["metadata"].(map[string]any)
 	name, ns := str(meta["name"]), str(meta["namespace"])
@@ -332,7 +382,7 @@ func newReview(r *Request, source string) (*review, error) {
 	}
 	return &review{
 		object: obj, oldObject: old, nsObject: r.Namespace, namespace: ns,
-		operation: op, source: source, doc: doc, objectValue: r.objectValue(op),
+		operation: op, source: source, doc: doc, objectValue: objectValue,
 		ar:    admissionv1.AdmissionRequest{Operation: admissionv1.Operation(op)},
 		kinds: [2]groupKind{groupKindOf(obj), groupKindOf(old)},
 	}, nil
