@@ -17,10 +17,18 @@ deny contains {"msg": msg, "path": concat("", ["/", field])} if {
 	not sealed_inline
 	some field in ["data", "stringData"]
 	is_object(input[field])
-	count(input[field]) > 0
-	keys := concat(", ", sort([k | some k, _ in input[field]]))
-	msg := sprintf("Secret %q holds plaintext values in %s (keys: %s): seal it with kubeseal or reference an external secret store", [input.metadata.name, field, keys])
+	keys := filled(input[field])
+	count(keys) > 0
+	msg := sprintf("Secret %q holds plaintext values in %s (keys: %s): seal it with kubeseal or reference an external secret store", [input.metadata.name, field, concat(", ", keys)])
 }
+
+# filled are the keys that hold a value, sorted: an empty one ("" or null,
+# as a template leaves a key filled in at deploy time) reveals nothing.
+filled(values) := sort([k | some k, v in values; not empty_value(v)])
+
+empty_value(v) if v == ""
+
+empty_value(v) if v == null
 
 # Values sealed inline (gatekeep.dev/sealed) are ciphertexts, decrypted at
 # admission: the sealed-secret check judges them.

@@ -25,6 +25,18 @@ test_empty_and_other_kinds_pass if {
 	count(plaintext_secret.deny) == 0 with input as {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "s"}, "spec": {"encryptedData": {"password": "AgB"}}}
 }
 
+test_empty_values_are_not_plaintext if {
+	count(plaintext_secret.deny) == 0 with input as secret({"stringData": {"password": ""}})
+	count(plaintext_secret.deny) == 0 with input as secret({"data": {"token": ""}})
+	count(plaintext_secret.deny) == 0 with input as secret({"stringData": {"password": null}})
+	count(plaintext_secret.deny) == 0 with input as secret({"data": {"token": ""}, "stringData": {"password": "", "user": null}})
+}
+
+test_only_keys_with_values_are_named if {
+	plaintext_secret.deny == {{"path": "/stringData", "msg": `Secret "db" holds plaintext values in stringData (keys: user): seal it with kubeseal or reference an external secret store`}} with input as secret({"stringData": {"password": "", "user": "admin"}})
+	plaintext_secret.deny == {{"path": "/data", "msg": `Secret "db" holds plaintext values in data (keys: token): seal it with kubeseal or reference an external secret store`}} with input as secret({"data": {"token": "aHVudGVyMg==", "ca.crt": ""}, "stringData": {"password": ""}})
+}
+
 test_inline_sealed_values_are_not_plaintext if {
 	count(plaintext_secret.deny) == 0 with input as secret({"metadata": {"name": "db", "annotations": {"gatekeep.dev/sealed": "true"}}, "data": {"password": "QWdC"}})
 	count(plaintext_secret.deny) == 1 with input as secret({"metadata": {"name": "db", "annotations": {"gatekeep.dev/sealed": "false"}}, "data": {"password": "QWdC"}})
