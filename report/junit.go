@@ -131,14 +131,21 @@ func junitCaseOf(name, classname string, findings []engine.Finding) junitCase {
 	return c
 }
 
-// location is "file:line" (and the field's JSON pointer) of a finding.
+// location is "file:line" of a finding, and the field's JSON pointer when
+// it points at a field (see objectWide).
 func location(f engine.Finding) string {
 	s := f.File
 	if f.Line > 0 {
 		s = fmt.Sprintf("%s:%d", s, f.Line)
 	}
-	if f.Path != "" {
+	if f.Path != "" && !objectWide[f.Path] {
 		s += " " + f.Path
 	}
 	return s
 }
+
+// objectWide are the field paths of findings about the object as a whole
+// (a removed or deprecated API, a kind no schema knows): the testcase
+// already names the object, and "/apiVersion: policy/v1beta1 ..." in every
+// such body reads like YAML rather than a place to look.
+var objectWide = map[string]bool{"/apiVersion": true, "/kind": true}

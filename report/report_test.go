@@ -82,6 +82,26 @@ func withCombined() *engine.Result {
 	return r
 }
 
+// apiWide is a result with findings about objects' apiVersion as a whole,
+// which JUnit bodies give without the field path, beside one about a field.
+func apiWide() *engine.Result {
+	pdb := manifest.Ref{APIVersion: "policy/v1beta1", Kind: "PodDisruptionBudget", Namespace: "staging", Name: "shop"}
+	fs := manifest.Ref{APIVersion: "flowcontrol.apiserver.k8s.io/v1beta3", Kind: "FlowSchema", Name: "batch"}
+	const pdbFile, fsFile = "app/overlays/staging/pdb.yaml", "platform/flowcontrol.yaml"
+	return &engine.Result{
+		BundleName: "builtin", BundleDigest: "sha256:00", KubernetesVersion: "1.31", Files: 2,
+		Objects: []engine.ObjectResult{
+			{Object: pdb, File: pdbFile, Line: 1, Findings: []engine.Finding{
+				{Check: "deprecated-api", Action: engine.Deny, Message: "policy/v1beta1 PodDisruptionBudget was removed in Kubernetes 1.25: use policy/v1", Object: pdb, Path: "/apiVersion", File: pdbFile, Line: 1},
+				{Check: "schema", Action: engine.Deny, Message: "spec.minAvailable: Invalid value: \"half\"", Object: pdb, Path: "/spec/minAvailable", File: pdbFile, Line: 7},
+			}},
+			{Object: fs, File: fsFile, Line: 1, Findings: []engine.Finding{
+				{Check: "deprecated-api", Action: engine.Warn, Message: "flowcontrol.apiserver.k8s.io/v1beta3 FlowSchema is deprecated and is removed in Kubernetes 1.32: use flowcontrol.apiserver.k8s.io/v1", Object: fs, Path: "/apiVersion", File: fsFile, Line: 1},
+			}},
+		},
+	}
+}
+
 var goldens = []struct {
 	golden string
 	format string
@@ -104,6 +124,7 @@ var goldens = []struct {
 	{"sarif-nochecks", "sarif", nil, sample},
 	{"github", "github", nil, sample},
 	{"github-empty", "github", nil, empty},
+	{"junit-apiwide", "junit", nil, apiWide},
 }
 
 func render(t *testing.T, format string, r *engine.Result, opts ...Option) []byte {
@@ -458,6 +479,28 @@ func TestJUnit(t *testing.T) {
 	}
 	if len(secret.Failures) != 1 || *secret.Failures[0].Message != sample().Objects[4].Findings[0].Message {
 		t.Errorf("failure message not kept: %+v", secret.Failures)
+	}
+}
+
+func TestJUnitLocation(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		line int
+		want string
+	}{
+		{"/spec/replicas", 7, "app.yaml:7 /spec/replicas"},
+		{"/spec/replicas", 0, "app.yaml /spec/replicas"},
+		{"", 3, "app.yaml:3"},
+		// The object as a whole: the testcase names it already.
+		{"/apiVersion", 1, "app.yaml:1"},
+		{"/kind", 1, "app.yaml:1"},
+		// Fields below them are fields.
+		{"/metadata/name", 4, "app.yaml:4 /metadata/name"},
+	} {
+		f := engine.Finding{File: "app.yaml", Line: tc.line, Path: tc.path}
+		if got := location(f); got != tc.want {
+			t.Errorf("location(path %q, line %d) = %q, want %q", tc.path, tc.line, got, tc.want)
+		}
 	}
 }
 
