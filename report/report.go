@@ -26,6 +26,8 @@ type options struct {
 	quiet   bool
 	checks  []engine.CheckInfo
 	version string
+	// sarifDirs stand in for the working directory and its checkout (tests).
+	sarifDirs *sarifPaths
 }
 
 // WithColor colours text output with ANSI escapes. The caller decides
@@ -63,7 +65,7 @@ func New(name string, opts ...Option) (Format, error) {
 	case "junit":
 		return junit{}, nil
 	case "sarif":
-		return &sarifFormat{checks: o.checks, version: o.version}, nil
+		return &sarifFormat{checks: o.checks, version: o.version, dirs: o.sarifDirs}, nil
 	case "github":
 		return github{}, nil
 	}

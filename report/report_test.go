@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -119,9 +120,11 @@ var goldens = []struct {
 	{"junit-combined", "junit", nil, withCombined},
 	{"json-combined", "json", nil, withCombined},
 	{"junit-empty", "junit", nil, empty},
-	{"sarif", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0")}, sample},
-	{"sarif-empty", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0")}, empty},
-	{"sarif-nochecks", "sarif", nil, sample},
+	{"sarif", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0"), withSARIFDirs("/srv/repo", "/srv/repo")}, sample},
+	{"sarif-empty", "sarif", []Option{WithChecks(sampleChecks), WithVersion("v0.1.0"), withSARIFDirs("/srv/repo", "/srv/repo")}, empty},
+	{"sarif-nochecks", "sarif", []Option{withSARIFDirs("/srv/repo", "/srv/repo")}, sample},
+	{"sarif-subdir", "sarif", []Option{withSARIFDirs("/srv/repo/apps", "/srv/repo")}, subdir},
+	{"sarif-nocheckout", "sarif", []Option{withSARIFDirs("/srv/loose/apps", "")}, subdir},
 	{"github", "github", nil, sample},
 	{"github-empty", "github", nil, empty},
 	{"junit-apiwide", "junit", nil, apiWide},
@@ -620,15 +623,137 @@ func TestSARIFStructure(t *testing.T) {
 }
 
 func TestArtifactLocation(t *testing.T) {
-	for file, want := range map[string]sarif.ArtifactLocation{
-		"apps/app.yaml":       {URI: "apps/app.yaml", URIBaseID: "%SRCROOT%"},
-		"apps/my app#1.yaml":  {URI: "apps/my%20app%231.yaml", URIBaseID: "%SRCROOT%"},
-		"a:b.yaml":            {URI: "./a:b.yaml", URIBaseID: "%SRCROOT%"},
-		"/srv/repo/apps.yaml": {URI: "file:///srv/repo/apps.yaml"},
+	// gatekeep run at the root of a checkout, in a subdirectory of one, and
+	// outside any.
+	atRoot := sarifPaths{wd: "/srv/repo", root: "/srv/repo", inCheckout: true}
+	inApps := sarifPaths{wd: "/srv/repo/apps", root: "/srv/repo", inCheckout: true}
+	noGit := sarifPaths{wd: "/srv/loose", root: "/srv/loose"}
+	for _, tc := range []struct {
+		name  string
+		paths sarifPaths
+		file  string
+		want  sarif.ArtifactLocation
+	}{
+		{"at the root", atRoot, "apps/app.yaml", sarif.ArtifactLocation{URI: "apps/app.yaml", URIBaseID: "%SRCROOT%"}},
+		{"escaped", atRoot, "apps/my app#1.yaml", sarif.ArtifactLocation{URI: "apps/my%20app%231.yaml", URIBaseID: "%SRCROOT%"}},
+		{"colon in the first segment", atRoot, "a:b.yaml", sarif.ArtifactLocation{URI: "./a:b.yaml", URIBaseID: "%SRCROOT%"}},
+		{"absolute, in the checkout", atRoot, "/srv/repo/apps.yaml", sarif.ArtifactLocation{URI: "apps.yaml", URIBaseID: "%SRCROOT%"}},
+		{"absolute, outside", atRoot, "/etc/gatekeep/x.yaml", sarif.ArtifactLocation{URI: "file:///etc/gatekeep/x.yaml"}},
+		{"subdirectory: its own file", inApps, "web.yaml", sarif.ArtifactLocation{URI: "apps/web.yaml", URIBaseID: "%SRCROOT%"}},
+		{"subdirectory: a sibling", inApps, "../base/x.yaml", sarif.ArtifactLocation{URI: "base/x.yaml", URIBaseID: "%SRCROOT%"}},
+		{"subdirectory: dot segments", inApps, "./../apps/./web.yaml", sarif.ArtifactLocation{URI: "apps/web.yaml", URIBaseID: "%SRCROOT%"}},
+		{"subdirectory: outside the checkout", inApps, "../../other/y.yaml", sarif.ArtifactLocation{URI: "file:///srv/other/y.yaml"}},
+		{"no checkout: below", noGit, "apps/app.yaml", sarif.ArtifactLocation{URI: "apps/app.yaml", URIBaseID: "%SRCROOT%"}},
+		{"no checkout: above", noGit, "../base/x.yaml", sarif.ArtifactLocation{URI: "file:///srv/base/x.yaml"}},
 	} {
-		if got := artifactLocation(file); got != want {
-			t.Errorf("artifactLocation(%q) = %+v, want %+v", file, got, want)
+		if got := tc.paths.artifact(tc.file); got != tc.want {
+			t.Errorf("%s: artifact(%q) = %+v, want %+v", tc.name, tc.file, got, tc.want)
 		}
+	}
+}
+
+// withSARIFDirs makes SARIF take wd as the working directory and root as
+// the checkout holding it ("" for none), for output that does not depend on
+// where the tests run.
+func withSARIFDirs(wd, root string) Option {
+	return func(o *options) {
+		p := sarifPaths{wd: wd, root: root, inCheckout: root != ""}
+		if root == "" {
+			p.root = wd
+		}
+		o.sarifDirs = &p
+	}
+}
+
+// subdir is a result of "gatekeep check . ../base" run in the apps
+// directory of a checkout, which also read a file outside it.
+func subdir() *engine.Result {
+	web := manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}
+	db := manifest.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "shop", Name: "db"}
+	return &engine.Result{
+		BundleName: "builtin", BundleDigest: "sha256:00", KubernetesVersion: "1.34", Files: 3,
+		Objects: []engine.ObjectResult{
+			{Object: web, File: "web.yaml", Line: 1, Findings: []engine.Finding{
+				{Check: "privileged-container", Action: engine.Deny, Message: `container "main" is privileged`, Object: web, File: "web.yaml", Line: 18},
+			}},
+			{Object: db, File: "../base/secret.yaml", Line: 1, Findings: []engine.Finding{
+				{Check: "plaintext-secret", Action: engine.Deny, Message: "Secret \"db\" holds plaintext values", Object: db, File: "../base/secret.yaml", Line: 6},
+			}},
+		},
+		Errors: []manifest.Error{{File: "../../shared/broken.yaml", Line: 2, Message: "yaml: did not find expected key"}},
+	}
+}
+
+// TestSARIFCheckout runs the SARIF writer in directories of a real
+// checkout (a .git directory, or the .git file of a worktree) and outside
+// one: file names are relative to the checkout's root, never "../".
+func TestSARIFCheckout(t *testing.T) {
+	type location struct {
+		PhysicalLocation struct {
+			ArtifactLocation sarif.ArtifactLocation `json:"artifactLocation"`
+		} `json:"physicalLocation"`
+	}
+	type sarifLog struct {
+		Runs []struct {
+			OriginalURIBaseIDs map[string]struct {
+				URI string `json:"uri"`
+			} `json:"originalUriBaseIds"`
+			Results []struct {
+				Locations []location `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	tmp := t.TempDir()
+	if checkoutRoot(tmp) != "" {
+		t.Skipf("the temporary directory %s is inside a git checkout", tmp)
+	}
+	for _, dir := range []string{"repo/.git", "repo/apps", "worktree/apps", "loose/apps"} {
+		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "worktree/.git"), []byte("gitdir: ../repo/.git/worktrees/wt\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		wd, root string
+		want     []string
+	}{
+		{"repo", "repo", []string{"%SRCROOT% web.yaml", "file://" + filepath.ToSlash(tmp) + "/base/secret.yaml", "file://" + filepath.ToSlash(filepath.Dir(tmp)) + "/shared/broken.yaml"}},
+		{"repo/apps", "repo", []string{"%SRCROOT% apps/web.yaml", "%SRCROOT% base/secret.yaml", "file://" + filepath.ToSlash(tmp) + "/shared/broken.yaml"}},
+		{"worktree/apps", "worktree", []string{"%SRCROOT% apps/web.yaml", "%SRCROOT% base/secret.yaml", "file://" + filepath.ToSlash(tmp) + "/shared/broken.yaml"}},
+		{"loose/apps", "loose/apps", []string{"%SRCROOT% web.yaml", "file://" + filepath.ToSlash(tmp) + "/loose/base/secret.yaml", "file://" + filepath.ToSlash(tmp) + "/shared/broken.yaml"}},
+	} {
+		t.Run(tc.wd, func(t *testing.T) {
+			t.Chdir(filepath.Join(tmp, tc.wd))
+			out := render(t, "sarif", subdir())
+			if err := sariftest.Validate(out); err != nil {
+				t.Error(err)
+			}
+			var log sarifLog
+			if err := json.Unmarshal(out, &log); err != nil {
+				t.Fatal(err)
+			}
+			run := log.Runs[0]
+			if got, want := run.OriginalURIBaseIDs["%SRCROOT%"].URI, "file://"+filepath.ToSlash(filepath.Join(tmp, tc.root))+"/"; got != want {
+				t.Errorf("%%SRCROOT%% is %q, want %q", got, want)
+			}
+			var got []string
+			for _, r := range run.Results {
+				for _, l := range r.Locations {
+					a := l.PhysicalLocation.ArtifactLocation
+					got = append(got, strings.TrimPrefix(a.URIBaseID+" "+a.URI, " "))
+				}
+			}
+			sort.Strings(got) // results come by file name
+			sort.Strings(tc.want)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("locations\n got %q\nwant %q", got, tc.want)
+			}
+			if bytes.Contains(out, []byte("../")) {
+				t.Errorf("a URI climbs out of %%SRCROOT%%:\n%s", out)
+			}
+		})
 	}
 }
 

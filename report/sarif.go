@@ -2,10 +2,14 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif"
@@ -14,9 +18,14 @@ import (
 // sarifFormat writes SARIF 2.1.0, for code scanning: one run, one rule per
 // check that ran (and per check seen in a finding), one result per
 // finding, and results under the rule input-error for the input errors.
+// Files are named relative to %SRCROOT%, the root of the git checkout
+// (see sarifPaths).
 type sarifFormat struct {
 	checks  []engine.CheckInfo
 	version string
+	// dirs, if set, stand in for the working directory and the checkout
+	// found from it (tests); otherwise they are found at Write.
+	dirs *sarifPaths
 }
 
 const (
@@ -38,6 +47,10 @@ func sarifLevel(a engine.Action) string {
 }
 
 func (s *sarifFormat) Write(w io.Writer, r *engine.Result) error {
+	paths, err := s.paths()
+	if err != nil {
+		return err
+	}
 	driver := sarif.Driver{Name: "gatekeep", InformationURI: sarifToolURI, Version: s.version, Rules: []sarif.Rule{}}
 	index := map[string]int{}
 	addRule := func(id, summary, level string) *int {
@@ -63,7 +76,7 @@ func (s *sarifFormat) Write(w io.Writer, r *engine.Result) error {
 			RuleIndex: addRule(f.Check, "", sarifLevel(f.Action)),
 			Level:     sarifLevel(f.Action),
 			Message:   sarif.Message{Text: f.Object.String() + ": " + f.Message},
-			Locations: sarifLocations(f.File, f.Line),
+			Locations: paths.locations(f.File, f.Line),
 		})
 	}
 	for _, e := range r.Errors {
@@ -72,41 +85,141 @@ func (s *sarifFormat) Write(w io.Writer, r *engine.Result) error {
 			RuleIndex: addRule(sarifInputError, sarifInputErrorS, "error"),
 			Level:     "error",
 			Message:   sarif.Message{Text: e.Message},
-			Locations: sarifLocations(e.File, e.Line),
+			Locations: paths.locations(e.File, e.Line),
 		})
 	}
 
-	log := sarif.NewLog(sarif.Run{Tool: sarif.Tool{Driver: driver}, Results: results, Properties: map[string]string{
-		"bundleName": r.BundleName, "bundleDigest": r.BundleDigest, "kubernetesVersion": r.KubernetesVersion,
-	}})
+	run := sarifRun{
+		Run: sarif.Run{Tool: sarif.Tool{Driver: driver}, Results: results, Properties: map[string]string{
+			"bundleName": r.BundleName, "bundleDigest": r.BundleDigest, "kubernetesVersion": r.KubernetesVersion,
+		}},
+		OriginalURIBaseIDs: map[string]sarifBase{sarifSourceRoot: paths.base()},
+	}
 	var b bytes.Buffer
-	if err := sarif.Write(&b, log); err != nil {
+	if err := writeSARIF(&b, sarifLog{Schema: sarif.Schema, Version: sarif.Version, Runs: []sarifRun{run}}); err != nil {
 		return err
 	}
 	return writeAll(w, b.Bytes())
 }
 
-// sarifLocations locates a result in a file (none when there is no file);
-// the region starts at line 1 at least, as SARIF requires.
-func sarifLocations(file string, line int) []sarif.Location {
+// sarifLog and sarifRun are sarif.Log and sarif.Run with the run's
+// originalUriBaseIds, which say what %SRCROOT% stands for; the image scan
+// report, the other user of package sarif, names no files.
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	sarif.Run
+	OriginalURIBaseIDs map[string]sarifBase `json:"originalUriBaseIds,omitempty"`
+}
+
+// sarifBase is the absolute URI a uriBaseId stands for.
+type sarifBase struct {
+	URI         string        `json:"uri"`
+	Description sarif.Message `json:"description"`
+}
+
+// writeSARIF writes the log as sarif.Write does.
+func writeSARIF(w io.Writer, l sarifLog) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(l)
+}
+
+// sarifPaths names files for code scanning, which resolves %SRCROOT% to
+// the root of the repository: gatekeep names files relative to the working
+// directory, which may be below that root ("cd apps && gatekeep check .
+// ../base" reads "../base/x.yaml"), and such a name would point outside it.
+type sarifPaths struct {
+	// wd is the working directory, which file names are relative to;
+	// root is %SRCROOT%: the checkout holding wd, or wd outside one.
+	wd, root   string
+	inCheckout bool
+}
+
+// paths finds the working directory and the checkout holding it.
+func (s *sarifFormat) paths() (sarifPaths, error) {
+	if s.dirs != nil {
+		return *s.dirs, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return sarifPaths{}, fmt.Errorf("sarif: naming files relative to the repository: %w", err)
+	}
+	return newSARIFPaths(wd), nil
+}
+
+func newSARIFPaths(wd string) sarifPaths {
+	if root := checkoutRoot(wd); root != "" {
+		return sarifPaths{wd: wd, root: root, inCheckout: true}
+	}
+	return sarifPaths{wd: wd, root: wd}
+}
+
+// checkoutRoot is the nearest directory from dir up that holds a .git (a
+// directory, or the file a worktree or submodule has), as git finds its
+// top level; "" when there is none.
+func checkoutRoot(dir string) string {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// base declares what %SRCROOT% stands for.
+func (p sarifPaths) base() sarifBase {
+	what := "the root of the git checkout"
+	if !p.inCheckout {
+		what = "the working directory (not in a git checkout)"
+	}
+	uri := fileURI(p.root)
+	if !strings.HasSuffix(uri, "/") {
+		uri += "/" // a base URI names a directory
+	}
+	return sarifBase{URI: uri, Description: sarif.Message{Text: what}}
+}
+
+// locations locates a result in a file (none when there is no file); the
+// region starts at line 1 at least, as SARIF requires.
+func (p sarifPaths) locations(file string, line int) []sarif.Location {
 	if file == "" {
 		return nil
 	}
 	return []sarif.Location{{PhysicalLocation: sarif.PhysicalLocation{
-		ArtifactLocation: artifactLocation(file),
+		ArtifactLocation: p.artifact(file),
 		Region:           &sarif.Region{StartLine: max(line, 1)},
 	}}}
 }
 
-// artifactLocation turns a file path into a URI: relative to %SRCROOT% for
-// relative paths (which is how gatekeep reports files), file: for absolute.
-func artifactLocation(file string) sarif.ArtifactLocation {
-	p := filepath.ToSlash(file)
-	if filepath.IsAbs(file) || path.IsAbs(p) {
-		if p[0] != '/' {
-			p = "/" + p // C:/x.yaml
-		}
-		return sarif.ArtifactLocation{URI: (&url.URL{Scheme: "file", Path: p}).String()}
+// artifact turns a file name into a URI relative to %SRCROOT%, or, for a
+// file outside it, an absolute file: URI: never "../", which would climb
+// out of the repository code scanning knows.
+func (p sarifPaths) artifact(file string) sarif.ArtifactLocation {
+	abs := file
+	if !filepath.IsAbs(file) {
+		abs = filepath.Join(p.wd, file)
 	}
-	return sarif.ArtifactLocation{URI: sarif.RelativeURI(p), URIBaseID: sarifSourceRoot}
+	if rel, err := filepath.Rel(p.root, abs); err == nil && filepath.IsLocal(rel) {
+		return sarif.ArtifactLocation{URI: sarif.RelativeURI(filepath.ToSlash(rel)), URIBaseID: sarifSourceRoot}
+	}
+	return sarif.ArtifactLocation{URI: fileURI(abs)}
+}
+
+// fileURI is the file: URI of an absolute path.
+func fileURI(abs string) string {
+	p := filepath.ToSlash(abs)
+	if !path.IsAbs(p) {
+		p = "/" + p // C:/x.yaml
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String()
 }
