@@ -18,13 +18,22 @@ type Ref struct {
 	Name       string `json:"name"`
 }
 
-// String gives "Kind namespace/name" (or "Kind name" for cluster-scoped objects).
+// String gives "Kind namespace/name" (or "Kind name" for cluster-scoped
+// objects). An object without a name (a document that lacks metadata.name)
+// is "(unnamed)", so that a report never shows a bare "Kind namespace/".
 func (r Ref) String() string {
-	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
+	name := r.Name
+	if name == "" {
+		name = unnamed
 	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
+	if r.Namespace == "" {
+		return r.Kind + " " + name
+	}
+	return r.Kind + " " + r.Namespace + "/" + name
 }
+
+// unnamed stands for the name of an object that has none.
+const unnamed = "(unnamed)"
 
 // Group is the API group of the reference ("" for the core group).
 func (r Ref) Group() string {

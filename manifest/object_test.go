@@ -16,6 +16,10 @@ func TestRefNames(t *testing.T) {
 			"migrate-x7k2p", "Job default/migrate-x7k2p"},
 		{"cluster-scoped generateName", "apiVersion: v1\nkind: Namespace\nmetadata: {generateName: preview-}\n",
 			"preview-*", "Namespace preview-*"},
+		{"neither", "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: default}\n",
+			"", "ConfigMap default/(unnamed)"},
+		{"no metadata", "apiVersion: v1\nkind: Namespace\n",
+			"", "Namespace (unnamed)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs, errs := Parse("x.yaml", []byte(tc.object))

@@ -83,6 +83,30 @@ func withCombined() *engine.Result {
 	return r
 }
 
+// unnamed is a result whose objects have no name of their own: a hook Job
+// with only metadata.generateName (its Ref says "migrate-*"), and
+// documents without metadata.name, one namespaced and one not.
+func unnamed() *engine.Result {
+	job := manifest.Ref{APIVersion: "batch/v1", Kind: "Job", Namespace: "default", Name: "migrate-*"}
+	cm := manifest.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "default"}
+	ns := manifest.Ref{APIVersion: "v1", Kind: "Namespace"}
+	const file = "app/hooks.yaml"
+	return &engine.Result{
+		BundleName: "builtin", BundleDigest: "sha256:00", KubernetesVersion: "1.34", Files: 1,
+		Objects: []engine.ObjectResult{
+			{Object: job, File: file, Line: 1, Findings: []engine.Finding{
+				{Check: "privileged-container", Action: engine.Deny, Message: `container "migrate" is privileged`, Object: job, Path: "/spec/template/spec/containers/0/securityContext/privileged", File: file, Line: 14},
+			}},
+			{Object: cm, File: file, Line: 17, Findings: []engine.Finding{
+				{Check: "schema", Action: engine.Deny, Message: "metadata.name: Required value", Object: cm, Path: "/metadata", File: file, Line: 19},
+			}},
+			{Object: ns, File: file, Line: 23, Findings: []engine.Finding{
+				{Check: "namespace-labels", Action: engine.Warn, Message: `namespace has no "team" label`, Object: ns, File: file, Line: 23},
+			}},
+		},
+	}
+}
+
 // apiWide is a result with findings about objects' apiVersion as a whole,
 // which JUnit bodies give without the field path, beside one about a field.
 func apiWide() *engine.Result {
@@ -127,6 +151,10 @@ var goldens = []struct {
 	{"sarif-nocheckout", "sarif", []Option{withSARIFDirs("/srv/loose/apps", "")}, subdir},
 	{"github", "github", nil, sample},
 	{"github-empty", "github", nil, empty},
+	{"text-unnamed", "text", nil, unnamed},
+	{"junit-unnamed", "junit", nil, unnamed},
+	{"sarif-unnamed", "sarif", []Option{withSARIFDirs("/srv/repo", "/srv/repo")}, unnamed},
+	{"github-unnamed", "github", nil, unnamed},
 	{"junit-apiwide", "junit", nil, apiWide},
 }
 
