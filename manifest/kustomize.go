@@ -290,7 +290,8 @@ func dropAnnotation(obj map[string]any, key string) {
 //     build sees, as kustomize --enable-helm would with the helm binary;
 //   - remote resources are dropped with a render problem unless remote
 //     fetching is allowed, and then fetched with a timeout;
-//   - deprecated fields become warnings naming the kustomization, once.
+//   - deprecated fields become warnings naming the kustomization (Load
+//     reports each once, naming every build that met it).
 type buildFS struct {
 	filesys.FileSystem
 	l       *loader
@@ -385,7 +386,7 @@ func (f *buildFS) rewrite(path string, data []byte) []byte {
 					line = lineOf(data, key+":")
 				}
 			}
-			f.l.warnOnce(Problem{File: f.l.rel(path), Line: line, Message: "kustomize: " + strings.TrimPrefix(msg, "# Warning: "), Warning: true, Renders: f.renders})
+			f.problem(path, line, true, "kustomize: %s", strings.TrimPrefix(msg, "# Warning: "))
 		}
 	}
 	dir := filepath.Dir(path)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
@@ -108,10 +107,6 @@ type loader struct {
 	kubeVersion   string
 	apiVersions   []string
 	chartValues   map[string][]string
-
-	warnMu sync.Mutex
-	warned map[string]bool
-	warns  []Problem
 }
 
 // unit is one thing to read: a plain file, a kustomization directory or a
@@ -131,7 +126,7 @@ type unit struct {
 // would) and "-" for standard input. What cannot be read is reported in
 // Errors, what cannot be rendered in Problems; the rest is still read.
 func Load(ctx context.Context, paths []string, opts ...Option) *Set {
-	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout, warned: map[string]bool{}}
+	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout}
 	l.cwd, _ = os.Getwd()
 	for _, o := range opts {
 		o(l)
@@ -185,19 +180,6 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 		return a.Line < b.Line
 	})
 	return set
-}
-
-// warnOnce records a warning problem the first time it is met (a base
-// shared by several overlays warns once).
-func (l *loader) warnOnce(p Problem) {
-	key := p.File + "\x00" + fmt.Sprint(p.Line) + "\x00" + p.Message
-	l.warnMu.Lock()
-	defer l.warnMu.Unlock()
-	if l.warned[key] {
-		return
-	}
-	l.warned[key] = true
-	l.warns = append(l.warns, p)
 }
 
 // regularFile refuses what is not a regular file of bounded size: a FIFO

@@ -37,6 +37,7 @@ type piece struct {
 	charts   map[string]bool // a kustomize build's inflated charts
 	failed   bool
 	helm     int // charts rendered
+	jsonnet  int // Jsonnet files of a directory source, not rendered
 	dropped  bool
 }
 
@@ -281,6 +282,10 @@ func (r *run) renderApp(app argocd.App) []*piece {
 			r.claims = append(r.claims, claim{dir: dir, recursive: true})
 		case argocd.Directory:
 			p = r.directory(dir, src.Directory, renders)
+			if p.jsonnet > 0 {
+				r.problems = append(r.problems, Problem{File: app.File, Line: app.Line, Warning: true, Renders: renders,
+					Message: fmt.Sprintf("application %s: %d Jsonnet file(s) in %s are not rendered (gatekeep renders YAML and JSON directory sources only)", app.Name, p.jsonnet, src.Path)})
+			}
 			r.claims = append(r.claims, claim{dir: dir, recursive: src.Directory != nil && src.Directory.Recurse})
 		default:
 			r.problems = append(r.problems, Problem{File: app.File, Line: app.Line, Warning: true, Renders: renders,
@@ -299,6 +304,7 @@ func (r *run) renderApp(app argocd.App) []*piece {
 // recurse), filtered by include and exclude.
 func (r *run) directory(dir string, opts *argocd.DirectoryOptions, renders []Render) *piece {
 	var files []string
+	jsonnet := 0
 	recurse := opts != nil && opts.Recurse
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -311,13 +317,18 @@ func (r *run) directory(dir string, opts *argocd.DirectoryOptions, renders []Ren
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, path)
-		if !isManifestFile(path) || opts != nil && !argocd.MatchDirectory(filepath.ToSlash(rel), opts) {
+		if opts != nil && !argocd.MatchDirectory(filepath.ToSlash(rel), opts) {
 			return nil
 		}
-		files = append(files, path)
+		switch ext := filepath.Ext(path); {
+		case isManifestFile(path):
+			files = append(files, path)
+		case ext == ".jsonnet" || ext == ".libsonnet":
+			jsonnet++
+		}
 		return nil
 	})
-	p := &piece{unit: dir, dir: true, kind: piecePlain}
+	p := &piece{unit: dir, dir: true, kind: piecePlain, jsonnet: jsonnet}
 	for _, fp := range r.l.parseFiles(r.ctx, files, renders) {
 		p.objects = append(p.objects, fp.objects...)
 		p.errors = append(p.errors, fp.errors...)
@@ -520,9 +531,6 @@ func (r *run) assemble(set *Set) {
 	}
 	set.Rendered.Applications = r.appCount
 	set.Problems = append(set.Problems, r.problems...)
-	r.l.warnMu.Lock()
-	set.Problems = append(set.Problems, r.l.warns...)
-	r.l.warnMu.Unlock()
 	set.Problems = uniqueProblems(set.Problems)
 }
 

@@ -33,6 +33,8 @@ func TestRenderRepos(t *testing.T) {
 		{name: "cycle"},
 		{name: "failing-kustomization"},
 		{name: "skipped"},
+		{name: "shared-base"},
+		{name: "kustomize-warnings"},
 	}
 	repos, err := filepath.Abs("../../testdata/repos")
 	if err != nil {
