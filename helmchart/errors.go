@@ -2,11 +2,13 @@ package helmchart
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	yamlv3 "gopkg.in/yaml.v3"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	release "helm.sh/helm/v4/pkg/release/v1/util"
 	"sigs.k8s.io/yaml"
 )
@@ -189,12 +191,14 @@ func lineOfKey(file, key string) int {
 	return 0
 }
 
-// dependencyLine is the line of the entry of dependencies: naming the chart, 0 if not found.
-func dependencyLine(file, name string) int {
+// dependencyLine is the line of the entry of dependencies: for r (the entry naming its chart and,
+// where several do, the one with its alias and repository too), 0 if not found.
+func dependencyLine(file string, r *chart.Dependency) int {
 	root := yamlRoot(file)
 	if root == nil {
 		return 0
 	}
+	first := 0
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "dependencies" || root.Content[i+1].Kind != yamlv3.SequenceNode {
 			continue
@@ -203,14 +207,42 @@ func dependencyLine(file, name string) int {
 			if item.Kind != yamlv3.MappingNode {
 				continue
 			}
+			var name, alias, repo string
 			for j := 0; j+1 < len(item.Content); j += 2 {
-				if item.Content[j].Value == "name" && item.Content[j+1].Value == name {
-					return item.Line
+				switch item.Content[j].Value {
+				case "name":
+					name = item.Content[j+1].Value
+				case "alias":
+					alias = item.Content[j+1].Value
+				case "repository":
+					repo = item.Content[j+1].Value
 				}
+			}
+			if name != r.Name {
+				continue
+			}
+			if alias == r.Alias && repo == r.Repository {
+				return item.Line
+			}
+			if first == 0 {
+				first = item.Line
 			}
 		}
 	}
-	return 0
+	return first
+}
+
+// dependencyLocation is the file (Chart.yaml, or requirements.yaml of an apiVersion v1 chart) and
+// line of the entry of dependency r of the chart in dir; the line is 0 if not found.
+func dependencyLocation(dir string, r *chart.Dependency) (string, int) {
+	file := filepath.Join(dir, "Chart.yaml")
+	line := dependencyLine(file, r)
+	if line == 0 {
+		if l := dependencyLine(filepath.Join(dir, "requirements.yaml"), r); l > 0 {
+			file, line = filepath.Join(dir, "requirements.yaml"), l
+		}
+	}
+	return file, line
 }
 
 // matchSourceLine is the line of src that could have rendered the text rendered (its literal

@@ -62,7 +62,8 @@ type FileParam struct{ Name, Path string }
 // Document is one rendered YAML document.
 type Document struct {
 	// File is the absolute path of the template it came from, or of the crds/ file; for a template
-	// inside a dependency packed as .tgz, the absolute path of the .tgz.
+	// inside a dependency packed as .tgz, the absolute path of the .tgz; for a template of a
+	// file:// dependency not in charts/, the absolute path of the file under that path.
 	File string
 	// Line is the document's first line in File (the line of its first key where possible, else 1).
 	// For a document inside a .tgz, the line within the template in the archive.
@@ -107,7 +108,10 @@ func newError(file string, line int, format string, args ...any) *Error {
 }
 
 // Render renders the chart in dir (absolute). Dependencies come from the chart's charts/ folder
-// (directories or .tgz), as with `helm template` after `helm dependency build`.
+// (directories or .tgz), as with `helm template` after `helm dependency build`; a dependency that
+// is not there and whose repository is file://<path> is loaded from the chart directory at that
+// path (relative to dir, or absolute), as helm dependency build would pack it, offline. Other
+// dependencies missing from charts/ are an *Error.
 func Render(dir string, opts Options) ([]Document, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -132,6 +136,11 @@ func Render(dir string, opts Options) ([]Document, error) {
 	// Where each chart of the tree is on disk, before ProcessDependencies copies aliased charts.
 	where := map[*common.File]string{}
 	mapCharts(ch, dir, where)
+
+	// Dependencies from file:// repositories that are not in charts/, as helm dependency build packs them.
+	if err := addFileDependencies(ch, dir, where); err != nil {
+		return nil, err
+	}
 
 	// helm template stops on any dependency of Chart.yaml that is not in charts/ (action.CheckDependencies),
 	// whether or not a condition or tag disables it.
@@ -390,13 +399,7 @@ outer:
 		return nil
 	}
 	r := missing[0]
-	file := filepath.Join(dir, "Chart.yaml")
-	line := dependencyLine(file, r.Name)
-	if line == 0 {
-		if l := dependencyLine(filepath.Join(dir, "requirements.yaml"), r.Name); l > 0 {
-			file, line = filepath.Join(dir, "requirements.yaml"), l
-		}
-	}
+	file, line := dependencyLocation(dir, r)
 	var what []string
 	if r.Version != "" {
 		what = append(what, "version "+r.Version)
