@@ -35,6 +35,7 @@ func TestRenderRepos(t *testing.T) {
 		{name: "skipped"},
 		{name: "shared-base"},
 		{name: "kustomize-warnings"},
+		{name: "argo-options"},
 	}
 	repos, err := filepath.Abs("../../testdata/repos")
 	if err != nil {
@@ -63,6 +64,34 @@ func TestRenderRepos(t *testing.T) {
 				t.Errorf("gatekeep check of %s differs from %s:\n--- got\n%s--- want\n%s", tc.name, golden, got, want)
 			}
 		})
+	}
+}
+
+// TestRenderArgoOptions shows, through gatekeep mutate, the objects an
+// Application's kustomize options (namePrefix, namespace, images,
+// commonLabels, components, patches) and a multi-source Helm application
+// ($values value file, parameters over it, releaseName, destination
+// namespace) render, compared with testdata/repos/argo-options.mutate.
+func TestRenderArgoOptions(t *testing.T) {
+	repos, err := filepath.Abs("../../testdata/repos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copyRepo(t, filepath.Join(repos, "argo-options"))
+	out, code, msg := run(t, dir, "", "mutate", ".")
+	got := fmt.Sprintf("%s\nexit %d %s\n", out, code, msg)
+	golden := filepath.Join(repos, "argo-options.mutate")
+	if *updateGolden {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("gatekeep mutate differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
 	}
 }
 
