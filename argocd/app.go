@@ -338,31 +338,19 @@ func (r *reader) helm(h map[string]any, ptr string) *HelmOptions {
 	default:
 		r.warn("%s/valuesObject is not an object", ptr)
 	}
-	for i, p := range r.list(h, "parameters", ptr+"/parameters") {
-		pp := ptr + "/parameters/" + strconv.Itoa(i)
-		m, ok := p.(map[string]any)
-		if !ok {
-			r.warn("%s is not an object", pp)
-			continue
-		}
+	r.objects(h, "parameters", ptr, func(m map[string]any, pp string) {
 		o.Parameters = append(o.Parameters, HelmParameter{
 			Name:        r.str(m, "name", pp+"/name"),
 			Value:       r.str(m, "value", pp+"/value"),
 			ForceString: r.boolean(m, "forceString", pp+"/forceString"),
 		})
-	}
-	for i, p := range r.list(h, "fileParameters", ptr+"/fileParameters") {
-		pp := ptr + "/fileParameters/" + strconv.Itoa(i)
-		m, ok := p.(map[string]any)
-		if !ok {
-			r.warn("%s is not an object", pp)
-			continue
-		}
+	})
+	r.objects(h, "fileParameters", ptr, func(m map[string]any, pp string) {
 		o.FileParameters = append(o.FileParameters, HelmFileParameter{
 			Name: r.str(m, "name", pp+"/name"),
 			Path: r.str(m, "path", pp+"/path"),
 		})
-	}
+	})
 	return o
 }
 
@@ -394,6 +382,20 @@ func (r *reader) object(m map[string]any, key, ptr string) map[string]any {
 	default:
 		r.warn("%s is not an object", ptr)
 		return nil
+	}
+}
+
+// objects hands each object of the list under key to use, with its
+// pointer; an entry that is not an object is a warning.
+func (r *reader) objects(m map[string]any, key, ptr string, use func(m map[string]any, ptr string)) {
+	for i, e := range r.list(m, key, ptr+"/"+key) {
+		ep := ptr + "/" + key + "/" + strconv.Itoa(i)
+		em, ok := e.(map[string]any)
+		if !ok {
+			r.warn("%s is not an object", ep)
+			continue
+		}
+		use(em, ep)
 	}
 }
 

@@ -271,59 +271,54 @@ func (c *appSet) child(g any, params map[string]any, ptr string) ([]map[string]a
 // RenderGeneratorParams: list elements and matrix/merge generators nested one level further
 // (raw JSON in Argo CD's types) are left as written.
 func (c *appSet) interpolate(gm map[string]any, params map[string]any, nested bool) (map[string]any, error) {
-	out := make(map[string]any, len(gm))
-	for k, v := range gm {
+	return c.renderFields(gm, params, func(k string, v any) (any, bool, error) {
 		km, isMap := v.(map[string]any)
 		switch {
 		case k == "list" && isMap:
-			m := make(map[string]any, len(km))
-			for kk, vv := range km {
-				if kk == "elements" {
-					m[kk] = vv
-					continue
-				}
-				x, err := c.rd.render(vv, params)
-				if err != nil {
-					return nil, err
-				}
-				m[kk] = x
-			}
-			out[k] = m
+			x, err := c.renderFields(km, params, func(kk string, vv any) (any, bool, error) {
+				return vv, kk == "elements", nil
+			})
+			return x, true, err
 		case (k == "matrix" || k == "merge") && nested:
-			out[k] = v
+			return v, true, nil
 		case (k == "matrix" || k == "merge") && isMap:
-			m := make(map[string]any, len(km))
-			for kk, vv := range km {
-				if l, ok := vv.([]any); ok && kk == "generators" {
-					gens := make([]any, len(l))
-					for i, g := range l {
-						if gm2, ok := g.(map[string]any); ok {
-							x, err := c.interpolate(gm2, params, true)
-							if err != nil {
-								return nil, err
-							}
-							gens[i] = x
-						} else {
-							gens[i] = g
+			x, err := c.renderFields(km, params, func(kk string, vv any) (any, bool, error) {
+				l, ok := vv.([]any)
+				if !ok || kk != "generators" {
+					return nil, false, nil
+				}
+				gens := make([]any, len(l))
+				for i, g := range l {
+					gens[i] = g
+					if gm2, ok := g.(map[string]any); ok {
+						x, err := c.interpolate(gm2, params, true)
+						if err != nil {
+							return nil, true, err
 						}
+						gens[i] = x
 					}
-					m[kk] = gens
-					continue
 				}
-				x, err := c.rd.render(vv, params)
-				if err != nil {
-					return nil, err
-				}
-				m[kk] = x
-			}
-			out[k] = m
-		default:
-			x, err := c.rd.render(v, params)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = x
+				return gens, true, nil
+			})
+			return x, true, err
 		}
+		return nil, false, nil
+	})
+}
+
+// renderFields renders each field of m with params, but those special
+// takes care of (its second result says so).
+func (c *appSet) renderFields(m, params map[string]any, special func(k string, v any) (any, bool, error)) (map[string]any, error) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		x, done, err := special(k, v)
+		if !done && err == nil {
+			x, err = c.rd.render(v, params)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = x
 	}
 	return out, nil
 }
@@ -644,30 +639,12 @@ func toAnyList(s []string) []any {
 // directory below the root (slash paths, lexical order), hidden ones (.name) and what is below
 // them left out, symlinks not followed.
 func (c *appSet) gitDirs() []string {
-	if c.dirsListed {
-		return c.dirs
+	if !c.dirsListed {
+		c.dirsListed = true
+		c.dirs = walkRepo(c.repo.Root,
+			func(_ string, d fs.DirEntry) bool { return !strings.HasPrefix(d.Name(), ".") },
+			func(d fs.DirEntry) bool { return d.IsDir() })
 	}
-	c.dirsListed = true
-	root := filepath.Clean(c.repo.Root)
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if d != nil && d.IsDir() && p != root {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() || p == root {
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(root, p)
-		if err == nil {
-			c.dirs = append(c.dirs, filepath.ToSlash(rel))
-		}
-		return nil
-	})
 	return c.dirs
 }
 
@@ -675,38 +652,44 @@ func (c *appSet) gitDirs() []string {
 // every file or symlink below the root but .git, and nested repositories (a directory holding
 // .git) left out. Untracked and ignored files of the checkout are listed too.
 func (c *appSet) gitFiles() []string {
-	if c.filesListed {
-		return c.files
+	if !c.filesListed {
+		c.filesListed = true
+		c.files = walkRepo(c.repo.Root,
+			func(p string, d fs.DirEntry) bool {
+				_, err := os.Lstat(filepath.Join(p, ".git"))
+				return d.Name() != ".git" && err != nil
+			},
+			func(d fs.DirEntry) bool { return !d.IsDir() })
+		sort.Strings(c.files)
 	}
-	c.filesListed = true
-	root := filepath.Clean(c.repo.Root)
+	return c.files
+}
+
+// walkRepo lists, as slash paths relative to root, the entries below it that list says to,
+// going into the directories enter allows; unreadable directories are passed over.
+func walkRepo(root string, enter func(path string, d fs.DirEntry) bool, list func(d fs.DirEntry) bool) []string {
+	root = filepath.Clean(root)
+	var out []string
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		switch {
+		case err != nil:
 			if d != nil && d.IsDir() && p != root {
 				return filepath.SkipDir
 			}
 			return nil
-		}
-		if d.IsDir() {
-			if p == root {
-				return nil
-			}
-			if d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			if _, err := os.Lstat(filepath.Join(p, ".git")); err == nil {
-				return filepath.SkipDir
-			}
+		case p == root:
 			return nil
+		case d.IsDir() && !enter(p, d):
+			return filepath.SkipDir
 		}
-		rel, err := filepath.Rel(root, p)
-		if err == nil {
-			c.files = append(c.files, filepath.ToSlash(rel))
+		if list(d) {
+			if rel, err := filepath.Rel(root, p); err == nil {
+				out = append(out, filepath.ToSlash(rel))
+			}
 		}
 		return nil
 	})
-	sort.Strings(c.files)
-	return c.files
+	return out
 }
 
 // matrixGen is Argo CD's matrix generator: the second generator runs with each param set of the

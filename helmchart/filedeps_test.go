@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gatekeep-dev/gatekeep/internal/jsonptr"
 )
 
 // at is the value at a JSON pointer of a parsed object.
 func at(obj any, pointer string) any {
 	var path []any
-	for _, tok := range parsePointer(pointer) {
+	for _, tok := range jsonptr.Tokens(pointer) {
 		if _, isList := get(obj, path...).([]any); isList {
 			if n, err := strconv.Atoi(tok); err == nil {
 				path = append(path, n)

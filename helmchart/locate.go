@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatekeep-dev/gatekeep/internal/jsonptr"
 )
 
 // Locate returns the line in d.File of the field at a JSON pointer (e.g.
@@ -32,7 +34,7 @@ func (d Document) Locate(pointer string) (line int) {
 	if d.src == "" || pointer == "" || pointer == "/" {
 		return d.Line
 	}
-	toks := parsePointer(pointer)
+	toks := jsonptr.Tokens(pointer)
 	if toks == nil {
 		return d.Line
 	}
@@ -62,18 +64,6 @@ func (d Document) firstLine() int {
 		return p.start
 	}
 	return 1
-}
-
-func parsePointer(p string) []string {
-	if !strings.HasPrefix(p, "/") {
-		return nil
-	}
-	toks := strings.Split(p[1:], "/")
-	for i, t := range toks {
-		t = strings.ReplaceAll(t, "~1", "/")
-		toks[i] = strings.ReplaceAll(t, "~0", "~")
-	}
-	return toks
 }
 
 // entry is one YAML node start in a template's source, with template actions masked.
@@ -524,26 +514,7 @@ func (l *locator) valueAt(n int) (any, bool) {
 		l.parsed = true
 		_ = yaml.Unmarshal(l.data, &l.obj)
 	}
-	cur := l.obj
-	for _, t := range l.toks[:n] {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[t]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
+	return jsonptr.Walk(l.obj, l.toks[:n])
 }
 
 // sameScalar reports whether a literal YAML scalar is the rendered value v.

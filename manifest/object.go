@@ -4,10 +4,11 @@ package manifest
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
-	"strconv"
-	"strings"
+
+	"github.com/gatekeep-dev/gatekeep/internal/jsonptr"
 )
 
 // Ref names an object the way kubectl does.
@@ -202,54 +203,12 @@ func sameScalar(a, b any) bool {
 }
 
 // Get returns the value at a JSON pointer inside v.
-func Get(v any, pointer string) (any, bool) {
-	if pointer == "" {
-		return v, true
-	}
-	if pointer[0] != '/' {
-		return nil, false
-	}
-	for _, tok := range strings.Split(pointer[1:], "/") {
-		tok = Unescape(tok)
-		switch c := v.(type) {
-		case map[string]any:
-			next, ok := c[tok]
-			if !ok {
-				return nil, false
-			}
-			v = next
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			v = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-var (
-	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
-	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
-)
+func Get(v any, pointer string) (any, bool) { return jsonptr.Get(v, pointer) }
 
 // Escape escapes one JSON pointer token (RFC 6901).
-func Escape(tok string) string {
-	if !strings.ContainsAny(tok, "~/") {
-		return tok
-	}
-	return escaper.Replace(tok)
-}
+func Escape(tok string) string { return jsonptr.Escape(tok) }
 
 // Unescape reverses Escape.
-func Unescape(tok string) string {
-	if !strings.Contains(tok, "~") {
-		return tok
-	}
-	return unescaper.Replace(tok)
-}
+func Unescape(tok string) string { return jsonptr.Unescape(tok) }
 
 func str(v any) string { s, _ := v.(string); return s }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/argocd"
 	"github.com/gatekeep-dev/gatekeep/helmchart"
+	"github.com/gatekeep-dev/gatekeep/internal/gitrepo"
 )
 
 type pieceKind int
@@ -91,13 +92,13 @@ func (l *loader) newRun(ctx context.Context, paths []string, units []unit) *run 
 			break
 		}
 	}
-	root := argocd.Root(start)
+	root := gitrepo.Root(start)
 	if l.repoRoot != "" {
 		root, _ = filepath.Abs(l.repoRoot)
 	}
 	urls := append([]string(nil), l.repoURLs...)
 	if root != "" {
-		urls = append(urls, argocd.RemoteURLs(root)...)
+		urls = append(urls, gitrepo.RemoteURLs(root)...)
 	} else {
 		root = start
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/gitrepo"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif/sariftest"
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -732,8 +733,8 @@ func TestSARIFCheckout(t *testing.T) {
 		} `json:"runs"`
 	}
 	tmp := t.TempDir()
-	if checkoutRoot(tmp) != "" {
-		t.Skipf("the temporary directory %s is inside a git checkout", tmp)
+	if gitrepo.Root(tmp) != "" {
+		t.Fatalf("the temporary directory %s is inside a git checkout: set TMPDIR elsewhere", tmp)
 	}
 	for _, dir := range []string{"repo/.git", "repo/apps", "worktree/apps", "loose/apps"} {
 		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o755); err != nil {

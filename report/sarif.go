@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/gitrepo"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif"
 )
 
@@ -154,26 +155,10 @@ func (s *sarifFormat) paths() (sarifPaths, error) {
 }
 
 func newSARIFPaths(wd string) sarifPaths {
-	if root := checkoutRoot(wd); root != "" {
+	if root := gitrepo.Root(wd); root != "" {
 		return sarifPaths{wd: wd, root: root, inCheckout: true}
 	}
 	return sarifPaths{wd: wd, root: wd}
-}
-
-// checkoutRoot is the nearest directory from dir up that holds a .git (a
-// directory, or the file a worktree or submodule has), as git finds its
-// top level; "" when there is none.
-func checkoutRoot(dir string) string {
-	for {
-		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // base declares what %SRCROOT% stands for.

@@ -134,7 +134,8 @@ func copyRepo(t *testing.T, src string) string {
 // summary's counts and the exit code.
 func digest(t *testing.T, out string, code int, msg string) string {
 	t.Helper()
-	var rep struct {
+	var rep jsonReport
+	var summary struct {
 		Summary struct {
 			Objects        int            `json:"objects"`
 			Denied         int            `json:"denied"`
@@ -143,28 +144,9 @@ func digest(t *testing.T, out string, code int, msg string) string {
 			SkippedReasons map[string]int `json:"skippedReasons"`
 			Rendered       map[string]int `json:"rendered"`
 		} `json:"summary"`
-		Findings []struct {
-			Check   string `json:"check"`
-			Action  string `json:"action"`
-			Message string `json:"message"`
-			Object  struct {
-				Kind      string `json:"kind"`
-				Namespace string `json:"namespace"`
-				Name      string `json:"name"`
-			} `json:"object"`
-			File    string `json:"file"`
-			Line    int    `json:"line"`
-			Renders []struct {
-				Kind string `json:"kind"`
-				Name string `json:"name"`
-				File string `json:"file"`
-			} `json:"renders"`
-		} `json:"findings"`
-		Errors []struct {
-			File    string `json:"file"`
-			Line    int    `json:"line"`
-			Message string `json:"message"`
-		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &summary); err != nil {
+		return fmt.Sprintf("exit %d %s\n%s", code, msg, out)
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		return fmt.Sprintf("exit %d %s\n%s", code, msg, out)
@@ -172,23 +154,23 @@ func digest(t *testing.T, out string, code int, msg string) string {
 	var b strings.Builder
 	for _, f := range rep.Findings {
 		obj := "-"
-		if f.Object.Kind != "" {
-			obj = f.Object.Kind + " "
-			if f.Object.Namespace != "" {
-				obj += f.Object.Namespace + "/"
+		if f.Object["kind"] != "" {
+			obj = f.Object["kind"] + " "
+			if f.Object["namespace"] != "" {
+				obj += f.Object["namespace"] + "/"
 			}
-			obj += f.Object.Name
+			obj += f.Object["name"]
 		}
 		var renders []string
 		for _, r := range f.Renders {
-			renders = append(renders, r.Kind+" "+r.Name+" ("+r.File+")")
+			renders = append(renders, r["kind"]+" "+r["name"]+" ("+r["file"]+")")
 		}
 		fmt.Fprintf(&b, "%s %s %s at %s:%d [%s]\n    %s\n", f.Action, f.Check, obj, f.File, f.Line, strings.Join(renders, ", "), f.Message)
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(&b, "error %s:%d %s\n", e.File, e.Line, e.Message)
 	}
-	s := rep.Summary
+	s := summary.Summary
 	var reasons []string
 	for r, n := range s.SkippedReasons {
 		reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
