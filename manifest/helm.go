@@ -15,7 +15,7 @@ func (l *loader) chart(dir string, opts helmchart.Options, renders []Render) *pi
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = l.kubeVersion
 	}
-	opts.APIVersions = append(opts.APIVersions, l.apiVersions...)
+	opts.APIVersions = append(opts.APIVersions, l.apiVersions()...)
 	if opts.ReleaseName == "" {
 		opts.ReleaseName = filepath.Base(dir)
 	}

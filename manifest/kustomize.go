@@ -627,7 +627,7 @@ func (f *buildFS) inflate(path, dir string, data []byte, k map[string]any) {
 			Namespace:   str(hc["namespace"]),
 			SkipCRDs:    hc["includeCRDs"] != true,
 			KubeVersion: firstNonEmpty(str(hc["kubeVersion"]), f.l.kubeVersion),
-			APIVersions: append(strings2(hc["apiVersions"]), f.l.apiVersions...),
+			APIVersions: append(strings2(hc["apiVersions"]), f.l.apiVersions()...),
 		}
 		if opts.ReleaseName == "" {
 			opts.ReleaseName = "release-name" // kustomize's default

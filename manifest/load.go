@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
@@ -77,9 +78,18 @@ const DefaultRemoteTimeout = 30 * time.Second
 
 // WithKubernetes gives Helm charts the target cluster: its version and the
 // APIs it serves ("group/version" and "group/version/Kind"), as
-// .Capabilities.
-func WithKubernetes(version string, apiVersions []string) Option {
-	return func(l *loader) { l.kubeVersion, l.apiVersions = version, apiVersions }
+// .Capabilities. apiVersions is called once, when the first chart is
+// rendered: a repository without charts does not pay for the list.
+func WithKubernetes(version string, apiVersions func() []string) Option {
+	return func(l *loader) {
+		l.kubeVersion = version
+		l.apiVersions = sync.OnceValue(func() []string {
+			if apiVersions == nil {
+				return nil
+			}
+			return apiVersions()
+		})
+	}
 }
 
 // WithChartValues gives the value files of charts met outside any
@@ -105,7 +115,7 @@ type loader struct {
 	allowRemote   bool
 	remoteTimeout time.Duration
 	kubeVersion   string
-	apiVersions   []string
+	apiVersions   func() []string
 	chartValues   map[string][]string
 }
 
@@ -126,7 +136,7 @@ type unit struct {
 // would) and "-" for standard input. What cannot be read is reported in
 // Errors, what cannot be rendered in Problems; the rest is still read.
 func Load(ctx context.Context, paths []string, opts ...Option) *Set {
-	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout}
+	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout, apiVersions: func() []string { return nil }}
 	l.cwd, _ = os.Getwd()
 	for _, o := range opts {
 		o(l)

@@ -38,15 +38,18 @@ func (r *renderFlags) options(b *bundle.Bundle, version string) []manifest.Optio
 			v = parsed
 		}
 	}
-	var apis []string
-	seen := map[string]bool{}
-	for _, g := range schema.Served(v) {
-		gv := g.APIVersion()
-		if !seen[gv] {
-			seen[gv] = true
-			apis = append(apis, gv)
+	apis := func() []string {
+		var out []string
+		seen := map[string]bool{}
+		for _, g := range schema.Served(v) {
+			gv := g.APIVersion()
+			if !seen[gv] {
+				seen[gv] = true
+				out = append(out, gv)
+			}
+			out = append(out, gv+"/"+g.Kind)
 		}
-		apis = append(apis, gv+"/"+g.Kind)
+		return out
 	}
 	return []manifest.Option{
 		manifest.WithRepoURLs(append(append([]string(nil), b.Config.ArgoCD.RepoURLs...), r.repoURLs...)...),
