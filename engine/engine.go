@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -96,6 +97,7 @@ type Engine struct {
 	imageOpts   []scanner.GateOption
 
 	now             func() time.Time
+	evalTimeout     time.Duration
 	labeller        *reviewapp.Labeller
 	reviewAppAction Action
 }
@@ -152,6 +154,12 @@ func ImageScans(c *scanner.Cache, opts ...scanner.GateOption) Option {
 
 // WithClock sets the clock of time-dependent rules (review-app expiry).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// EvalTimeout bounds the evaluation of each object's policies (Rego and
+// Gatekeeper; in Check, also the --combine evaluation): an evaluation that
+// does not finish in time is cancelled and becomes a deny finding of the
+// policies it was running, and the rest of the run goes on. 0: no bound.
+func EvalTimeout(d time.Duration) Option { return func(e *Engine) { e.evalTimeout = d } }
 
 // WithKubernetesVersion sets the target cluster version, over the bundle's.
 func WithKubernetesVersion(v kubeversion.Version) Option {
@@ -391,13 +399,29 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 		value = v
 	}
 	var err error
+	evalCtx, cancel := e.evalContext(ctx)
+	defer cancel()
+	timedOut := false
 	if e.rego != nil {
 		var rfs []regoFinding
-		rfs, exceptions, err = e.rego.review(ctx, o.Data, value)
+		var running []string
+		rfs, exceptions, running, err = e.rego.review(evalCtx, o.Data, value)
 		out = e.regoFindings(out, o, rfs)
+		if err != nil {
+			out, timedOut, err = e.timedOut(ctx, evalCtx, out, o, running, err)
+		}
 	}
-	if e.gatekeeper != nil && err == nil {
-		out, err = e.gatekeeperFindings(ctx, out, req, value)
+	if e.gatekeeper != nil && err == nil && !timedOut {
+		out, err = e.gatekeeperFindings(evalCtx, out, req, value)
+		if err != nil {
+			var ids []string
+			for _, c := range e.gatekeeper.Checks() {
+				if c.Action != gatekeeper.Off {
+					ids = append(ids, c.ID)
+				}
+			}
+			out, _, err = e.timedOut(ctx, evalCtx, out, o, ids, err)
+		}
 	}
 	locate(o, out)
 	if len(o.Renders) > 0 {
@@ -406,6 +430,42 @@ func (e *Engine) review(ctx context.Context, req Request, inv *checks.Inventory)
 		}
 	}
 	return out, exceptions, err
+}
+
+// evalContext is ctx bounded by the evaluation deadline, if there is one.
+func (e *Engine) evalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if e.evalTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, e.evalTimeout)
+}
+
+// timedOut turns an evaluation the deadline cut short into a deny finding
+// for each check it was running (their own actions aside: the object was
+// not judged) about o (nil: the documents combined). Other errors, and a
+// cancelled run, are returned as they are.
+func (e *Engine) timedOut(parent, evalCtx context.Context, out []Finding, o *manifest.Object, running []string, err error) ([]Finding, bool, error) {
+	if e.evalTimeout <= 0 || parent.Err() != nil || !errors.Is(evalCtx.Err(), context.DeadlineExceeded) {
+		return out, false, err
+	}
+	msg := fmt.Sprintf("evaluation did not finish within %s (--eval-timeout)", e.evalTimeout)
+	seen := map[string]bool{}
+	for _, id := range running {
+		if seen[id] || !e.selected(id) {
+			continue
+		}
+		if _, on := e.action(id, Deny); !on {
+			continue
+		}
+		seen[id] = true
+		f := Finding{Check: id, Action: Deny, Message: msg}
+		if o != nil {
+			f.Object = o.Ref()
+			f.File, f.Line = o.Source.File, o.Source.Line // see locate
+		}
+		out = append(out, f)
+	}
+	return out, true, nil
 }
 
 // locate gives each finding the line of its field, reading the object's

@@ -31,6 +31,8 @@ type regoPolicies struct {
 	user    *conftest.Policies // nil: no conftest policies selected
 	combine bool
 	byPkg   map[string]regoCheck
+	// checkIDs are the gatekeep checks the checks query evaluates.
+	checkIDs []string
 	// userRules are the conftest-style check IDs, evaluated or not.
 	userRules []string
 }
@@ -66,6 +68,8 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode, s
 		rp.byPkg[pkg] = c
 		if c.CIOnly && mode == Admission || !selected(c.ID) || b.Config.Checks[c.ID] == bundle.Off {
 			ciOnly = append(ciOnly, pkg)
+		} else {
+			rp.checkIDs = append(rp.checkIDs, c.ID)
 		}
 	}
 	common := []conftest.Option{conftest.RegoVersion(b.Config.RegoVersion), conftest.AllowNetwork(b.Config.AllowNetwork)}
@@ -171,28 +175,29 @@ type regoFinding struct {
 }
 
 // review evaluates the per-object Rego over obj; value, if not nil, is obj
-// as a Rego value.
-func (rp *regoPolicies) review(ctx context.Context, obj map[string]any, value ast.Value) ([]regoFinding, int, error) {
-	var out []regoFinding
-	exceptions := 0
-	for _, p := range []*conftest.Policies{rp.checks, rp.userPerObject()} {
+// as a Rego value. On an error, running are the IDs of the checks whose
+// evaluation failed (see timedOut).
+func (rp *regoPolicies) review(ctx context.Context, obj map[string]any, value ast.Value) (out []regoFinding, exceptions int, running []string, err error) {
+	for i, p := range []*conftest.Policies{rp.checks, rp.userPerObject()} {
 		if p == nil {
 			continue
 		}
 		var res conftest.Result
-		var err error
 		if value != nil {
 			res, err = p.ReviewValue(ctx, value)
 		} else {
 			res, err = p.Review(ctx, obj)
 		}
 		if err != nil {
-			return out, exceptions, err
+			if i == 0 {
+				return out, exceptions, rp.checkIDs, err
+			}
+			return out, exceptions, rp.userRules, err
 		}
 		out = append(out, rp.findings(res)...)
 		exceptions += res.Exceptions
 	}
-	return out, exceptions, nil
+	return out, exceptions, nil, nil
 }
 
 func (rp *regoPolicies) userPerObject() *conftest.Policies {

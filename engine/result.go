@@ -256,11 +256,18 @@ func (e *Engine) checkCombined(ctx context.Context, set *manifest.Set, r *Result
 	for i, o := range set.Objects {
 		docs[i] = conftest.Document{Path: o.Source.File, Contents: o.Data}
 	}
-	res, err := e.rego.user.ReviewCombined(ctx, docs)
+	evalCtx, cancel := e.evalContext(ctx)
+	defer cancel()
+	res, err := e.rego.user.ReviewCombined(evalCtx, docs)
 	if err != nil {
-		return err
+		var timedOut bool
+		r.Combined, timedOut, err = e.timedOut(ctx, evalCtx, r.Combined, nil, e.rego.userRules, err)
+		if !timedOut {
+			return err
+		}
+		return nil
 	}
 	r.Exceptions += res.Exceptions
-	r.Combined = e.regoFindings(nil, nil, e.rego.findings(res))
+	r.Combined = e.regoFindings(r.Combined, nil, e.rego.findings(res))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -38,6 +39,9 @@ type checkFlags struct {
 	scanImages bool
 	images     imageFlags
 	render     renderFlags
+
+	// evalTimeout bounds the policy evaluation of each object.
+	evalTimeout time.Duration
 }
 
 func newCheckCommand() *cobra.Command {
@@ -82,6 +86,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.StringArrayVar(&f.namespaces, "namespace", nil, "Rego package of conftest-style policies (repeatable; globs allowed; default main)")
 	fl.BoolVar(&f.allNS, "all-namespaces", false, "run the conftest-style rules of every Rego package")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
+	fl.DurationVar(&f.evalTimeout, "eval-timeout", 10*time.Second, "bound on the policy evaluation of each object: past it the object gets a deny finding of the policy that did not finish (0: none)")
 	fl.BoolVar(&f.scanImages, "scan-images", false, "scan the images the manifests reference (image-vulnerability check, the bundle's images: policy)")
 	f.images.register(cmd)
 	f.render.register(fl)
@@ -115,7 +120,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if err != nil {
 		return err
 	}
-	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys)}
+	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys), engine.EvalTimeout(f.evalTimeout)}
 	if f.scanImages {
 		s, err := f.images.scanner(b.Config.Images, false)
 		if err != nil {
