@@ -65,6 +65,18 @@ func Transport(t http.RoundTripper) Option {
 	return func(c *config) { c.reg = append(c.reg, registry.WithTransport(t)) }
 }
 
+// RegistryTimeout bounds every request to a registry (0: none): the
+// connection and the response headers must come within d, and a body must
+// not stall for d (see registry.WithTimeout).
+func RegistryTimeout(d time.Duration) Option {
+	return func(c *config) { c.reg = append(c.reg, registry.WithTimeout(d)) }
+}
+
+// UserAgent sets the User-Agent sent to registries.
+func UserAgent(ua string) Option {
+	return func(c *config) { c.reg = append(c.reg, registry.WithUserAgent(ua)) }
+}
+
 // LayerJobs sets how many layers of one image are read at once (3).
 func LayerJobs(n int) Option { return func(c *config) { c.jobs = n } }
 

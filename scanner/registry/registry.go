@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +28,7 @@ type Client struct {
 	insecure  map[string]bool
 	transport http.RoundTripper
 	userAgent string
+	timeout   time.Duration
 }
 
 // Option configures a Client.
@@ -61,6 +63,9 @@ func New(opts ...Option) *Client {
 	c := &Client{keychain: authn.DefaultKeychain, platform: DefaultPlatform, insecure: map[string]bool{}, transport: remote.DefaultTransport}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.timeout > 0 {
+		c.transport = &timeoutTransport{next: c.transport, d: c.timeout}
 	}
 	c.transport = &plainHTTPGuard{next: c.transport, c: c}
 	return c
