@@ -223,6 +223,7 @@ func (v *Validator) ValidateWithDuplicates(obj map[string]any, duplicates []stri
 	w := walkers.Get().(*walker)
 	w.strict, w.lenient, w.probe, w.failed = v.strict, 0, false, false
 	w.path, w.problems = w.path[:0], nil
+	w.secret = secretPathsOf(av, kind)
 	defer walkers.Put(w)
 
 	if v.strict {

@@ -29,6 +29,9 @@ type walker struct {
 
 	path     []step
 	problems []Problem
+	// secret are the paths of the object's secret fields (secretPathsOf):
+	// a message about a value under them names its type only.
+	secret [][]string
 }
 
 func (w *walker) push(key string) {
@@ -144,17 +147,17 @@ func (w *walker) check(v any, n *node) {
 		switch n.format {
 		case fmtInt32:
 			if isInt && !inInt32(v, f) {
-				w.fail(fmt.Sprintf("got %s, want an integer from -2147483648 to 2147483647 (int32)", describe(v)))
+				w.fail(fmt.Sprintf("got %s, want an integer from -2147483648 to 2147483647 (int32)", w.describe(v)))
 				return
 			}
 		case fmtIntOrStr:
 			if !inInt32(v, f) {
-				w.fail(fmt.Sprintf("got %s, want a string or an integer from -2147483648 to 2147483647", describe(v)))
+				w.fail(fmt.Sprintf("got %s, want a string or an integer from -2147483648 to 2147483647", w.describe(v)))
 				return
 			}
 		case fmtInt64:
 			if isInt && !inInt64(v, f) {
-				w.fail(fmt.Sprintf("got %s, want an integer that fits in 64 bits", describe(v)))
+				w.fail(fmt.Sprintf("got %s, want an integer that fits in 64 bits", w.describe(v)))
 				return
 			}
 		}
@@ -165,7 +168,7 @@ func (w *walker) check(v any, n *node) {
 }
 
 func (w *walker) typeFail(v any, n *node) {
-	w.fail("got " + describe(v) + ", want " + want(n))
+	w.fail("got " + w.describe(v) + ", want " + want(n))
 }
 
 func (w *walker) object(m map[string]any, n *node) {
@@ -277,39 +280,43 @@ func (w *walker) stringFormat(s string, n *node) {
 	switch n.format {
 	case fmtQuantity:
 		if !isQuantity(s) {
-			w.fail(fmt.Sprintf("got %s, want a quantity such as 500m, 128Mi, 2Gi or 1.5", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want a quantity such as 500m, 128Mi, 2Gi or 1.5", w.describe(s)))
 		}
 	case fmtDateTime:
 		if !isDateTime(s) {
-			w.fail(fmt.Sprintf("got %s, want an RFC 3339 date-time such as 2006-01-02T15:04:05Z", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want an RFC 3339 date-time such as 2006-01-02T15:04:05Z", w.describe(s)))
 		}
 	case fmtDate:
 		if !isDate(s) {
-			w.fail(fmt.Sprintf("got %s, want a date such as 2006-01-02", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want a date such as 2006-01-02", w.describe(s)))
 		}
 	case fmtByte:
 		if err := base64Error(s); err != nil {
-			w.fail(fmt.Sprintf("got %s, want base64-encoded data (%v)", describe(s), err))
+			if w.hidden() { // the offset of the first bad byte says something of the value
+				w.fail(fmt.Sprintf("got %s, want base64-encoded data", w.describe(s)))
+			} else {
+				w.fail(fmt.Sprintf("got %s, want base64-encoded data (%v)", w.describe(s), err))
+			}
 		}
 	case fmtUUID:
 		if !isUUID(s) {
-			w.fail(fmt.Sprintf("got %s, want a UUID", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want a UUID", w.describe(s)))
 		}
 	case fmtIPv4:
 		if !isIPv4(s) {
-			w.fail(fmt.Sprintf("got %s, want an IPv4 address", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want an IPv4 address", w.describe(s)))
 		}
 	case fmtIPv6:
 		if !isIPv6(s) {
-			w.fail(fmt.Sprintf("got %s, want an IPv6 address", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want an IPv6 address", w.describe(s)))
 		}
 	case fmtCIDR:
 		if !isCIDR(s) {
-			w.fail(fmt.Sprintf("got %s, want a CIDR such as 10.0.0.0/8", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want a CIDR such as 10.0.0.0/8", w.describe(s)))
 		}
 	case fmtMAC:
 		if !isMAC(s) {
-			w.fail(fmt.Sprintf("got %s, want a MAC address", describe(s)))
+			w.fail(fmt.Sprintf("got %s, want a MAC address", w.describe(s)))
 		}
 	}
 }
@@ -326,7 +333,7 @@ func (w *walker) constraints(v any, n *node) {
 			}
 		}
 		if !found {
-			w.fail(fmt.Sprintf("got %s, want one of %s", describe(v), enumList(c.enum)))
+			w.fail(fmt.Sprintf("got %s, want one of %s", w.describe(v), enumList(c.enum)))
 		}
 	}
 	switch x := v.(type) {
@@ -334,14 +341,14 @@ func (w *walker) constraints(v any, n *node) {
 		if c.minLength >= 0 || c.maxLength >= 0 {
 			l := int64(utf8.RuneCountInString(x))
 			if c.minLength >= 0 && l < c.minLength {
-				w.fail(fmt.Sprintf("got %s (%d characters), want at least %d", describe(x), l, c.minLength))
+				w.fail(fmt.Sprintf("got %s (%d characters), want at least %d", w.describe(x), l, c.minLength))
 			}
 			if c.maxLength >= 0 && l > c.maxLength {
 				w.fail(fmt.Sprintf("got a string of %d characters, want at most %d", l, c.maxLength))
 			}
 		}
 		if c.pattern != nil && !c.pattern.MatchString(x) {
-			w.fail(fmt.Sprintf("got %s, want a string matching %s", describe(x), c.patternText))
+			w.fail(fmt.Sprintf("got %s, want a string matching %s", w.describe(x), c.patternText))
 		}
 	case []any:
 		l := int64(len(x))
@@ -372,22 +379,22 @@ func (w *walker) constraints(v any, n *node) {
 		}
 		if c.minimum != nil {
 			if c.exclusiveMin && f <= *c.minimum {
-				w.fail(fmt.Sprintf("got %s, want more than %s", describe(v), fnum(*c.minimum)))
+				w.fail(fmt.Sprintf("got %s, want more than %s", w.describe(v), fnum(*c.minimum)))
 			} else if f < *c.minimum {
-				w.fail(fmt.Sprintf("got %s, want at least %s", describe(v), fnum(*c.minimum)))
+				w.fail(fmt.Sprintf("got %s, want at least %s", w.describe(v), fnum(*c.minimum)))
 			}
 		}
 		if c.maximum != nil {
 			if c.exclMax && f >= *c.maximum {
-				w.fail(fmt.Sprintf("got %s, want less than %s", describe(v), fnum(*c.maximum)))
+				w.fail(fmt.Sprintf("got %s, want less than %s", w.describe(v), fnum(*c.maximum)))
 			} else if f > *c.maximum {
-				w.fail(fmt.Sprintf("got %s, want at most %s", describe(v), fnum(*c.maximum)))
+				w.fail(fmt.Sprintf("got %s, want at most %s", w.describe(v), fnum(*c.maximum)))
 			}
 		}
 		if c.multipleOf > 0 {
 			q := f / c.multipleOf
 			if math.Abs(q-math.Round(q)) > 1e-9 {
-				w.fail(fmt.Sprintf("got %s, want a multiple of %s", describe(v), fnum(c.multipleOf)))
+				w.fail(fmt.Sprintf("got %s, want a multiple of %s", w.describe(v), fnum(c.multipleOf)))
 			}
 		}
 	}
@@ -407,7 +414,7 @@ func (w *walker) constraints(v any, n *node) {
 			}
 		}
 		if !ok {
-			w.fail(fmt.Sprintf("got %s, want a value matching at least one of the schemas of anyOf", describe(v)))
+			w.fail(fmt.Sprintf("got %s, want a value matching at least one of the schemas of anyOf", w.describe(v)))
 		}
 	}
 	if len(c.oneOf) > 0 {
@@ -418,11 +425,11 @@ func (w *walker) constraints(v any, n *node) {
 			}
 		}
 		if count != 1 {
-			w.fail(fmt.Sprintf("got %s, which matches %d of the schemas of oneOf, want exactly one", describe(v), count))
+			w.fail(fmt.Sprintf("got %s, which matches %d of the schemas of oneOf, want exactly one", w.describe(v), count))
 		}
 	}
 	if c.not != nil && w.matches(v, c.not) {
-		w.fail(fmt.Sprintf("got %s, want a value that does not match the schema of not", describe(v)))
+		w.fail(fmt.Sprintf("got %s, want a value that does not match the schema of not", w.describe(v)))
 	}
 }
 
@@ -455,12 +462,12 @@ func (w *walker) unique(items []any, keys []string) {
 		if j, dup := seen[k]; dup {
 			w.pushIndex(i)
 			if keys == nil {
-				w.fail(fmt.Sprintf("duplicate entry %s: item %d holds the same value, want unique items", describe(it), j))
+				w.fail(fmt.Sprintf("duplicate entry %s: item %d holds the same value, want unique items", w.describe(it), j))
 			} else {
 				m := it.(map[string]any)
 				var desc []string
 				for _, key := range keys {
-					desc = append(desc, key+"="+describeShort(m[key]))
+					desc = append(desc, key+"="+w.describeShort(m[key]))
 				}
 				w.fail(fmt.Sprintf("duplicate entry with %s: item %d has the same keys", strings.Join(desc, ", "), j))
 			}

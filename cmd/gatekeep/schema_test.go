@@ -189,3 +189,81 @@ func TestSchemaVersionFallback(t *testing.T) {
 		t.Errorf("want one note about the schema version, got %q", errOut.String())
 	}
 }
+
+// sealedSecretCRD is enough of sealed-secrets' CRD for the schema check to
+// validate SealedSecrets.
+const sealedSecretCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: sealedsecrets.bitnami.com
+spec:
+  group: bitnami.com
+  names: {kind: SealedSecret, plural: sealedsecrets, singular: sealedsecret, listKind: SealedSecretList}
+  scope: Namespaced
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                encryptedData:
+                  type: object
+                  additionalProperties: {type: string, format: byte}
+                template:
+                  type: object
+                  properties:
+                    data:
+                      type: object
+                      additionalProperties: {type: string, minLength: 1}
+`
+
+// Issue 17: a schema message about a value of a Secret's data or
+// stringData, or of a SealedSecret's encryptedData or template data, names
+// the value's type, never the value, in every report; elsewhere values are
+// still quoted.
+func TestSchemaMessagesHideSecretValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, secret, want string
+	}{
+		{"data not base64", "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\ndata: {password: \"SECRETVALUE!!notbase64\"}\n",
+			"SECRETVALUE!!notbase64", `schema deny in.yaml:4 /data/password: /data/password: got string (value not shown), want base64-encoded data`},
+		{"stringData number", "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {pin: 1234567890123}\n",
+			"1234567890123", `schema deny in.yaml:4 /stringData/pin: /stringData/pin: got number (value not shown), want string`},
+		{"stringData boolean", "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {enabled: true}\n",
+			"", `schema deny in.yaml:4 /stringData/enabled: /stringData/enabled: got boolean (value not shown), want string`},
+		{"data object", "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\ndata:\n  token: {nested: SECRETNESTED42}\n",
+			"SECRETNESTED42", `schema deny in.yaml:5 /data/token: /data/token: got object (value not shown), want string`},
+		{"SealedSecret encryptedData", sealedSecretCRD + "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db, namespace: shop}\nspec:\n  encryptedData: {password: \"SEALEDSECRET!!notbase64\"}\n",
+			"SEALEDSECRET!!notbase64", `schema deny in.yaml:34 /spec/encryptedData/password: /spec/encryptedData/password: got string (value not shown), want base64-encoded data`},
+		{"SealedSecret template data", sealedSecretCRD + "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db, namespace: shop}\nspec:\n  template:\n    data: {pin: 98765432109876}\n",
+			"98765432109876", `schema deny in.yaml:35 /spec/template/data/pin: /spec/template/data/pin: got number (value not shown), want string`},
+		// Not secret: a ConfigMap's values are still quoted.
+		{"ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {port: 8080}\n",
+			"", `schema deny in.yaml:4 /data/port: /data/port: got number 8080, want string`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tree(t, map[string]string{"in.yaml": tc.doc})
+			got, _ := findings(t, dir, "--only", "schema", "in.yaml")
+			expect(t, got, tc.want)
+			if len(got) == 1 && got[0] != tc.want {
+				t.Errorf("message\n got %s\nwant %s", got[0], tc.want)
+			}
+			if tc.secret == "" {
+				return
+			}
+			// Nowhere in the whole JSON report of every check.
+			out, code, msg := run(t, dir, "", "check", "-o", "json", "in.yaml")
+			if code != exitDenied {
+				t.Errorf("exit %d %s", code, msg)
+			}
+			if strings.Contains(out, tc.secret) || strings.Contains(msg, tc.secret) {
+				t.Errorf("the secret value is in the report:\n%s\n%s", out, msg)
+			}
+		})
+	}
+}
