@@ -579,15 +579,15 @@ func (l *loader) fetch(ref string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("HTTP %s", resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFileSize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, l.maxFileSize+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("no answer within %s (--remote-timeout)", l.remoteTimeout)
 		}
 		return nil, err
 	}
-	if len(body) > maxFileSize {
-		return nil, fmt.Errorf("larger than %d MiB", maxFileSize>>20)
+	if int64(len(body)) > l.maxFileSize {
+		return nil, fmt.Errorf("larger than %s (--max-file-size)", FormatSize(l.maxFileSize))
 	}
 	return body, nil
 }

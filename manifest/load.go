@@ -102,13 +102,41 @@ func WithChartValues(values map[string][]string) Option {
 // StdinName is the file name given to objects read from standard input.
 const StdinName = "<stdin>"
 
-// maxFileSize bounds one file read (and one remote fetch).
-const maxFileSize = 64 << 20
+// DefaultMaxFileSize bounds one file read (and one remote fetch, and
+// standard input) unless WithMaxFileSize says otherwise.
+const DefaultMaxFileSize = 64 << 20
+
+// WithMaxFileSize bounds what one file, standard input or one remote fetch
+// may hold, in bytes (DefaultMaxFileSize when not positive): a larger one
+// is an Error naming it and the limit, and is not read.
+func WithMaxFileSize(n int64) Option {
+	return func(l *loader) {
+		if n > 0 {
+			l.maxFileSize = n
+		}
+	}
+}
+
+// FormatSize writes a byte count as its limit is usually given: "64 MiB",
+// "512 KiB", else in bytes.
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 type loader struct {
 	exclude []func(rel string, isDir bool) bool
 	stdin   io.Reader
 	cwd     string
+
+	maxFileSize int64
 
 	repoURLs      []string
 	repoRoot      string
@@ -136,7 +164,7 @@ type unit struct {
 // would) and "-" for standard input. What cannot be read is reported in
 // Errors, what cannot be rendered in Problems; the rest is still read.
 func Load(ctx context.Context, paths []string, opts ...Option) *Set {
-	l := &loader{stdin: os.Stdin, remoteTimeout: DefaultRemoteTimeout, apiVersions: func() []string { return nil }}
+	l := &loader{stdin: os.Stdin, maxFileSize: DefaultMaxFileSize, remoteTimeout: DefaultRemoteTimeout, apiVersions: func() []string { return nil }}
 	l.cwd, _ = os.Getwd()
 	for _, o := range opts {
 		o(l)
@@ -146,13 +174,13 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 	var stdin []*Object
 	for _, p := range paths {
 		if p == "-" {
-			data, err := io.ReadAll(io.LimitReader(l.stdin, maxFileSize+1))
+			data, err := io.ReadAll(io.LimitReader(l.stdin, l.maxFileSize+1))
 			switch {
 			case err != nil:
 				set.Errors = append(set.Errors, Error{File: StdinName, Message: "read: " + err.Error()})
 				continue
-			case len(data) > maxFileSize:
-				set.Errors = append(set.Errors, Error{File: StdinName, Message: fmt.Sprintf("standard input is larger than %d MiB", maxFileSize>>20)})
+			case int64(len(data)) > l.maxFileSize:
+				set.Errors = append(set.Errors, Error{File: StdinName, Message: "standard input is larger than " + FormatSize(l.maxFileSize) + " (--max-file-size)"})
 				continue
 			}
 			objs, errs, skipped := parse(StdinName, data, true)
@@ -202,8 +230,8 @@ func (l *loader) regularFile(abs string) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", l.rel(abs))
 	}
-	if st.Size() > maxFileSize {
-		return fmt.Errorf("%s is larger than %d MiB", l.rel(abs), maxFileSize>>20)
+	if st.Size() > l.maxFileSize {
+		return fmt.Errorf("%s is larger than %s (--max-file-size)", l.rel(abs), FormatSize(l.maxFileSize))
 	}
 	return nil
 }
@@ -226,6 +254,11 @@ func (l *loader) walk(p string) ([]unit, []Error) {
 		return nil, nil
 	}
 	if !st.IsDir() {
+		if special(filepath.Base(abs)) {
+			if err := l.regularFile(abs); err != nil {
+				return nil, []Error{{File: p, Message: "read: " + err.Error()}}
+			}
+		}
 		if isKustomizationFile(abs) {
 			dir := filepath.Dir(abs)
 			return []unit{{path: dir, kind: pieceKustomization, explicit: true, kfile: readKustomization(abs), own: l.ownFiles(dir)}}, nil
@@ -253,9 +286,20 @@ func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
 	}
 	has := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		if !e.IsDir() {
-			has[e.Name()] = true
+		if e.IsDir() {
+			continue
 		}
+		// The files that tell what a directory is are read (or handed to
+		// kustomize and Helm) right away: a FIFO or a device named so would
+		// block the walk or never end. Other files are only read through
+		// parseFiles, which refuses them too.
+		if special(e.Name()) {
+			if err := l.regularFile(filepath.Join(dir, e.Name())); err != nil {
+				*errs = append(*errs, Error{File: l.rel(filepath.Join(dir, e.Name())), Message: "read: " + err.Error()})
+				continue
+			}
+		}
+		has[e.Name()] = true
 	}
 	// A policy bundle is not manifests to check.
 	if has["gatekeep.yaml"] && dir != root {
@@ -304,6 +348,12 @@ func (l *loader) ownFiles(dir string) []string {
 		out = append(out, path)
 	}
 	return out
+}
+
+// special tells the names of the files that make a directory a
+// kustomization, a Helm chart or a policy bundle.
+func special(name string) bool {
+	return name == "Chart.yaml" || name == "gatekeep.yaml" || isKustomizationFile(name)
 }
 
 func isManifestFile(path string) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,13 +40,14 @@ type checkFlags struct {
 	scanImages bool
 	images     imageFlags
 	render     renderFlags
+	maxFile    sizeFlag
 
 	// evalTimeout bounds the policy evaluation of each object.
 	evalTimeout time.Duration
 }
 
 func newCheckCommand() *cobra.Command {
-	f := &checkFlags{}
+	f := &checkFlags{maxFile: manifest.DefaultMaxFileSize}
 	cmd := &cobra.Command{
 		Use:   "check [flags] PATH... | -",
 		Short: "Check manifests: files, directories (kustomizations rendered) or - for stdin",
@@ -79,6 +81,7 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.BoolVar(&f.failOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
 	fl.StringSliceVar(&f.only, "only", nil, "run only these checks (comma-separated IDs)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (comma-separated IDs)")
+	fl.Var(&f.maxFile, "max-file-size", "largest file (or standard input, or remote resource) read; larger ones are errors (e.g. 64MiB, 512KiB)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files and directories matching this glob (repeatable; ** matches any directories)")
 	fl.BoolVar(&f.strict, "strict", false, "schema: unknown fields and duplicate keys are errors")
 	fl.StringArrayVar(&f.schemaDirs, "schema-dir", nil, "folder of CRDs or kubeconform-style JSON Schemas ({kind}-{group}-{version}.json) for custom kinds (repeatable)")
@@ -112,7 +115,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()
 	loaded := make(chan *manifest.Set, 1)
-	loadOpts := append(f.render.options(b, f.version), manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin))
+	loadOpts := append(f.render.options(b, f.version), manifest.WithExclude(f.exclude...), manifest.WithStdin(stdin), manifest.WithMaxFileSize(int64(f.maxFile)))
 	go func() {
 		loaded <- manifest.Load(loadCtx, paths, loadOpts...)
 	}()
@@ -216,4 +219,40 @@ func useColor(w io.Writer) bool {
 	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// sizeFlag is a byte count given as 67108864, 64MiB, 64Mi, 64MB or 512KiB
+// (binary units whatever the spelling).
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return manifest.FormatSize(int64(*s)) }
+func (s *sizeFlag) Type() string   { return "size" }
+
+func (s *sizeFlag) Set(v string) error {
+	t := strings.TrimSpace(v)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a size (e.g. 64MiB)", v)
+	}
+	shift := 0
+	switch strings.ToLower(strings.TrimSpace(t[i:])) {
+	case "", "b":
+	case "k", "kb", "ki", "kib":
+		shift = 10
+	case "m", "mb", "mi", "mib":
+		shift = 20
+	case "g", "gb", "gi", "gib":
+		shift = 30
+	default:
+		return fmt.Errorf("%q is not a size (e.g. 64MiB)", v)
+	}
+	if n > (1<<62)>>shift {
+		return fmt.Errorf("%q is too large", v)
+	}
+	*s = sizeFlag(n << shift)
+	return nil
 }
