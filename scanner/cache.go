@@ -62,14 +62,8 @@ func TagTTL(d time.Duration) CacheOption { return func(c *Cache) { c.tagTTL = d 
 // ScanTimeout bounds one scan, budget or not (5m).
 func ScanTimeout(d time.Duration) CacheOption { return func(c *Cache) { c.scanTimeout = d } }
 
-// ConcurrentScans bounds cold scans at once (2); more wait their turn.
-func ConcurrentScans(n int) CacheOption {
-	return func(c *Cache) {
-		if n > 0 {
-			c.sem = make(chan struct{}, n)
-		}
-	}
-}
+// CacheClock sets the clock tag TTLs run by (time.Now).
+func CacheClock(now func() time.Time) CacheOption { return func(c *Cache) { c.now = now } }
 
 // NewCache returns an empty cache over s.
 func NewCache(s *Scanner, opts ...CacheOption) *Cache {

@@ -237,23 +237,54 @@ func TestGatePendingDatabase(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 // A tag moved to another image: the cached verdict answers until the tag
 // is resolved again in the background, then the new image is judged.
 func TestGateTagMoves(t *testing.T) {
 	e := testEnv(t)
-	c := NewCache(New(e.db), TagTTL(50*time.Millisecond))
-	g := gate(t, c, strict)
+	clock := newFakeClock()
+	c := NewCache(New(e.db), TagTTL(time.Minute), CacheClock(clock.Now))
+	g := gate(t, c, strict, Clock(clock.Now))
 	ctx := context.Background()
 	ref, _ := e.reg.Push("app/moving:1", e.images()[imgScratch])
 	if d := g.Check(ctx, ref, "", nil); d.Action != Deny {
 		t.Fatalf("%+v", d)
 	}
 	e.reg.Push("app/moving:1", e.images()[imgClean])
-	time.Sleep(60 * time.Millisecond)
+	// Within the TTL the tag is trusted: nothing is asked.
+	before := e.reg.Requests.Load()
+	clock.Add(59 * time.Second)
+	if d := g.Check(ctx, ref, "", nil); d.Action != Deny {
+		t.Errorf("verdict within the TTL: %+v", d)
+	}
+	if n := e.reg.Requests.Load() - before; n != 0 {
+		t.Errorf("%d registry requests within the TTL", n)
+	}
+	// Past it, the stale verdict answers while the tag is resolved.
+	clock.Add(2 * time.Second)
 	if d := g.Check(ctx, ref, "", nil); d.Action != Deny {
 		t.Errorf("stale verdict while resolving: %+v", d)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d := g.Check(ctx, ref, "", nil)
 		if d.Action == Allow && d.Digest == e.digest[imgClean] {
@@ -262,7 +293,29 @@ func TestGateTagMoves(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("tag never moved: %+v", d)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// An allowance answers until it expires by the gate's clock; a remembered
+// decision that relied on it does not outlive it.
+func TestGateAllowanceExpires(t *testing.T) {
+	e := testEnv(t)
+	clock := newFakeClock()
+	p := strict
+	p.Allow = []Allowance{{ID: "CVE-2022-32149", Expires: Date{clock.Now().Add(time.Hour)}, Reason: "fix under way"}}
+	g := gate(t, NewCache(New(e.db)), p, Clock(clock.Now))
+	ctx := context.Background()
+	if d := g.Check(ctx, e.refs[imgDebian], "", nil); d.Action == Deny {
+		t.Fatalf("allowed: %+v", d)
+	}
+	clock.Add(59 * time.Minute)
+	if d := g.Check(ctx, e.refs[imgDebian], "", nil); d.Action == Deny {
+		t.Fatalf("allowed, remembered: %+v", d)
+	}
+	clock.Add(2 * time.Minute)
+	if d := g.Check(ctx, e.refs[imgDebian], "", nil); d.Action != Deny || !strings.Contains(d.Message, "CVE-2022-32149") {
+		t.Errorf("expired allowance: %+v", d)
 	}
 }
 

@@ -112,9 +112,6 @@ func alpineRelease(o *analyzer.OS) string {
 	return majorMinor(o.Version)
 }
 
-// Supported reports whether the OS family's packages are matched.
-func Supported(family string) bool { _, ok := osRules[family]; return ok }
-
 // Detect matches an image's packages. OS packages are matched when the OS
 // is one this package knows trivy's buckets for; Go modules always.
 func (d *DB) Detect(o *analyzer.OS, pkgs []analyzer.Package) (*Result, error) {
