@@ -108,7 +108,7 @@ func eachDocument(file string, data []byte, index bool, use func(d *document, ro
 		if root == nil {
 			continue
 		}
-		var c converter
+		c := converter{root: root}
 		if index {
 			c.lines = &indexer{}
 		}
@@ -229,7 +229,8 @@ func (d *document) field(root *yaml.Node, pointer string) (line int, value any, 
 	if n == nil {
 		return 0, nil, false
 	}
-	v, _ := convert(n)
+	c := converter{root: root} // the document's size sets the alias budget
+	v, _ := c.value(n, 0)
 	return d.line0 + at.Line - 1, v, true
 }
 
@@ -312,7 +313,7 @@ type convertError struct {
 // convert turns a node into the values JSON decoding gives, as the API
 // server would see the object.
 func convert(n *yaml.Node) (any, *convertError) {
-	var c converter
+	c := converter{root: n}
 	return c.value(n, 0)
 }
 
@@ -322,6 +323,54 @@ type converter struct {
 	path       []string
 	duplicates []string
 	lines      *indexer // nil: no index wanted
+
+	// root is the tree converted: its size sets the alias budget.
+	root *yaml.Node
+	// aliased counts the nodes produced through aliases (merge keys
+	// included), budget bounds them once the first alias is met (-1: not
+	// yet set); inAlias is the depth of aliases being expanded.
+	aliased, budget, inAlias int
+}
+
+// Alias expansion is bounded, as kustomize bounds it ("excessive
+// aliasing"): a document may produce through its aliases at most
+// aliasFactor times the nodes it holds, and at least minAliasBudget nodes.
+// Ordinary anchors and merge keys stay far below; a "billion laughs"
+// document of a few hundred bytes would otherwise expand to gigabytes.
+const (
+	minAliasBudget = 10_000
+	aliasFactor    = 100
+)
+
+// countNodes counts the nodes of a tree without following aliases.
+func countNodes(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += countNodes(c)
+	}
+	return count
+}
+
+// spend counts one node produced through an alias against the budget.
+func (c *converter) spend() *convertError {
+	if c.inAlias == 0 {
+		return nil
+	}
+	if c.budget == 0 {
+		c.budget = minAliasBudget
+		if c.root != nil {
+			c.budget = max(minAliasBudget, aliasFactor*countNodes(c.root))
+		}
+	}
+	c.aliased++
+	if c.aliased > c.budget {
+		line := 1
+		if c.root != nil {
+			line = c.root.Line
+		}
+		return &convertError{line, fmt.Sprintf("excessive aliasing: the document's aliases expand to more than %d nodes", c.budget)}
+	}
+	return nil
 }
 
 func (c *converter) pointer() string {
@@ -337,6 +386,11 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 	}
 	if n.Kind == yaml.AliasNode {
 		c.lines.stop()
+		c.inAlias++
+		defer func() { c.inAlias-- }()
+	}
+	if err := c.spend(); err != nil {
+		return nil, err
 	}
 	n = resolve(n)
 	switch n.Kind {
@@ -348,8 +402,11 @@ func (c *converter) value(n *yaml.Node, depth int) (any, *convertError) {
 				c.lines.stop()
 				// Explicit keys win over merged ones, whatever their order.
 				for _, src := range mergeSources(v) {
-					var inner converter
+					// A merged mapping is produced through its alias: it
+					// spends the same budget.
+					inner := converter{root: c.root, aliased: c.aliased, budget: c.budget, inAlias: c.inAlias + 1}
 					sv, err := inner.value(src, depth+1)
+					c.aliased, c.budget = inner.aliased, inner.budget
 					if err != nil {
 						return nil, err
 					}
