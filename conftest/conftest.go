@@ -27,6 +27,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/gatekeep-dev/gatekeep/internal/regoeval"
 )
 
 // File is one Rego file of a bundle.
@@ -110,16 +112,19 @@ func RegoVersion(v string) Option { return func(c *config) { c.version = v } }
 
 // AllowNetwork makes http.send, net.lookup_ip_addr and opa.runtime (which
 // still reports no environment) available to policies, and lets
-// json.match_schema fetch remote $refs. All are refused by default.
+// json.match_schema and json.verify_schema fetch http and https $refs. All
+// are refused by default; file: $refs always are (see regoeval).
 func AllowNetwork(allow bool) Option { return func(c *config) { c.network = allow } }
 
 // networkBuiltins reach outside the machine (or, for opa.runtime, into its
-// environment).
-var networkBuiltins = map[string]bool{
-	ast.HTTPSend.Name:        true,
-	ast.NetLookupIPAddr.Name: true,
-	ast.OPARuntime.Name:      true,
-}
+// environment): regoeval.NetworkBuiltins.
+var networkBuiltins = func() map[string]bool {
+	m := map[string]bool{}
+	for _, b := range regoeval.NetworkBuiltins {
+		m[b] = true
+	}
+	return m
+}()
 
 // The rule names conftest reads, exactly as conftest matches them.
 var (
@@ -303,16 +308,13 @@ func newStore(data map[string]any) (storage.Store, error) {
 }
 
 // capabilities are OPA's, without the builtins that reach outside the
-// machine unless network is allowed.
+// machine unless network is allowed, and then with no host allowed either
+// (json.match_schema's remote $refs): the same as ConstraintTemplates get.
 func capabilities(network bool) *ast.Capabilities {
-	caps := ast.CapabilitiesForThisVersion()
 	if network {
-		return caps
+		return regoeval.Capabilities()
 	}
-	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool { return networkBuiltins[b.Name] })
-	// No host for json.match_schema's remote $refs (nor http.send).
-	caps.AllowNet = []string{}
-	return caps
+	return regoeval.Capabilities(regoeval.NetworkBuiltins...)
 }
 
 func newCompiler(caps *ast.Capabilities, print bool) *ast.Compiler {

@@ -541,8 +541,9 @@ warn contains msg if {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Review(ctx, obj(t, badDeployment)); err != nil {
-		t.Fatal(err)
+	// A $ref refused is an error, not a rule that silently does not fire.
+	if _, err := p.Review(ctx, obj(t, badDeployment)); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("remote $ref without the network: error = %v, want a refusal", err)
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the policy reached the network: %d requests", n)

@@ -146,20 +146,10 @@ func (e codeErrors) Error() string {
 }
 
 func newRegoDriver(ctx context.Context, disabledBuiltins []string, optimize bool) (*regoDriver, error) {
-	caps := ast.CapabilitiesForThisVersion()
-	if len(disabledBuiltins) > 0 {
-		off := map[string]bool{}
-		for _, b := range disabledBuiltins {
-			off[b] = true
-		}
-		var keep []*ast.Builtin
-		for _, b := range caps.Builtins {
-			if !off[b.Name] {
-				keep = append(keep, b)
-			}
-		}
-		caps.Builtins = keep
-	}
+	// Disabling the network built-ins (as the engine does unless the
+	// bundle allows the network) also takes away every host, as for
+	// conftest policies: json.match_schema fetches no $ref.
+	caps := regoeval.Capabilities(disabledBuiltins...)
 	d := &regoDriver{
 		caps:      caps,
 		optimize:  optimize,
