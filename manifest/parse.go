@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -205,6 +206,10 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // parse returns the document's root node, nil for an empty document.
 func (d *document) parse() (*yaml.Node, *Error) {
+	// yaml.v3 reports invalid UTF-8 and NULs without a line: find them first.
+	if at, what := badByte(d.raw); at >= 0 {
+		return nil, &Error{File: d.file, Line: d.line0 + bytes.Count(d.raw[:at], []byte{'\n'}), Message: "invalid YAML: " + what}
+	}
 	var n yaml.Node
 	if err := yaml.Unmarshal(d.raw, &n); err != nil {
 		msg, line := err.Error(), d.line0
@@ -220,6 +225,29 @@ func (d *document) parse() (*yaml.Node, *Error) {
 		return nil, nil
 	}
 	return n.Content[0], nil
+}
+
+// badByte finds the first byte of a document that is not UTF-8, or is a
+// NUL, and says what it is; -1 when there is none. Text in UTF-16 (with
+// its byte order mark) is left to the YAML parser, which reads it.
+func badByte(raw []byte) (int, string) {
+	if utf8.Valid(raw) && bytes.IndexByte(raw, 0) < 0 {
+		return -1, ""
+	}
+	if bytes.HasPrefix(raw, []byte{0xff, 0xfe}) || bytes.HasPrefix(raw, []byte{0xfe, 0xff}) {
+		return -1, ""
+	}
+	for i := 0; i < len(raw); {
+		r, size := utf8.DecodeRune(raw[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return i, fmt.Sprintf("invalid UTF-8 (byte 0x%02x)", raw[i])
+		case r == 0:
+			return i, "NUL byte (control characters are not allowed)"
+		}
+		i += size
+	}
+	return -1, ""
 }
 
 // field finds the node at a JSON pointer under the document's root and
