@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,11 +20,13 @@ type imageFlags struct {
 	dbPath   string
 	insecure []string
 	platform string
+	timeout  time.Duration
 }
 
 func (f *imageFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dbPath, "db-path", "", "trivy.db file, or a directory holding one (default: "+vulndb.DefaultDir()+", as gatekeep db update writes it)")
 	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "registry host spoken to over plain HTTP (loopback registries always are; repeatable)")
+	cmd.Flags().DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "bound on every registry request: connecting and the response headers, and each wait for more of a body (0: none)")
 	cmd.Flags().StringVar(&f.platform, "platform", "", "platform picked out of multi-platform images (default: the bundle's images.platform, else linux/amd64)")
 }
 
@@ -44,7 +47,7 @@ func (f *imageFlags) scanner(policy *scanner.Policy, pending bool) (*scanner.Sca
 	if err != nil {
 		return nil, usageError("vulnerability database: %v (run gatekeep db update, or give --db-path)", err)
 	}
-	opts := []scanner.Option{scanner.Insecure(f.insecure...)}
+	opts := []scanner.Option{scanner.Insecure(f.insecure...), scanner.RegistryTimeout(f.timeout), scanner.UserAgent("gatekeep/" + version)}
 	platform := f.platform
 	if platform == "" && policy != nil {
 		platform = policy.Platform

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +107,24 @@ func TestDBUpdate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "trivy.db")); err != nil {
 		t.Errorf("no trivy.db after update: %v", err)
+	}
+}
+
+// A registry that accepts and never answers: the scan ends, naming the
+// image and the timeout (exit 2).
+func TestScanRegistryTimeout(t *testing.T) {
+	e := newScanEnv(t)
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(func() { close(stop); srv.Close() })
+	image := srv.Listener.Addr().String() + "/app/hang:1"
+	out, code, msg := run(t, "", "", "scan", "--registry-timeout", "100ms", "--db-path", e.db, image)
+	if code != exitUnusable || !strings.Contains(out, "ERROR: "+image+": ") || !strings.Contains(out, "did not answer within 100ms") {
+		t.Fatalf("exit %d %s\n%s", code, msg, out)
 	}
 }
