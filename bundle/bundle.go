@@ -242,8 +242,14 @@ func readDir(dir string) (map[string][]byte, error) {
 	return files, err
 }
 
-// maxBundleFile bounds what one file of an archive may expand to.
-const maxBundleFile = 64 << 20
+// Bounds of what an archive may expand to: one file, all of its files
+// together, and its entries (of any type). A bundle is policy text; a
+// gzip stream of zeros is not.
+const (
+	maxBundleFile    = 64 << 20
+	maxBundleSize    = 256 << 20
+	maxBundleEntries = 10000
+)
 
 func readTarGz(p string) (map[string][]byte, error) {
 	f, err := os.Open(p)
@@ -257,7 +263,8 @@ func readTarGz(p string) (map[string][]byte, error) {
 	}
 	tr := tar.NewReader(gz)
 	files := map[string][]byte{}
-	for {
+	var total int64
+	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -265,12 +272,23 @@ func readTarGz(p string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if entries > maxBundleEntries {
+			return nil, fmt.Errorf("archive has more than %d entries, the most a bundle may have", maxBundleEntries)
+		}
+		// Every entry counts, those skipped too: skipping one reads it.
+		if h.Size < 0 || total+h.Size > maxBundleSize {
+			return nil, fmt.Errorf("archive expands to more than %d bytes, the most a bundle may hold (at entry %q)", maxBundleSize, h.Name)
+		}
+		total += h.Size
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		if strings.HasPrefix(name, "../") || path.IsAbs(name) {
 			return nil, fmt.Errorf("archive entry %q leaves the bundle", h.Name)
+		}
+		if h.Size > maxBundleFile {
+			return nil, fmt.Errorf("archive entry %q is larger than %d bytes", h.Name, maxBundleFile)
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, maxBundleFile+1))
 		if err != nil {
