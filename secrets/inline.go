@@ -140,30 +140,9 @@ func inlineValues(obj map[string]any) ([]inlineValue, error) {
 				errs = append(errs, fmt.Errorf("%s must be a string", what))
 				continue
 			}
-			if field == "data" {
-				// data holds base64 of the value: of the ciphertext for a raw
-				// output put in data, of the raw output for one put in
-				// stringData and merged by the API server.
-				b, err := base64.StdEncoding.DecodeString(s)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s is not base64", what))
-					continue
-				}
-				bad := malformed(b)
-				if bad == "" {
-					byKey[k] = inlineValue{k, what, b}
-					continue
-				}
-				if ct, bad2 := decodeSealed(string(b)); bad2 == "" {
-					byKey[k] = inlineValue{k, what, ct}
-					continue
-				}
-				errs = append(errs, fmt.Errorf("%s is not a `kubeseal --raw` output: decoded, it %s", what, bad))
-				continue
-			}
-			ct, bad := decodeSealed(s)
+			ct, bad := inlineCiphertext(field, s)
 			if bad != "" {
-				errs = append(errs, fmt.Errorf("%s is not a `kubeseal --raw` output: it %s", what, bad))
+				errs = append(errs, fmt.Errorf("%s %s", what, bad))
 				continue
 			}
 			byKey[k] = inlineValue{k, what, ct}
@@ -179,4 +158,48 @@ func inlineValues(obj map[string]any) ([]inlineValue, error) {
 		out[i] = byKey[k]
 	}
 	return out, nil
+}
+
+// inlineCiphertext returns the ciphertext of one value of a Secret's data
+// or stringData (field), or what is wrong with its form. In data a value is
+// base64 of the ciphertext (a raw output put in data) or of the raw output
+// (one put in stringData and merged by the API server); in stringData, the
+// raw output itself.
+func inlineCiphertext(field, s string) ([]byte, string) {
+	if field != "data" {
+		ct, bad := decodeSealed(s)
+		if bad != "" {
+			return nil, "is not a `kubeseal --raw` output: it " + bad
+		}
+		return ct, ""
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, "is not base64"
+	}
+	bad := malformed(b)
+	if bad == "" {
+		return b, ""
+	}
+	if ct, bad2 := decodeSealed(string(b)); bad2 == "" {
+		return ct, ""
+	}
+	return nil, "is not a `kubeseal --raw` output: decoded, it " + bad
+}
+
+// InlineSealed reports whether v, the value of a key of field ("data" or
+// "stringData") of a Secret annotated gatekeep.dev/sealed, has the form of
+// a `kubeseal --raw` output, as far as can be told without the sealing
+// keys: standard base64 (in data, once more) of a sealed-secrets ciphertext
+// whose two-byte length gives an RSA part of a key's size (RSA-1024 to
+// RSA-16384), which it holds whole, followed by at least an AES-GCM tag.
+// Whether it decrypts is UnsealInline's to say. A value of another type
+// than a string is not sealed. Nothing of v is kept or told.
+func InlineSealed(field string, v any) bool {
+	s, ok := v.(string)
+	if !ok || (field != "data" && field != "stringData") {
+		return false
+	}
+	_, bad := inlineCiphertext(field, s)
+	return bad == ""
 }

@@ -211,3 +211,44 @@ func BenchmarkUnsealOneValue(b *testing.B) {
 		})
 	}
 }
+
+// Issue 17: without keys, an inline sealed value must still have the form
+// of a `kubeseal --raw` output; a plaintext, base64 of a few random bytes
+// or a sealed value cut short do not.
+func TestInlineSealed(t *testing.T) {
+	keysFixture(t)
+	raw := sealRaw(t, a2, "strict", "prod", "db", plaintext("shape"))
+	ct, _ := base64.StdEncoding.DecodeString(raw)
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	random := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
+	pt := plaintext("shape-pt")
+	for _, tc := range []struct {
+		name  string
+		field string
+		v     any
+		want  bool
+	}{
+		{"raw output in stringData", "stringData", raw, true},
+		{"raw output in data (ciphertext in base64)", "data", raw, true},
+		{"raw output in data, as admission merges stringData", "data", b64([]byte(raw)), true},
+		{"plaintext in stringData", "stringData", "hunter2", false},
+		{"plaintext in stringData, registered", "stringData", pt, false},
+		{"base64 of plaintext in data", "data", b64([]byte(pt)), false},
+		{"base64 of random bytes, too short", "data", b64(random(40)), false},
+		{"base64 of random bytes, too short, in stringData", "stringData", b64(random(40)), false},
+		{"truncated in its RSA part", "stringData", b64(ct[:200]), false},
+		{"truncated in its RSA part, in data", "data", b64(ct[:200]), false},
+		{"truncated before the GCM tag", "stringData", b64(ct[:2+256+10]), false},
+		{"truncated raw output, as admission merges it", "data", b64([]byte(b64(ct[:100]))), false},
+		{"RSA length out of range", "stringData", b64(append([]byte{0x7f, 0xff}, random(300)...)), false},
+		{"empty", "stringData", "", false},
+		{"a number", "stringData", 12345, false},
+		{"another field", "other", raw, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := InlineSealed(tc.field, tc.v); got != tc.want {
+				t.Errorf("InlineSealed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"path/filepath"
 	"strings"
@@ -81,5 +82,57 @@ func TestMutateUnsealsInlineValues(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "password") || strings.Contains(stderr.String(), plaintext) {
 		t.Errorf("stderr %q: want the value's key named, never the value", stderr.String())
+	}
+}
+
+// Issue 17: without --sealed-secrets-key, a Secret annotated
+// gatekeep.dev/sealed passes only when each value has the form of a
+// `kubeseal --raw` output; any other value is a plaintext-secret finding
+// that names its key, never the value.
+func TestInlineSealedWithoutKeys(t *testing.T) {
+	dir := t.TempDir()
+	k := sealtest.NewKey(t, dir)
+	raw := sealtest.Raw(t, k, "shop", "db", plaintext)
+	ct, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	random := make([]byte, 24)
+	rand.Read(random)
+	inline := func(field, key, value string) string {
+		return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n  annotations:\n    gatekeep.dev/sealed: \"true\"\n" + field + ":\n  " + key + ": \"" + value + "\"\n"
+	}
+	for _, tc := range []struct {
+		name, field, value string
+		pass               bool
+	}{
+		{"kubeseal --raw output in data", "data", raw, true},
+		{"kubeseal --raw output in stringData", "stringData", raw, true},
+		{"plaintext", "stringData", "hunter2", false},
+		{"plaintext in data", "data", b64([]byte("hunter2")), false},
+		{"base64 of random bytes, too short", "data", b64(random), false},
+		{"base64 of a truncated sealed value", "stringData", b64(ct[:len(ct)/3]), false},
+		{"base64 of a truncated sealed value, in data", "data", b64(ct[:len(ct)/3]), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := t.TempDir()
+			writeFile(t, d, "secret.yaml", inline(tc.field, "password", tc.value))
+			out, code, msg := run(t, d, "", "check", "-o", "json", "secret.yaml")
+			if tc.pass {
+				if code != exitPass {
+					t.Fatalf("exit %d, want 0: %s %s", code, msg, out)
+				}
+				return
+			}
+			got, code := findings(t, d, "secret.yaml")
+			want := "plaintext-secret deny secret.yaml:8 /" + tc.field + `: Secret "db" is annotated gatekeep.dev/sealed but holds plaintext values in ` + tc.field + " (keys: password):"
+			if code != exitDenied || len(got) != 1 || !strings.HasPrefix(got[0], want) {
+				t.Fatalf("exit %d, findings %q, want one: %s...", code, got, want)
+			}
+			if strings.Contains(out, tc.value) || strings.Contains(out, "hunter2") || strings.Contains(msg, tc.value) {
+				t.Errorf("the value is in the report: %s", out)
+			}
+		})
 	}
 }
