@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/verify"
 )
 
@@ -36,6 +41,20 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 	}
 	if output != "text" && output != "json" {
 		return usageError("verify: unknown output format %q (valid: text, json)", output)
+	}
+	// Each bundle must load and compile as gatekeep check loads it (over
+	// the built-in bundle), with the same error and exit code when it does
+	// not: a bundle whose Rego or templates do not compile has failed,
+	// whether or not it has tests.
+	if len(paths) == 0 {
+		if err := verifyCompiles(""); err != nil {
+			return err
+		}
+	}
+	for _, p := range paths {
+		if err := verifyCompiles(p); err != nil {
+			return err
+		}
 	}
 	var bundles []*bundle.Bundle
 	if len(paths) == 0 {
@@ -75,4 +94,35 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 		return &exitError{code: exitDenied}
 	}
 	return nil
+}
+
+// verifyCompiles loads the bundle at p (none: the built-in bundle alone)
+// over the built-in bundle and prepares the engine for it, as gatekeep
+// check does, failing as check fails.
+//
+// A bundle holding Gatekeeper Suites is laid out for gator verify: its
+// Suites may take their templates from outside it, and some of its
+// constraints are there to be found invalid. Its constraints are left to
+// the Suites, which judge each with its template; its Rego and its
+// templates must compile.
+func verifyCompiles(p string) error {
+	var paths []string
+	if p != "" {
+		paths = append(paths, p)
+	}
+	b, err := bundle.LoadOverBuiltin(paths...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if slices.ContainsFunc(b.Objects, isSuite) {
+		withoutConstraints := *b
+		withoutConstraints.Objects = slices.DeleteFunc(slices.Clone(b.Objects), func(o *manifest.Object) bool { return gatekeeper.IsConstraint(o.Data) })
+		b = &withoutConstraints
+	}
+	_, err = engineFor(b, "", engine.WithMode(engine.CI))
+	return err
+}
+
+func isSuite(o *manifest.Object) bool {
+	return o.Kind() == "Suite" && strings.HasPrefix(o.APIVersion(), "test.gatekeeper.sh/")
 }

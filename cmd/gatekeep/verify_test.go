@@ -236,3 +236,30 @@ func TestSchemaRefFilesRefused(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17, 18: a bundle that does not compile fails verify as it fails
+// check, tests or none.
+func TestVerifyUncompilableBundle(t *testing.T) {
+	brokenTemplate := strings.Replace(fmt.Sprintf(schemaTemplate, "#"), "not ok\n", "not ok {\n", 1)
+	for name, files := range map[string]map[string]string{
+		"rego":     {"b/policy.rego": "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \n}\n"},
+		"template": {"b/template.yaml": brokenTemplate},
+		"rego with tests": {
+			"b/policy.rego":      "package main\n\nimport rego.v1\n\ndeny contains msg if input.kind == \"Pod\"; msg := undefined_thing\n",
+			"b/policy_test.rego": "package main_test\n\nimport rego.v1\n\ntest_ok if true\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			files["cm.yaml"] = cleanCM
+			dir := tree(t, files)
+			_, checkCode, checkMsg := run(t, dir, "", "check", "--bundle", "b", "cm.yaml")
+			if checkCode != exitUnusable || checkMsg == "" {
+				t.Fatalf("check: exit %d %q, want 2 and why", checkCode, checkMsg)
+			}
+			out, code, msg := run(t, dir, "", "verify", "b")
+			if code != exitUnusable || msg != checkMsg {
+				t.Errorf("verify: exit %d %q, want 2 and check's message %q\n%s", code, msg, checkMsg, out)
+			}
+		})
+	}
+}
