@@ -138,6 +138,14 @@ type loader struct {
 
 	maxFileSize int64
 
+	// roots are the paths given to Load, resolved; area adds the
+	// repository root (see links.go).
+	roots []string
+	area  []string
+
+	mu       sync.Mutex
+	problems []Problem // the walk's warnings
+
 	repoURLs      []string
 	repoRoot      string
 	allowRemote   bool
@@ -169,6 +177,8 @@ func Load(ctx context.Context, paths []string, opts ...Option) *Set {
 	for _, o := range opts {
 		o(l)
 	}
+	l.roots = resolvedRoots(paths)
+	l.area = l.roots
 	set := &Set{}
 	var units []unit
 	var stdin []*Object
@@ -285,7 +295,19 @@ func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
 		return
 	}
 	has := make(map[string]bool, len(entries))
+	links := map[string]bool{} // those leaving the roots
 	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			path := filepath.Join(dir, e.Name())
+			if out, target := leaves(path, l.roots); out {
+				links[e.Name()] = true
+				// Other files are never read: no need to warn of them.
+				if special(e.Name()) || isManifestFile(path) || isDirectory(path) {
+					l.warn(l.linkProblem(path, target))
+				}
+				continue
+			}
+		}
 		if e.IsDir() {
 			continue
 		}
@@ -321,6 +343,9 @@ func (l *loader) walkDir(root, dir string, units *[]unit, errs *[]Error) {
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
+		if links[e.Name()] {
+			continue
+		}
 		if e.IsDir() {
 			if e.Name() == ".git" || l.excludedPath(path, true) {
 				continue
@@ -345,6 +370,11 @@ func (l *loader) ownFiles(dir string) []string {
 		if e.IsDir() || !isManifestFile(path) || isKustomizationFile(path) || l.excludedPath(path, false) {
 			continue
 		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			if out, _ := leaves(path, l.roots); out {
+				continue // walkDir warned of it
+			}
+		}
 		out = append(out, path)
 	}
 	return out
@@ -354,6 +384,11 @@ func (l *loader) ownFiles(dir string) []string {
 // kustomization, a Helm chart or a policy bundle.
 func special(name string) bool {
 	return name == "Chart.yaml" || name == "gatekeep.yaml" || isKustomizationFile(name)
+}
+
+func isDirectory(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 func isManifestFile(path string) bool {
@@ -375,6 +410,10 @@ func (l *loader) parseFiles(ctx context.Context, files []string, renders []Rende
 			return
 		}
 		name := l.rel(files[i])
+		if out, target := leaves(files[i], l.area); out {
+			p.problems = []Problem{l.linkProblem(files[i], target)}
+			return
+		}
 		if err := l.regularFile(files[i]); err != nil {
 			p.errors = []Error{{File: name, Message: "read: " + err.Error()}}
 			return

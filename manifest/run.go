@@ -102,6 +102,8 @@ func (l *loader) newRun(ctx context.Context, paths []string, units []unit) *run 
 	} else {
 		root = start
 	}
+	// Builds and directory sources read across the repository.
+	l.area = append(append([]string(nil), l.roots...), resolvePath(root))
 	r := &run{ctx: ctx, l: l, repo: argocd.Repo{Root: root, URLs: urls}, units: units,
 		appsSeen: map[string]bool{}, valueFiles: map[string]bool{}, patches: map[string]bool{}}
 	for _, u := range units {
@@ -188,6 +190,7 @@ func (r *run) fallback(u unit, p *piece) {
 	for _, fp := range r.l.parseFiles(r.ctx, files, nil) {
 		p.objects = append(p.objects, fp.objects...)
 		p.errors = append(p.errors, fp.errors...)
+		p.problems = append(p.problems, fp.problems...)
 		for reason, n := range fp.skipped {
 			p.skip(reason, n)
 		}
@@ -333,6 +336,7 @@ func (r *run) directory(dir string, opts *argocd.DirectoryOptions, renders []Ren
 	for _, fp := range r.l.parseFiles(r.ctx, files, renders) {
 		p.objects = append(p.objects, fp.objects...)
 		p.errors = append(p.errors, fp.errors...)
+		p.problems = append(p.problems, fp.problems...)
 		for reason, n := range fp.skipped {
 			p.skip(reason, n)
 		}
@@ -532,6 +536,7 @@ func (r *run) assemble(set *Set) {
 	}
 	set.Rendered.Applications = r.appCount
 	set.Problems = append(set.Problems, r.problems...)
+	set.Problems = append(set.Problems, r.l.problems...)
 	set.Problems = uniqueProblems(set.Problems)
 }
 
