@@ -12,6 +12,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // jsonFormat is for scripts. Its shape is a public contract: add fields,
@@ -161,4 +162,12 @@ func (e *elementWriter) list(name string, n int, item func(int) any, sep string)
 		}
 	}
 	e.w.WriteString("  ]" + sep + "\n")
+}
+
+// WriteScan writes an image scan report as its json contract: the
+// scanner.Report's own shape, indented by two.
+func (jsonFormat) WriteScan(w io.Writer, r *scanner.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }

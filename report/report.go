@@ -1,6 +1,7 @@
 // Package report writes the result of gatekeep check in one of its output
 // formats: text for people, json for scripts, junit and sarif for CI systems
-// and github for GitHub Actions annotations.
+// and github for GitHub Actions annotations; and the image scan report of
+// gatekeep scan as a table (text), json or sarif.
 package report
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // Format writes a check result in one output format.
@@ -70,6 +72,32 @@ func New(name string, opts ...Option) (Format, error) {
 		return github{}, nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (valid: %s)", name, strings.Join(names, ", "))
+}
+
+// ScanFormat writes an image scan report (gatekeep scan) in one output
+// format.
+type ScanFormat interface {
+	WriteScan(w io.Writer, r *scanner.Report) error
+}
+
+var scanNames = []string{"table", "json", "sarif"}
+
+// ScanNames lists the formats NewScan knows, in the order help should
+// show them.
+func ScanNames() []string { return append([]string(nil), scanNames...) }
+
+// NewScan returns the named scan report format: table (or text), json (the
+// contract) or sarif (SARIF 2.1.0).
+func NewScan(name string) (ScanFormat, error) {
+	switch name {
+	case "", "table", "text":
+		return &text{}, nil
+	case "json":
+		return jsonFormat{}, nil
+	case "sarif":
+		return &sarifFormat{}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q: want table, json or sarif", name)
 }
 
 // summaryLine is the closing line of text and github output, e.g.

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/gitrepo"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // sarifFormat writes SARIF 2.1.0, for code scanning: one run, one rule per
@@ -207,4 +209,73 @@ func fileURI(abs string) string {
 		p = "/" + p // C:/x.yaml
 	}
 	return (&url.URL{Scheme: "file", Path: p}).String()
+}
+
+// sarifSecuritySeverity is the CVSS-like score code scanning ranks
+// vulnerabilities by.
+var sarifSecuritySeverity = map[string]string{"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "2.0", "UNKNOWN": "0.0"}
+
+// WriteScan writes an image scan report as SARIF 2.1.0: one rule per
+// vulnerability ID, one result per vulnerability of each image (allowed
+// ones suppressed), located at the image (and the file of a Go module).
+func (s *sarifFormat) WriteScan(w io.Writer, r *scanner.Report) error {
+	run := sarif.Run{Tool: sarif.Tool{Driver: sarif.Driver{Name: "gatekeep"}}, Results: []sarif.Result{}}
+	rules := map[string]sarif.Rule{}
+	for _, img := range r.Images {
+		for _, v := range img.Vulnerabilities {
+			if _, ok := rules[v.ID]; !ok {
+				desc := v.Title
+				if desc == "" {
+					desc = v.ID
+				}
+				rules[v.ID] = sarif.Rule{ID: v.ID, ShortDescription: sarif.Message{Text: desc}, HelpURI: vulnerabilityURI(v.ID),
+					Properties: map[string]any{"security-severity": sarifSecuritySeverity[v.Severity], "tags": []string{"vulnerability", "security", v.Severity}}}
+			}
+			level := "note"
+			switch v.Severity {
+			case "CRITICAL", "HIGH":
+				level = "error"
+			case "MEDIUM":
+				level = "warning"
+			}
+			fixed := "no fix available"
+			if v.FixedVersion != "" {
+				fixed = "fixed in " + v.FixedVersion
+			}
+			uri := img.Image
+			if v.Target != "" {
+				uri = img.Image + "/" + v.Target
+			}
+			res := sarif.Result{RuleID: v.ID, Level: level,
+				Message:   sarif.Message{Text: fmt.Sprintf("%s: %s %s %s (%s, %s)", img.Image, v.Package, v.InstalledVersion, v.ID, v.Severity, fixed)},
+				Locations: []sarif.Location{{PhysicalLocation: sarif.PhysicalLocation{ArtifactLocation: sarif.ArtifactLocation{URI: sarif.RelativeURI(uri)}}}}}
+			if v.Allowed {
+				res.Suppressions = []sarif.Suppression{{Kind: "external", Justification: "allowed by the images policy"}}
+			}
+			run.Results = append(run.Results, res)
+		}
+	}
+	ids := make([]string, 0, len(rules))
+	for id := range rules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	run.Tool.Driver.Rules = []sarif.Rule{}
+	for _, id := range ids {
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, rules[id])
+	}
+	return sarif.Write(w, sarif.NewLog(run))
+}
+
+// vulnerabilityURI is where a vulnerability ID is described.
+func vulnerabilityURI(id string) string {
+	switch {
+	case strings.HasPrefix(id, "CVE-"):
+		return "https://nvd.nist.gov/vuln/detail/" + id
+	case strings.HasPrefix(id, "GHSA-"):
+		return "https://github.com/advisories/" + id
+	case strings.HasPrefix(id, "GO-"):
+		return "https://pkg.go.dev/vuln/" + id
+	}
+	return ""
 }

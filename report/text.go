@@ -6,9 +6,12 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // text is for people: findings grouped under their file, then the input
@@ -133,4 +136,63 @@ func subject(r manifest.Ref) string {
 		return ""
 	}
 	return r.String() + ": "
+}
+
+// WriteScan writes an image scan report as a table: the database, then per
+// image its head line, verdict, warnings and vulnerabilities, worst first.
+func (t *text) WriteScan(w io.Writer, r *scanner.Report) error {
+	if !r.DB.UpdatedAt.IsZero() {
+		fmt.Fprintf(w, "vulnerability database %s, updated %s\n", r.DB.Path, r.DB.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	for _, img := range r.Images {
+		fmt.Fprintln(w)
+		head := img.Image
+		if img.Digest != "" {
+			head += " (" + img.Digest + ")"
+		}
+		var about []string
+		if img.OS != nil {
+			about = append(about, img.OS.Family+" "+img.OS.Version)
+		}
+		if img.Error == "" && img.Verdict != scanner.VerdictSkipped {
+			about = append(about, fmt.Sprintf("%d packages", img.Packages), fmt.Sprintf("%d vulnerabilities", len(img.Vulnerabilities)))
+		}
+		if len(about) > 0 {
+			head += ": " + strings.Join(about, ", ")
+		}
+		fmt.Fprintln(w, head)
+		verdict := strings.ToUpper(img.Verdict)
+		if len(img.Reasons) > 0 {
+			verdict += ": " + strings.Join(img.Reasons, "; ")
+		}
+		if img.Error != "" {
+			verdict += ": " + img.Error
+		}
+		fmt.Fprintln(w, verdict)
+		for _, warn := range img.Warnings {
+			fmt.Fprintln(w, "warning: "+warn)
+		}
+		if len(img.Vulnerabilities) == 0 {
+			continue
+		}
+		vs := append([]scanner.Vulnerability(nil), img.Vulnerabilities...)
+		scanner.SortWorst(vs)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSEVERITY\tPACKAGE\tINSTALLED\tFIXED\tSTATUS\t")
+		for _, v := range vs {
+			pkg := v.Package
+			if v.Target != "" {
+				pkg += " (" + v.Target + ")"
+			}
+			status := v.Status
+			if v.Allowed {
+				status += ", allowed"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", v.ID, v.Severity, pkg, v.InstalledVersion, v.FixedVersion, status)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

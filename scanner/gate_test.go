@@ -303,7 +303,7 @@ func TestGateAllowanceExpires(t *testing.T) {
 	e := testEnv(t)
 	clock := newFakeClock()
 	p := strict
-	p.Allow = []Allowance{{ID: "CVE-2022-32149", Expires: Date{clock.Now().Add(time.Hour)}, Reason: "fix under way"}}
+	p.Allow = []Allowance{{ID: "CVE-2022-32149", Expires: Date{Time: clock.Now().Add(time.Hour)}, Reason: "fix under way"}}
 	g := gate(t, NewCache(New(e.db)), p, Clock(clock.Now))
 	ctx := context.Background()
 	if d := g.Check(ctx, e.refs[imgDebian], "", nil); d.Action == Deny {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatekeep-dev/gatekeep/internal/sarif/sariftest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -127,7 +126,7 @@ func TestScanPlatform(t *testing.T) {
 	}
 }
 
-// The -o json contract, the exit codes, and the other formats.
+// The -o json contract and the exit codes (report/ writes the formats).
 func TestReportContract(t *testing.T) {
 	e := testEnv(t)
 	s := New(e.db)
@@ -141,8 +140,10 @@ func TestReportContract(t *testing.T) {
 	if rep.ExitCode() != 2 {
 		t.Errorf("exit code %d with an unreadable image", rep.ExitCode())
 	}
+	// gatekeep scan -o json writes the report as it encodes (see
+	// report.NewScan): its fields are the contract.
 	var buf bytes.Buffer
-	if err := WriteReport(&buf, FormatJSON, rep); err != nil {
+	if err := json.NewEncoder(&buf).Encode(rep); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -209,41 +210,4 @@ func TestReportContract(t *testing.T) {
 		t.Errorf("exit code %d with a passing image", code)
 	}
 
-	buf.Reset()
-	if err := WriteReport(&buf, FormatTable, rep); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"FAIL: 1 HIGH or worse with a fix available", "CVE-2022-32149", "golang.org/x/text (usr/local/bin/app)", "3.0.13-1~deb12u1", "ERROR: "} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, buf.String())
-		}
-	}
-	buf.Reset()
-	if err := WriteReport(&buf, FormatSARIF, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := sariftest.Validate(buf.Bytes()); err != nil {
-		t.Error(err)
-	}
-	var sarif struct {
-		Version string `json:"version"`
-		Runs    []struct {
-			Tool struct {
-				Driver struct {
-					Rules []struct{ ID string } `json:"rules"`
-				} `json:"driver"`
-			} `json:"tool"`
-			Results []struct {
-				RuleID string `json:"ruleId"`
-				Level  string `json:"level"`
-			} `json:"results"`
-		} `json:"runs"`
-	}
-	if err := json.Unmarshal(buf.Bytes(), &sarif); err != nil || sarif.Version != "2.1.0" || len(sarif.Runs) != 1 ||
-		len(sarif.Runs[0].Results) != 7+2 || len(sarif.Runs[0].Tool.Driver.Rules) != 5 {
-		t.Errorf("sarif: %v %+v", err, sarif)
-	}
-	if err := WriteReport(&buf, "xml", rep); err == nil {
-		t.Error("unknown format accepted")
-	}
 }

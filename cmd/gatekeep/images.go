@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/report"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/registry"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
@@ -83,7 +85,7 @@ cannot be read (or the flags are unusable).`,
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json|sarif")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+strings.Join(report.ScanNames(), "|"))
 	cmd.Flags().StringArrayVar(&bundles, "bundle", nil, "policy bundle whose images: policy applies (repeatable)")
 	return cmd
 }
@@ -92,8 +94,9 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if output != "table" && output != "json" && output != "sarif" {
-		return usageError("scan: unknown output format %q (valid: table, json, sarif)", output)
+	format, err := report.NewScan(output)
+	if output == "" || output == "text" || err != nil {
+		return usageError("scan: unknown output format %q (valid: %s)", output, strings.Join(report.ScanNames(), ", "))
 	}
 	b, err := bundle.LoadOverBuiltin(bundles...)
 	if err != nil {
@@ -104,7 +107,7 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 		return err
 	}
 	rep := scanner.ScanAll(ctx, s, b.Config.Images, images)
-	if err := scanner.WriteReport(stdout, output, rep); err != nil {
+	if err := format.WriteScan(stdout, rep); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if code := rep.ExitCode(); code != 0 {

@@ -80,6 +80,34 @@ func TestScanCommand(t *testing.T) {
 	if clean.Verdict != "pass" {
 		t.Errorf("clean image: %+v", clean)
 	}
+	// The table and SARIF of the same scan.
+	out, code, msg = run(t, "", "", "scan", "--bundle", policy, "--db-path", e.db, e.refs[fixture.ImgDebian], e.refs[fixture.ImgClean])
+	for _, want := range []string{"FAIL: 1 HIGH or worse with a fix available", "CVE-2022-32149", "golang.org/x/text (usr/local/bin/app)", "3.0.13-1~deb12u1", "PASS"} {
+		if code != exitDenied || !strings.Contains(out, want) {
+			t.Errorf("table (exit %d %s) lacks %q:\n%s", code, msg, want, out)
+		}
+	}
+	out, code, msg = run(t, "", "", "scan", "-o", "sarif", "--bundle", policy, "--db-path", e.db, e.refs[fixture.ImgDebian], e.refs[fixture.ImgClean])
+	var sarif struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct{ ID string } `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID string `json:"ruleId"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &sarif); err != nil || code != exitDenied || sarif.Version != "2.1.0" || len(sarif.Runs) != 1 ||
+		len(sarif.Runs[0].Results) == 0 || len(sarif.Runs[0].Tool.Driver.Rules) == 0 {
+		t.Errorf("sarif: exit %d %s %v %+v", code, msg, err, sarif)
+	}
+	if _, code, _ := run(t, "", "", "scan", "-o", "junit", "--db-path", e.db, e.refs[fixture.ImgClean]); code != exitUnusable {
+		t.Errorf("-o junit: exit %d", code)
+	}
 	// An image that cannot be read is exit 2.
 	if _, code, _ := run(t, "", "", "scan", "--db-path", e.db, e.reg.Host+"/app/missing:1"); code != exitUnusable {
 		t.Errorf("missing image: exit %d", code)
