@@ -49,14 +49,31 @@ func parseOSRelease(s string) *OS {
 		kv[k] = v
 	}
 	id := kv["ID"]
-	if id == "" {
-		return nil
+	if id == "" || !osReleaseToken(id) {
+		return nil // what the image says goes into reports: no control bytes
 	}
 	fam, ok := families[id]
 	if !ok {
 		fam = id
 	}
-	return &OS{Family: fam, Version: kv["VERSION_ID"]}
+	version := kv["VERSION_ID"]
+	if !osReleaseToken(version) {
+		version = ""
+	}
+	return &OS{Family: fam, Version: version}
+}
+
+// osReleaseToken reports whether s is what os-release(5) allows in ID and
+// VERSION_ID (0-9, a-z, ".", "_", "-"; upper case and "~" and "+" let by).
+func osReleaseToken(s string) bool {
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("._-~+", c):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // apkRepositoryRelease returns the Alpine release the first repository

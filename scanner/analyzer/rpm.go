@@ -26,10 +26,24 @@ func readRPM(r io.Reader, size int64) ([]Package, error) {
 	if _, err := io.Copy(f, r); err != nil {
 		return nil, err
 	}
+	if err := checkBerkeleyDB(f); err != nil {
+		return nil, fmt.Errorf("malformed rpm database: %w", err)
+	}
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	db, err := rpmdb.Open(f.Name())
+	return listRPM(f.Name())
+}
+
+// listRPM lists the packages of the checked database at path. A panic of
+// go-rpmdb's header parsing (this goroutine's) is an error.
+func listRPM(path string) (pkgs []Package, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("malformed rpm database: %v", r)
+		}
+	}()
+	db, err := rpmdb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open rpm database: %w", err)
 	}
@@ -37,7 +51,7 @@ func readRPM(r io.Reader, size int64) ([]Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rpm database: %w", err)
 	}
-	pkgs := make([]Package, 0, len(list))
+	pkgs = make([]Package, 0, len(list))
 	for _, p := range list {
 		if p.Name == "gpg-pubkey" { // keys, not software
 			continue
