@@ -12,9 +12,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatekeep-dev/gatekeep/deprecation"
+	"github.com/gatekeep-dev/gatekeep/imagepolicy"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/reviewapp"
-	"github.com/gatekeep-dev/gatekeep/scanner"
 )
 
 // Action is what a finding of a check does: deny, warn, dryrun, or off.
@@ -57,7 +57,7 @@ type Config struct {
 	// them.
 	SealedSecrets SealedSecrets `yaml:"sealedSecrets,omitempty"`
 	// Images is the image-vulnerability policy.
-	Images *scanner.Policy `yaml:"images,omitempty"`
+	Images *imagepolicy.Policy `yaml:"images,omitempty"`
 	// ArgoCD says how Argo CD knows the repository being checked.
 	ArgoCD ArgoCD `yaml:"argocd,omitempty"`
 	// Helm gives value files to the charts gatekeep check meets outside

@@ -63,7 +63,7 @@ func (g *Gate) rulesFor(namespace string) *rules {
 	if r, ok := g.rules.Load(namespace); ok {
 		return r.(*rules)
 	}
-	r, _ := g.rules.LoadOrStore(namespace, g.policy.rulesFor(namespace))
+	r, _ := g.rules.LoadOrStore(namespace, rulesFor(&g.policy, namespace))
 	return r.(*rules)
 }
 

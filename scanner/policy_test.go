@@ -92,7 +92,7 @@ func TestPolicyJudge(t *testing.T) {
 		{"no override", "prod", after, false, "1 HIGH or worse with a fix available", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := p.Judge(rep, tc.ns, tc.now)
+			v := Judge(&p, rep, tc.ns, tc.now)
 			if v.Pass != tc.pass || strings.Join(v.Reasons, "; ") != tc.reasons {
 				t.Errorf("pass %v reasons %q", v.Pass, v.Reasons)
 			}
@@ -115,16 +115,16 @@ func TestPolicyJudge(t *testing.T) {
 	}
 
 	var q Policy
-	if v := q.Judge(rep, "", after); v.Pass || v.Reasons[0] != "2 HIGH or worse" {
+	if v := Judge(&q, rep, "", after); v.Pass || v.Reasons[0] != "2 HIGH or worse" {
 		t.Errorf("defaults: %+v", v)
 	}
 	n := 2
 	q = Policy{FailOn: "critical", MaxCount: &n}
-	if v := q.Judge(rep, "", after); !v.Pass {
+	if v := Judge(&q, rep, "", after); !v.Pass {
 		t.Errorf("maxCount 2: %+v", v)
 	}
 	q = Policy{FailOn: "UNKNOWN"}
-	if v := q.Judge(rep, "", after); v.Pass || v.Reasons[0] != "4 of any severity" {
+	if v := Judge(&q, rep, "", after); v.Pass || v.Reasons[0] != "4 of any severity" {
 		t.Errorf("UNKNOWN: %+v", v)
 	}
 }
@@ -143,12 +143,12 @@ func TestPolicySelects(t *testing.T) {
 		{"registry.example.com/app:latest", "dev-x", false},
 		{"registry.example.com/app:latest", "prod", true},
 	} {
-		if got, _ := p.rulesFor(tc.ns).selects(tc.image); got != tc.want {
+		if got, _ := rulesFor(&p, tc.ns).selects(tc.image); got != tc.want {
 			t.Errorf("%s in %q: %v", tc.image, tc.ns, got)
 		}
 	}
 	q := Policy{Include: []string{"docker.io/library/nginx"}, Exclude: []string{"docker.io/library/nginx:1.24"}}
-	r := q.rulesFor("")
+	r := rulesFor(&q, "")
 	for image, want := range map[string]bool{"nginx": true, "nginx:1.25": true, "docker.io/library/nginx:1.25": true, "nginx:1.24": false, "redis:7": false} {
 		if got, _ := r.selects(image); got != want {
 			t.Errorf("%s: %v", image, got)

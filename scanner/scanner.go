@@ -169,7 +169,7 @@ func ScanAll(ctx context.Context, s *Scanner, policy *Policy, images []string) *
 	if policy == nil {
 		policy = &Policy{}
 	}
-	rules := policy.rulesFor("")
+	rules := rulesFor(policy, "")
 	rep := &Report{DB: s.DBInfo(), Images: make([]*ImageReport, len(images))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
