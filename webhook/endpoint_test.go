@@ -195,7 +195,10 @@ func TestMutateEndpointPatches(t *testing.T) {
 // TestServeHealthMetricsAndReload runs the whole server (TLS, probes,
 // metrics, bundle watching) without a cluster.
 func TestServeHealthMetricsAndReload(t *testing.T) {
-	ts := startServer(t, "checks:\n  privileged-container: deny\n")
+	reloads := make(chan error, 64)
+	ts := startServer(t, "checks:\n  privileged-container: deny\n", func(o *Options) {
+		o.hooks.reloaded = func(err error) { reloads <- err }
+	})
 	s, addr, health, metricsAddr, bundleDir, certFile, keyFile := ts.s, ts.addr, ts.health, ts.metrics, ts.bundleDir, ts.certFile, ts.keyFile
 	waitFor(t, "readyz", func() bool { return get(health, "/readyz") == http.StatusOK })
 	if get(health, "/healthz") != http.StatusOK {
@@ -224,7 +227,19 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 	waitFor(t, "the bundle to reload", func() bool { return s.Engines().Get().Bundle().Digest != first })
 	second := s.Engines().Get().Bundle().Digest
 	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o644)
-	time.Sleep(800 * time.Millisecond)
+	// Wait for the reload of the broken bundle (the loads before it, of
+	// good bundles, succeeded).
+	for broken := false; !broken; {
+		select {
+		case err := <-reloads:
+			broken = err != nil
+		case <-time.After(time.Minute): // a guard against a hang only
+			t.Fatal("the broken bundle was never loaded")
+		}
+	}
+	if m := fetch(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(m, `gatekeep_bundle_reloads_total{result="failed"} 1`) {
+		t.Errorf("the failed reload was not counted")
+	}
 	if got := s.Engines().Get().Bundle().Digest; got != second {
 		t.Errorf("a broken bundle replaced the good one")
 	}
@@ -284,6 +299,7 @@ type testServer struct {
 	health, metrics              string
 	bundleDir, certFile, keyFile string
 	ran                          chan error // what Run returned
+	stop                         context.CancelFunc
 }
 
 // startServer starts a server whose bundle folder holds gatekeep.yaml
@@ -291,11 +307,11 @@ type testServer struct {
 // found free and then taken by the server, so another process (go test
 // runs packages at once) may take one in between: the server then fails
 // at once, and is started again on other ports.
-func startServer(t *testing.T, config string) *testServer {
+func startServer(t *testing.T, config string, opts ...func(*Options)) *testServer {
 	t.Helper()
 attempts:
 	for attempt := 1; ; attempt++ {
-		ts := startServerOnce(t, config)
+		ts := startServerOnce(t, config, opts...)
 		deadline := time.Now().Add(20 * time.Second)
 		for get(ts.health, "/healthz") != http.StatusOK {
 			select {
@@ -315,7 +331,7 @@ attempts:
 	}
 }
 
-func startServerOnce(t *testing.T, config string) *testServer {
+func startServerOnce(t *testing.T, config string, opts ...func(*Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{bundleDir: filepath.Join(dir, "bundle"), ran: make(chan error, 1),
@@ -327,13 +343,18 @@ func startServerOnce(t *testing.T, config string) *testServer {
 	if err := os.WriteFile(filepath.Join(ts.bundleDir, bundle.ConfigFile), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts.s = New(Options{
+	o := Options{
 		Listen: "127.0.0.1:0", HealthListen: ts.health, MetricsListen: ts.metrics,
 		CertFile: ts.certFile, KeyFile: ts.keyFile,
 		Load:  func() (*engine.Engine, error) { return loadEngine(ts.bundleDir) },
 		Watch: []string{ts.bundleDir}, Log: logr.Discard(),
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	ts.s = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
+	ts.stop = cancel
 	t.Cleanup(cancel)
 	go func() { ts.ran <- ts.s.Run(ctx) }()
 	wait, stop := context.WithTimeout(ctx, 20*time.Second)

@@ -25,8 +25,11 @@ import (
 const MaxBodyBytes = 8 << 20
 
 // defaultTimeout applies when the API server does not say (it always does:
-// ?timeout= on the webhook URL).
-const defaultTimeout = 10 * time.Second
+// ?timeout= on the webhook URL); maxTimeout is the longest it may ask for.
+const (
+	defaultTimeout = 10 * time.Second
+	maxTimeout     = 30 * time.Second
+)
 
 // decider decides one admission request: validation or mutation.
 type decider interface {
@@ -58,6 +61,10 @@ type endpoint struct {
 	decider decider
 	metrics *metrics
 	log     logr.Logger
+	// budget bounds the bytes read and decoded at once (nil: unbounded).
+	budget *decodeBudget
+	// admitted is a test hook: called once the request holds its budget.
+	admitted func(*http.Request)
 }
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,13 +73,45 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	timeout := defaultTimeout
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 {
+			timeout = min(d, maxTimeout)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	// The body is read and decoded within the decode budget: its
+	// Content-Length, or the most it may be when the length is unknown.
+	limit := int64(MaxBodyBytes)
+	if e.budget != nil {
+		limit = min(limit, e.budget.size)
+	}
+	if r.ContentLength > limit {
+		e.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
+		return
+	}
+	if r.ContentLength >= 0 {
+		limit = r.ContentLength
+	}
+	if e.budget != nil {
+		if err := e.budget.acquire(ctx, limit); err != nil {
+			e.fail(w, http.StatusServiceUnavailable, "too many admission requests being decoded: "+err.Error())
+			return
+		}
+		defer e.budget.release(limit)
+	}
+	if e.admitted != nil {
+		e.admitted(r)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		e.fail(w, http.StatusBadRequest, "read request body: "+err.Error())
 		return
 	}
-	if len(body) > MaxBodyBytes {
-		e.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+	if int64(len(body)) > limit {
+		e.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
 		return
 	}
 	rev, err := decodeReview(body)
@@ -88,15 +127,13 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, http.StatusBadRequest, fmt.Sprintf("AdmissionReview %s is not supported: use admission.k8s.io/v1", rev.APIVersion))
 		return
 	}
-
-	timeout := defaultTimeout
-	if t := r.URL.Query().Get("timeout"); t != "" {
-		if d, err := time.ParseDuration(t); err == nil && d > 0 {
-			timeout = d
-		}
+	// An operation admission.k8s.io/v1 does not define is no request of
+	// the API server's: an error, like any malformed review, for the
+	// webhook's failurePolicy to decide; never passed unjudged.
+	if op := string(rev.Request.Operation); operationLabel(op) == "other" {
+		e.failOp(w, "other", http.StatusBadRequest, fmt.Sprintf("not an AdmissionReview: unknown operation %q", op))
+		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
 
 	req := rev.Request
 	resp := e.safeDecide(ctx, req)
@@ -149,7 +186,17 @@ func decodeReview(body []byte) (*admissionReview, error) {
 }
 
 func (e *endpoint) fail(w http.ResponseWriter, code int, msg string) {
-	e.metrics.observe(e.name, "", "bad-request", 0)
+	e.failOp(w, "", code, msg)
+}
+
+// failOp answers an error for a request whose operation was read (counted
+// under it, bounded by operationLabel).
+func (e *endpoint) failOp(w http.ResponseWriter, op string, code int, msg string) {
+	outcome := "bad-request"
+	if code >= 500 {
+		outcome = "error"
+	}
+	e.metrics.observe(e.name, op, outcome, 0)
 	http.Error(w, msg, code)
 }
 

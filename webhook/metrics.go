@@ -15,6 +15,9 @@ type metrics struct {
 	decisions *prometheus.CounterVec
 	bundle    *prometheus.GaugeVec
 	failures  prometheus.Counter
+	reloads   *prometheus.CounterVec
+	waits     prometheus.Counter
+	inUse     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -43,14 +46,52 @@ func newMetrics() *metrics {
 			Help: "Loads of the policy bundle that failed (the last good bundle, if any, stays in force).",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.bundle, m.failures,
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatekeep_bundle_reloads_total",
+		Help: "Loads of the policy bundle attempted, by result (ok, failed).",
+	}, []string{"result"})
+	m.waits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatekeep_admission_decode_budget_waits_total",
+		Help: "Admission requests that waited for decode budget (--max-decode-bytes) before being read.",
+	})
+	m.inUse = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gatekeep_admission_decode_budget_bytes",
+		Help: "Bytes of decode budget held by admission requests being read, decoded and decided.",
+	})
+	m.registry.MustRegister(m.requests, m.latency, m.decisions, m.bundle, m.failures, m.reloads, m.waits, m.inUse,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// operationLabel is the operation label of a request: the operations
+// admission.k8s.io/v1 defines, else "other". Labels are never taken from a
+// request unchecked: each distinct value is a series kept for ever.
+func operationLabel(op string) string {
+	switch op {
+	case "CREATE", "UPDATE", "DELETE", "CONNECT":
+		return op
+	}
+	return "other"
+}
+
+// actionLabel is the action label of a finding: the engine's actions, else
+// "other".
+func actionLabel(a string) string {
+	switch a {
+	case "deny", "warn", "dryrun":
+		return a
+	}
+	return "other"
+}
+
+// observe counts a request. operation may come from the request: it is
+// bounded by operationLabel ("" is a request whose operation was not read).
 func (m *metrics) observe(webhook, operation, outcome string, d time.Duration) {
 	if m == nil {
 		return
+	}
+	if operation != "" {
+		operation = operationLabel(operation)
 	}
 	m.requests.WithLabelValues(webhook, operation, outcome).Inc()
 	if d > 0 {
@@ -60,7 +101,7 @@ func (m *metrics) observe(webhook, operation, outcome string, d time.Duration) {
 
 func (m *metrics) decision(check, action string) {
 	if m != nil {
-		m.decisions.WithLabelValues(check, action).Inc()
+		m.decisions.WithLabelValues(check, actionLabel(action)).Inc()
 	}
 }
 
@@ -74,5 +115,28 @@ func (m *metrics) bundleInForce(name, digest string) {
 func (m *metrics) bundleFailed() {
 	if m != nil {
 		m.failures.Inc()
+	}
+}
+
+func (m *metrics) bundleReloaded(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
+	} else {
+		m.reloads.WithLabelValues("failed").Inc()
+	}
+}
+
+func (m *metrics) budgetWait() {
+	if m != nil {
+		m.waits.Inc()
+	}
+}
+
+func (m *metrics) budgetInUse(delta int64) {
+	if m != nil {
+		m.inUse.Add(float64(delta))
 	}
 }

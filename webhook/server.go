@@ -56,7 +56,50 @@ type Options struct {
 	// ShutdownDelay keeps the webhooks serving this long after a stop
 	// (SIGTERM) is asked for, while the Service's endpoints drop the pod.
 	ShutdownDelay time.Duration
-	Log           logr.Logger
+	// ReadTimeout bounds reading a whole request (headers and body),
+	// WriteTimeout the time from the end of its headers to the end of the
+	// response, and IdleTimeout how long a keep-alive connection may wait
+	// for its next request (0: DefaultReadTimeout, DefaultWriteTimeout,
+	// DefaultIdleTimeout).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxConnections caps the webhook connections open at once: more wait
+	// to be accepted (0: DefaultMaxConnections).
+	MaxConnections int
+	// DecodeBudget bounds the bytes of request bodies read and decoded at
+	// once; a request waits until its Content-Length fits (0:
+	// DefaultDecodeBudget). A request larger than the budget is refused
+	// (413).
+	DecodeBudget int64
+	Log          logr.Logger
+
+	// hooks let this package's tests observe and hold requests.
+	hooks testHooks
+}
+
+// Defaults of Options' bounds. The idle timeout is longer than the API
+// server's own (90 s, Go's default), so that the client closes an idle
+// connection first and never reuses one the server is closing.
+const (
+	DefaultReadTimeout    = 15 * time.Second
+	DefaultWriteTimeout   = 35 * time.Second // the longest admission timeout (30 s) and the answer
+	DefaultIdleTimeout    = 120 * time.Second
+	DefaultMaxConnections = 512
+	DefaultDecodeBudget   = 32 << 20
+)
+
+// testHooks are called, when set, at points tests wait on.
+type testHooks struct {
+	// admitted: a request holds its decode budget and is about to be read.
+	admitted func(*http.Request)
+	// budgetWait: a request waits for n bytes of decode budget.
+	budgetWait func(n int64)
+	// connWait: an accepted connection waits for a free connection slot.
+	connWait func()
+	// draining: the webhook server stopped accepting and waits for the
+	// requests in flight.
+	draining func()
+	// reloaded: a bundle load was attempted (err: how it failed).
+	reloaded func(err error)
 }
 
 // Server is gatekeep's admission webhook.
@@ -65,6 +108,7 @@ type Server struct {
 	engines   *Engines
 	inventory *Inventory
 	metrics   *metrics
+	budget    *decodeBudget // shared by /validate and /mutate
 	ready     chan struct{} // closed once listening
 	addr      net.Addr
 	// loaded is closed once a bundle has loaded.
@@ -79,7 +123,24 @@ func New(opts Options) *Server {
 	if opts.Listen == "" {
 		opts.Listen = ":8443"
 	}
-	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: newMetrics(), ready: make(chan struct{}), loaded: make(chan struct{})}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&opts.ReadTimeout, DefaultReadTimeout}, {&opts.WriteTimeout, DefaultWriteTimeout}, {&opts.IdleTimeout, DefaultIdleTimeout}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.DecodeBudget <= 0 {
+		opts.DecodeBudget = DefaultDecodeBudget
+	}
+	m := newMetrics()
+	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: m,
+		budget: newDecodeBudget(opts.DecodeBudget, m, opts.hooks.budgetWait),
+		ready:  make(chan struct{}), loaded: make(chan struct{})}
 }
 
 // Handler returns the HTTP handler of /validate and /mutate, without TLS
@@ -87,8 +148,8 @@ func New(opts Options) *Server {
 func (s *Server) Handler() http.Handler {
 	j := judge{engines: s.engines, inventory: s.inventory, namespace: s.opts.Namespace, metrics: s.metrics}
 	mux := http.NewServeMux()
-	mux.Handle("/validate", &endpoint{name: "validate", decider: &validator{j}, metrics: s.metrics, log: s.opts.Log})
-	mux.Handle("/mutate", &endpoint{name: "mutate", decider: &mutator{j}, metrics: s.metrics, log: s.opts.Log})
+	mux.Handle("/validate", &endpoint{name: "validate", decider: &validator{j}, metrics: s.metrics, log: s.opts.Log, budget: s.budget, admitted: s.opts.hooks.admitted})
+	mux.Handle("/mutate", &endpoint{name: "mutate", decider: &mutator{j}, metrics: s.metrics, log: s.opts.Log, budget: s.budget, admitted: s.opts.hooks.admitted})
 	return mux
 }
 
@@ -238,6 +299,15 @@ func (s *Server) syncInventory(add bool, obj map[string]any) {
 }
 
 func (s *Server) reload() error {
+	err := s.load()
+	s.metrics.bundleReloaded(err == nil)
+	if h := s.opts.hooks.reloaded; h != nil {
+		h(err)
+	}
+	return err
+}
+
+func (s *Server) load() error {
 	eng, err := s.opts.Load()
 	if err != nil {
 		s.metrics.bundleFailed()
@@ -270,29 +340,48 @@ func (s *Server) serveWebhooks(ctx context.Context) error {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
 	go func() { _ = cw.Start(ctx) }()
-	ln, err := net.Listen("tcp", s.opts.Listen)
+	tcp, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
 		return err
 	}
-	s.addr = ln.Addr()
+	s.addr = tcp.Addr()
+	ln := newLimitListener(tcp, s.opts.MaxConnections, s.opts.hooks.connWait)
+	// A slow body, a slow reader of the answer and an idle keep-alive
+	// connection are each cut off, and the connections are capped, so
+	// that no client holds the server's memory or descriptors.
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cw.GetCertificate},
 	}
 	close(s.ready)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		time.Sleep(s.opts.ShutdownDelay)
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
 	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// ServeTLS returns as soon as Shutdown starts: wait for it to finish,
+	// so that the requests in flight are answered before Run returns (and
+	// the process exits).
+	if h := s.opts.hooks.draining; h != nil {
+		h()
+	}
+	<-stopped
 	return nil
 }
+
+// shutdownGrace bounds the wait for requests in flight at shutdown.
+const shutdownGrace = 10 * time.Second
 
 // Addr waits until the webhook listens and returns its address.
 func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
