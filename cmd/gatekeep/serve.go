@@ -39,7 +39,15 @@ type serveFlags struct {
 	sealedNamespace                     string
 	images                              imageFlags
 	shutdownDelay                       time.Duration
+	bounds                              boundFlags
 	certs                               certFlags
+}
+
+// boundFlags bound what clients of the webhooks may hold.
+type boundFlags struct {
+	readTimeout, writeTimeout, idleTimeout time.Duration
+	maxConnections                         int
+	maxDecodeBytes                         int64
 }
 
 // certFlags turn on gatekeep's own serving certificates (--cert-secret).
@@ -85,6 +93,12 @@ refused meanwhile.`,
 	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
 	f.images.register(cmd)
 	fl.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "keep answering this long after SIGTERM, while the Service drops the pod")
+	b := &f.bounds
+	fl.DurationVar(&b.readTimeout, "read-timeout", webhook.DefaultReadTimeout, "a webhook request (headers and body) must arrive within this; a slower one is cut off")
+	fl.DurationVar(&b.writeTimeout, "write-timeout", webhook.DefaultWriteTimeout, "a webhook request must be answered within this after its headers (longer than the longest admission timeout, 30s)")
+	fl.DurationVar(&b.idleTimeout, "idle-timeout", webhook.DefaultIdleTimeout, "an idle keep-alive connection to the webhooks is closed after this (longer than the API server's own, 90s)")
+	fl.IntVar(&b.maxConnections, "max-connections", webhook.DefaultMaxConnections, "webhook connections open at once; more wait to be accepted")
+	fl.Int64Var(&b.maxDecodeBytes, "max-decode-bytes", webhook.DefaultDecodeBudget, "bytes of admission requests read and decoded at once (their Content-Length); more wait, and a larger request is refused (413)")
 	fl.StringVar(&f.sealedNamespace, "sealed-secrets-namespace", "", "namespace of the sealed-secrets controller's keys (default: the bundle's sealedSecrets.namespace, else kube-system); gatekeep reads Secrets there only")
 	c := &f.certs
 	fl.StringVar(&c.secret, "cert-secret", "", "Secret of --namespace where gatekeep keeps a CA and serving certificate of its own, renewed before expiry and written to --tls-cert-file and --tls-private-key-file (off: those files are yours to provide)")
@@ -104,6 +118,9 @@ const serveGCPercent = 200
 func runServe(ctx context.Context, f *serveFlags) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
+	}
+	if err := f.bounds.check(); err != nil {
+		return err
 	}
 	log := zap.New()
 	cfg, err := clusterConfig(f.kubeconfig)
@@ -153,8 +170,29 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		CertFile: f.certFile, KeyFile: f.keyFile, CertReady: certReady,
 		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
 		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace, ShutdownDelay: f.shutdownDelay,
+		ReadTimeout: f.bounds.readTimeout, WriteTimeout: f.bounds.writeTimeout, IdleTimeout: f.bounds.idleTimeout,
+		MaxConnections: f.bounds.maxConnections, DecodeBudget: f.bounds.maxDecodeBytes,
 	})
 	return srv.Run(ctx)
+}
+
+// check refuses bounds that are no bounds (zero or negative).
+func (b boundFlags) check() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--read-timeout", b.readTimeout}, {"--write-timeout", b.writeTimeout}, {"--idle-timeout", b.idleTimeout}} {
+		if d.v <= 0 {
+			return usageError("%s must be positive, not %s", d.name, d.v)
+		}
+	}
+	if b.maxConnections <= 0 {
+		return usageError("--max-connections must be positive, not %d", b.maxConnections)
+	}
+	if b.maxDecodeBytes <= 0 {
+		return usageError("--max-decode-bytes must be positive, not %d", b.maxDecodeBytes)
+	}
+	return nil
 }
 
 // certRotator makes the rotator of --cert-secret (nil without it).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
+	"github.com/gatekeep-dev/gatekeep/webhook"
 )
 
 // TestServeCertFlags: certificate flags that cannot work are refused
@@ -48,6 +50,31 @@ current-context: c
 				t.Errorf("exit %d %q, want %d naming %q", code, msg, exitUnusable, c.want)
 			}
 		})
+	}
+}
+
+// TestServeBoundFlags: the webhooks' bounds are flags with the webhook
+// package's defaults, and a bound that is no bound is refused before
+// anything starts.
+func TestServeBoundFlags(t *testing.T) {
+	fl := newServeCommand().Flags()
+	for name, want := range map[string]string{
+		"read-timeout": webhook.DefaultReadTimeout.String(), "write-timeout": webhook.DefaultWriteTimeout.String(),
+		"idle-timeout": webhook.DefaultIdleTimeout.String(), "max-connections": strconv.Itoa(webhook.DefaultMaxConnections),
+		"max-decode-bytes": strconv.Itoa(webhook.DefaultDecodeBudget),
+	} {
+		if f := fl.Lookup(name); f == nil || f.DefValue != want {
+			t.Errorf("--%s: %+v, want default %s", name, f, want)
+		}
+	}
+	for _, c := range [][]string{
+		{"--read-timeout", "0s"}, {"--write-timeout", "-1s"}, {"--idle-timeout", "0s"},
+		{"--max-connections", "0"}, {"--max-decode-bytes", "-5"},
+	} {
+		_, code, msg := run(t, "", "", append([]string{"serve", "--kubeconfig", "/nonexistent"}, c...)...)
+		if code != exitUnusable || !strings.Contains(msg, c[0]+" must be positive") {
+			t.Errorf("%v: exit %d %q, want %d naming %s", c, code, msg, exitUnusable, c[0])
+		}
 	}
 }
 
