@@ -2,7 +2,10 @@ package scanner
 
 import (
 	"context"
+	"net/http"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -66,5 +69,37 @@ func TestCacheMaxImages(t *testing.T) {
 	}
 	if c.lookup(e.refs[imgClean]) == nil || c.lookup(e.refs[imgDebian]) != nil {
 		t.Errorf("the least recently used digest was not the one dropped")
+	}
+}
+
+// recorder passes requests on, noting their User-Agent.
+type recorder struct {
+	mu     sync.Mutex
+	agents []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.agents = append(r.agents, req.Header.Get("User-Agent"))
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// Registry requests go through Transport, saying UserAgent.
+func TestScanTransportAndUserAgent(t *testing.T) {
+	e := testEnv(t)
+	rec := &recorder{}
+	if _, err := New(e.db, Transport(rec), UserAgent("gatekeep/test")).Scan(context.Background(), e.refs[imgClean]); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.agents) == 0 {
+		t.Fatal("no request went through the transport")
+	}
+	for _, ua := range rec.agents {
+		if !strings.HasPrefix(ua, "gatekeep/test") {
+			t.Errorf("User-Agent %q", ua)
+		}
 	}
 }
