@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
@@ -22,4 +23,33 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// manyDocuments is n small ConfigMaps, one document each.
+func manyDocuments(n int) []byte {
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-"...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, "\n  namespace: default\ndata:\n  key: value\n"...)
+	}
+	return b
+}
+
+// BenchmarkParseManyDocuments parses one file of many tiny documents: its
+// cost should grow linearly with their number.
+func BenchmarkParseManyDocuments(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		data := manyDocuments(n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				objs, errs := Parse("many.yaml", data)
+				if len(objs) != n || len(errs) != 0 {
+					b.Fatalf("%d objects, %v", len(objs), errs)
+				}
+			}
+		})
+	}
 }

@@ -9,13 +9,10 @@ import (
 // the key's line for a mapping entry, the item's for a sequence item, as
 // lookup finds them. Findings ask for lines of objects that were parsed
 // long before; without it each asks for the document to be parsed again.
-// Pointers are kept as 64-bit hashes, so a field costs 12 bytes. Documents
+// Pointers are kept as 64-bit hashes, so a field costs 16 bytes. Documents
 // with anchors, merge keys or repeated keys get none: lookup's rules for
 // those are kept in one place, and such documents are rare.
-type lineIndex struct {
-	hashes []uint64 // sorted
-	lines  []int32
-}
+type lineIndex []lineEntry // sorted by hash; lines counted in the file
 
 const (
 	fnvOffset = 14695981039346656037
@@ -72,24 +69,33 @@ func (x *indexer) stop() {
 	}
 }
 
+// reset readies the indexer for another document, keeping its buffers:
+// one indexer serves every document of a file.
+func (x *indexer) reset() {
+	x.stack, x.entries, x.off = x.stack[:0], x.entries[:0], false
+}
+
+func byHash(a, b lineEntry) int {
+	switch {
+	case a.hash < b.hash:
+		return -1
+	case a.hash > b.hash:
+		return 1
+	}
+	return 0
+}
+
 // index returns the finished index, with lines counted from line0; nil
-// when the document has anchors, merge keys or repeated keys.
-func (x *indexer) index(line0 int) *lineIndex {
+// when the document has anchors, merge keys or repeated keys. It is a
+// copy: the indexer may be reset.
+func (x *indexer) index(line0 int) lineIndex {
 	if x.off {
 		return nil
 	}
-	slices.SortFunc(x.entries, func(a, b lineEntry) int {
-		switch {
-		case a.hash < b.hash:
-			return -1
-		case a.hash > b.hash:
-			return 1
-		}
-		return 0
-	})
-	idx := &lineIndex{hashes: make([]uint64, len(x.entries)), lines: make([]int32, len(x.entries))}
+	slices.SortFunc(x.entries, byHash)
+	idx := make(lineIndex, len(x.entries))
 	for i, e := range x.entries {
-		idx.hashes[i], idx.lines[i] = e.hash, int32(line0)+e.line-1
+		idx[i] = lineEntry{e.hash, int32(line0) + e.line - 1}
 	}
 	return idx
 }
@@ -98,7 +104,7 @@ func (x *indexer) index(line0 int) *lineIndex {
 // document has no such field. known is false for a pointer written in a
 // form the index cannot answer for (a token such as "01" or "~2", which
 // lookup reads its own way).
-func (idx *lineIndex) line(pointer string) (line int, ok, known bool) {
+func (idx lineIndex) line(pointer string) (line int, ok, known bool) {
 	h := uint64(fnvOffset)
 	for rest := strings.TrimPrefix(pointer, "/"); ; {
 		tok, more, found := strings.Cut(rest, "/")
@@ -111,11 +117,11 @@ func (idx *lineIndex) line(pointer string) (line int, ok, known bool) {
 		}
 		rest = more
 	}
-	i, found := slices.BinarySearch(idx.hashes, h)
+	i, found := slices.BinarySearchFunc(idx, lineEntry{hash: h}, byHash)
 	if !found {
 		return 0, false, true
 	}
-	return int(idx.lines[i]), true, true
+	return int(idx[i].line), true, true
 }
 
 // canonical reports whether tok is spelled as the index spells tokens:

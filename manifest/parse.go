@@ -34,7 +34,7 @@ type document struct {
 	line0 int // line of raw's first byte in the file, from 1
 	// lines answers line look-ups without parsing raw again; nil where
 	// they must parse it (see lineIndex).
-	lines *lineIndex
+	lines lineIndex
 }
 
 // Parse reads every Kubernetes object of one YAML or JSON file (several
@@ -100,6 +100,9 @@ func parse(file string, data []byte, strict bool) ([]*Object, []Error, int) {
 // index, each document keeps the lines of its fields.
 func eachDocument(file string, data []byte, index bool, use func(d *document, root *yaml.Node, v any, c *converter)) []Error {
 	var errs []Error
+	// One indexer and one path buffer serve every document of the file.
+	var lines indexer
+	var path []string
 	for _, d := range splitDocuments(file, data) {
 		root, err := d.parse()
 		if err != nil {
@@ -109,11 +112,13 @@ func eachDocument(file string, data []byte, index bool, use func(d *document, ro
 		if root == nil {
 			continue
 		}
-		c := converter{root: root}
+		c := converter{root: root, path: path[:0]}
 		if index {
-			c.lines = &indexer{}
+			lines.reset()
+			c.lines = &lines
 		}
 		v, cerr := c.value(root, 0)
+		path = c.path
 		if cerr != nil {
 			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
 			continue
