@@ -62,3 +62,30 @@ func fuzzPointers(m map[string]any) []string {
 	}
 	return out
 }
+
+// TestParseLinesWithLoneCarriageReturns: the YAML parser breaks lines at a
+// lone "\r", the file's lines are broken by "\n" only; lines reported stay
+// in the file (found by FuzzParse: testdata/fuzz/FuzzParse/0bc0cac45e72aa62).
+func TestParseLinesWithLoneCarriageReturns(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		line int // of the error, or of /data/b
+	}{
+		{"\"0\r0", 1},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cr}\ndata:\r  a: x\r  b: y\n", 4},
+	} {
+		objs, errs := Parse("cr.yaml", []byte(tc.data))
+		switch {
+		case len(errs) > 0:
+			if errs[0].Line != tc.line {
+				t.Errorf("%q: error at line %d, want %d", tc.data, errs[0].Line, tc.line)
+			}
+		case len(objs) == 1:
+			if l := objs[0].Line("/data/b"); l != tc.line {
+				t.Errorf("%q: /data/b at line %d, want %d", tc.data, l, tc.line)
+			}
+		default:
+			t.Errorf("%q: no object and no error", tc.data)
+		}
+	}
+}

@@ -192,7 +192,7 @@ func (f *buildFS) place(r *resource.Resource, dir, kfile string, sources map[str
 		}
 		if d := matchDocument(sourceDocs(file, l.rel, sources), obj.Kind(), obj.Name()); d != nil {
 			root, _ := d.parse()
-			obj.doc, obj.Source = d, Source{File: d.file, Line: d.line0 + root.Line - 1}
+			obj.doc, obj.Source = d, Source{File: d.file, Line: d.at(root.Line)}
 		}
 		return obj, nil
 	}

@@ -85,17 +85,17 @@ func byHash(a, b lineEntry) int {
 	return 0
 }
 
-// index returns the finished index, with lines counted from line0; nil
+// index returns the finished index, with d's lines in the file; nil
 // when the document has anchors, merge keys or repeated keys. It is a
 // copy: the indexer may be reset.
-func (x *indexer) index(line0 int) lineIndex {
+func (x *indexer) index(d *document) lineIndex {
 	if x.off {
 		return nil
 	}
 	slices.SortFunc(x.entries, byHash)
 	idx := make(lineIndex, len(x.entries))
 	for i, e := range x.entries {
-		idx[i] = lineEntry{e.hash, int32(line0) + e.line - 1}
+		idx[i] = lineEntry{e.hash, int32(d.at(int(e.line)))}
 	}
 	return idx
 }

@@ -32,6 +32,7 @@ type document struct {
 	file  string
 	raw   []byte
 	line0 int // line of raw's first byte in the file, from 1
+	last  int // line of raw's last byte
 	// lines answers line look-ups without parsing raw again; nil where
 	// they must parse it (see lineIndex).
 	lines lineIndex
@@ -67,7 +68,7 @@ func parse(file string, data []byte, strict bool) ([]*Object, []Error, int) {
 			}
 			return
 		}
-		line := d.line0 + root.Line - 1
+		line := d.at(root.Line)
 		if items, isList := listItems(m); isList {
 			for i, it := range items {
 				im, ok := it.(map[string]any)
@@ -120,11 +121,11 @@ func eachDocument(file string, data []byte, index bool, use func(d *document, ro
 		v, cerr := c.value(root, 0)
 		path = c.path
 		if cerr != nil {
-			errs = append(errs, Error{File: file, Line: d.line0 + cerr.line - 1, Message: cerr.msg})
+			errs = append(errs, Error{File: file, Line: d.at(cerr.line), Message: cerr.msg})
 			continue
 		}
 		if index {
-			d.lines = c.lines.index(d.line0)
+			d.lines = c.lines.index(d)
 		}
 		use(d, root, v, &c)
 	}
@@ -144,7 +145,7 @@ func within(pointers []string, prefix string) []string {
 
 func (d *document) itemLine(root *yaml.Node, i int, fallback int) int {
 	if n, _ := lookup(root, "/items/"+strconv.Itoa(i)); n != nil {
-		return d.line0 + n.Line - 1
+		return d.at(n.Line)
 	}
 	return fallback
 }
@@ -183,6 +184,18 @@ func isSeparator(line []byte) bool {
 	return bytes.HasPrefix(line, []byte("---")) && (len(line) == 3 || line[3] == ' ' || line[3] == '\t')
 }
 
+// at turns a line the YAML parser gives (from 1 in the document) into the
+// file's. The parser also breaks lines at a lone carriage return, which
+// the file's lines (and editors) do not: such a line is taken as the
+// document's last.
+func (d *document) at(line int) int {
+	l := d.line0 + line - 1
+	if d.last > 0 && l > d.last {
+		l = d.last
+	}
+	return max(l, d.line0)
+}
+
 // splitDocuments cuts a file at its "---" lines, as kubectl does, so that
 // each document keeps its own text for line look-ups later. The separator
 // line stays with the document it opens; it may carry a comment.
@@ -196,13 +209,13 @@ func splitDocuments(file string, data []byte) []*document {
 			next = off + end + 1
 		}
 		if off > start && isSeparator(data[off:next]) {
-			docs = append(docs, &document{file: file, raw: data[start:off], line0: startLine})
+			docs = append(docs, &document{file: file, raw: data[start:off], line0: startLine, last: line - 1})
 			start, startLine = off, line
 		}
 		off = next
 	}
 	if start < len(data) {
-		docs = append(docs, &document{file: file, raw: data[start:], line0: startLine})
+		docs = append(docs, &document{file: file, raw: data[start:], line0: startLine, last: line - 1})
 	}
 	return docs
 }
@@ -220,7 +233,7 @@ func (d *document) parse() (*yaml.Node, *Error) {
 		msg, line := err.Error(), d.line0
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			l, _ := strconv.Atoi(m[1])
-			line, msg = d.line0+l-1, m[2]
+			line, msg = d.at(l), m[2]
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
@@ -264,7 +277,7 @@ func (d *document) field(root *yaml.Node, pointer string) (line int, value any, 
 	}
 	c := converter{root: root} // the document's size sets the alias budget
 	v, _ := c.value(n, 0)
-	return d.line0 + at.Line - 1, v, true
+	return d.at(at.Line), v, true
 }
 
 // lookup walks a JSON pointer through a YAML node tree and returns the node
