@@ -25,7 +25,7 @@ func BenchmarkGateCachedVerdict(b *testing.B) {
 	e := testEnv(b)
 	c := NewCache(New(e.db))
 	g, err := NewGate(c, Policy{FailOn: "HIGH", FixableOnly: true, ScanBudget: time.Minute,
-		Allow:   []Allowance{{ID: "CVE-2011-3374", Expires: Date{time.Now().Add(24 * time.Hour)}, Reason: "bench"}},
+		Allow:   []Allowance{{ID: "CVE-2011-3374", Expires: Date{Time: time.Now().Add(24 * time.Hour)}, Reason: "bench"}},
 		Exclude: []string{"registry.example.com/tools/*"}})
 	if err != nil {
 		b.Fatal(err)
