@@ -47,10 +47,10 @@ func withChecks(t *testing.T, config string) *bundle.Bundle {
 		t.Fatal(err)
 	}
 	dir := t.TempDir() + "/team"
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dir+"/gatekeep.yaml", []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(dir+"/gatekeep.yaml", []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(filepath.Dir(dir))

@@ -29,10 +29,10 @@ func slowBundle(t *testing.T) *bundle.Bundle {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "slow")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "slow.rego"), []byte(slowPolicy), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "slow.rego"), []byte(slowPolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(filepath.Dir(dir))
