@@ -48,7 +48,9 @@ func apply(t *testing.T, obj *manifest.Object, patches []Patch) *manifest.Object
 		t.Fatalf("apply %s: %v", p, err)
 	}
 	var m map[string]any
-	json.Unmarshal(out, &m)
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("patched document %s: %v", out, err)
+	}
 	return manifest.New(m)
 }
 
