@@ -40,10 +40,10 @@ func tree(t *testing.T, files map[string]string) string {
 	dir := t.TempDir()
 	for p, c := range files {
 		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(full), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+		if err := os.WriteFile(full, []byte(c), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestCheckInfraRepo(t *testing.T) {
 	for _, f := range r.Findings {
 		got[f.Check+" "+f.Object["namespace"]+"/"+f.Object["name"]] = f.File + ":" + itoa(f.Line)
 	}
-	want := map[string]string{
+	want := map[string]string{ //nolint:gosec // G101: check names and file paths ("plaintext-secret", secret.yaml), not credentials
 		"privileged-container monitoring/node-exporter": "platform/node-exporter/daemonset.yaml:25",
 		"ingress-host-collision staging/shop":           "app/base/ingress.yaml:8",
 		"ingress-host-collision production/shop":        "app/base/ingress.yaml:8",
@@ -275,10 +275,10 @@ func TestCheckTextOutput(t *testing.T) {
 func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

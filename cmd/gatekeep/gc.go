@@ -47,6 +47,15 @@ func collectLoadGarbage() {
 func lazyGCAt(gcLimit int64, gcPercent int) (stop func()) {
 	prevPercent := debug.SetGCPercent(-1)
 	prevLimit := debug.SetMemoryLimit(gcLimit)
+	// The live heap at which gcPercent's growth would reach gcLimit:
+	// both are positive, bounded here for the conversions.
+	growth, limit := uint64(100), uint64(0)
+	if gcPercent > 0 {
+		growth += uint64(gcPercent)
+	}
+	if gcLimit > 0 {
+		limit = uint64(gcLimit)
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -65,7 +74,7 @@ func lazyGCAt(gcLimit int64, gcPercent int) (stop func()) {
 			if sample[0].Value.Kind() != metrics.KindUint64 {
 				return
 			}
-			if live := sample[0].Value.Uint64(); live*uint64(100+gcPercent)/100 >= uint64(gcLimit) {
+			if live := sample[0].Value.Uint64(); live*growth/100 >= limit {
 				debug.SetGCPercent(gcPercent)
 				debug.SetMemoryLimit(math.MaxInt64)
 				return

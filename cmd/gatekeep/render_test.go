@@ -52,7 +52,7 @@ func TestRenderRepos(t *testing.T) {
 			got := digest(t, out, code, msg)
 			golden := filepath.Join(repos, tc.name+".golden")
 			if *updateGolden {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil { //nolint:gosec // G306: a golden file committed to the repository, readable like its neighbours
 					t.Fatal(err)
 				}
 			}
@@ -82,7 +82,7 @@ func TestRenderArgoOptions(t *testing.T) {
 	got := fmt.Sprintf("%s\nexit %d %s\n", out, code, msg)
 	golden := filepath.Join(repos, "argo-options.mutate")
 	if *updateGolden {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil { //nolint:gosec // G306: a golden file committed to the repository, readable like its neighbours
 			t.Fatal(err)
 		}
 	}
@@ -108,22 +108,22 @@ func copyRepo(t *testing.T, src string) string {
 		rel, _ := filepath.Rel(src, path)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
+			return os.MkdirAll(target, 0o750)
 		}
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(path) //nolint:gosec // G122: copies the repository's own testdata into a temp dir
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		return os.WriteFile(target, data, 0o600) //nolint:gosec // G703: a path under the test's temp dir, from the repository's testdata
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	config := "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://github.com/example/infra.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
-	if err := os.MkdirAll(filepath.Join(dst, ".git"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dst, ".git"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dst, ".git", "config"), []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dst, ".git", "config"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return dst

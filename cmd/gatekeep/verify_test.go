@@ -181,7 +181,7 @@ func TestTemplateSchemaRefNetwork(t *testing.T) {
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		io.WriteString(w, `{"type": "object", "required": ["missing"]}`)
+		_, _ = io.WriteString(w, `{"type": "object", "required": ["missing"]}`) // a failed write shows up as the client's error
 	}))
 	defer srv.Close()
 	ref := srv.URL + "/x.json"
