@@ -37,7 +37,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		select {
 		case l.slots <- struct{}{}:
 		case <-l.done:
-			c.Close()
+			_ = c.Close() // refused while closing: nobody to tell
 			return nil, net.ErrClosed
 		}
 	}

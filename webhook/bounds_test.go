@@ -59,7 +59,7 @@ func await[T any](t *testing.T, what string, c <-chan T) T {
 func postAsync(addr net.Addr, body []byte) <-chan postResult {
 	c := make(chan postResult, 1)
 	go func() {
-		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 		resp, err := client.Post("https://"+addr.String()+"/validate", "application/json", bytes.NewReader(body))
 		if err != nil {
 			c <- postResult{err: err}
@@ -93,11 +93,11 @@ func (r postResult) ok(t *testing.T, what string) {
 
 func dialTLS(t *testing.T, addr net.Addr) *tls.Conn {
 	t.Helper()
-	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}) //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() }) // the test is over
 	return conn
 }
 
@@ -105,7 +105,9 @@ func dialTLS(t *testing.T, addr net.Addr) *tls.Conn {
 // deadline reports a connection left open.
 func readToEOF(t *testing.T, r io.Reader, conn net.Conn, what string) []byte {
 	t.Helper()
-	conn.SetReadDeadline(time.Now().Add(hangGuard))
+	if err := conn.SetReadDeadline(time.Now().Add(hangGuard)); err != nil {
+		t.Fatal(err)
+	}
 	b, err := io.ReadAll(r)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -121,7 +123,9 @@ func TestServeCutsOffSlowBodies(t *testing.T) {
 	conn := dialTLS(t, ts.addr)
 	body := review(t, admissionv1.Create, privilegedPodJSON)
 	fmt.Fprintf(conn, "POST /validate HTTP/1.1\r\nHost: gatekeep\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-	conn.Write(body[:10]) // and nothing more
+	if _, err := conn.Write(body[:10]); err != nil { // and nothing more
+		t.Fatal(err)
+	}
 	got := readToEOF(t, conn, conn, "a slow body")
 	if len(got) > 0 && !bytes.HasPrefix(got, []byte("HTTP/1.1 400")) {
 		t.Errorf("answer to a slow body: %q", got)
@@ -140,8 +144,10 @@ func TestServeClosesIdleConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close() // read to the end: keeps the connection
 	if resp.StatusCode != http.StatusOK || resp.Close {
 		t.Fatalf("first request: %d, close %v", resp.StatusCode, resp.Close)
 	}
@@ -272,7 +278,7 @@ func TestServeAnswersInFlightAtShutdown(t *testing.T) {
 // however many distinct values clients make up.
 func TestServeBoundsMetricLabels(t *testing.T) {
 	ts := startServer(t, denyPrivileged)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 	base := review(t, admissionv1.Create, privilegedPodJSON)
 	for i := range 100 {
 		body := bytes.Replace(base, []byte(`"operation":"CREATE"`), []byte(fmt.Sprintf(`"operation":"HACK-%d"`, i)), 1)
@@ -281,7 +287,7 @@ func TestServeBoundsMetricLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close() // read to the end already
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "unknown operation") {
 			t.Fatalf("operation HACK-%d: %d %s", i, resp.StatusCode, b)
 		}

@@ -224,7 +224,7 @@ func newControlPlane(assets string) (*controlPlane, error) {
 		return nil, err
 	}
 	for name, content := range map[string]string{bundle.ConfigFile: testBundle, "templates.yaml": testTemplates} {
-		if err := os.WriteFile(filepath.Join(c.bundleDir, name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.bundleDir, name), []byte(content), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -290,7 +290,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if c, ok := shared.Started(); ok {
 		_ = c.env.Stop()
-		os.RemoveAll(c.bundleDir)
+		_ = os.RemoveAll(c.bundleDir) // a temp dir: best effort on the way out
 	}
 	os.Exit(code)
 }

@@ -195,9 +195,10 @@ func (m *mutator) decide(ctx context.Context, req *admissionRequest) admission.R
 	for _, f := range mut.Findings {
 		m.metrics.decision(f.Check, string(f.Action))
 		line := fmt.Sprintf("[%s] %s", f.Check, f.Message)
-		if f.Action == engine.Deny {
+		switch f.Action {
+		case engine.Deny:
 			denials = append(denials, line)
-		} else if f.Action == engine.Warn {
+		case engine.Warn:
 			warnings = append(warnings, line)
 		}
 	}

@@ -220,7 +220,7 @@ func engineWith(config string) (*engine.Engine, error) {
 
 func osMkdirTemp() (string, error) { return os.MkdirTemp("", "gatekeep-bundle-") }
 
-func osWriteFile(p, content string) error { return os.WriteFile(p, []byte(content), 0o644) }
+func osWriteFile(p, content string) error { return os.WriteFile(p, []byte(content), 0o600) }
 
 func TestGatekeeperConstraints(t *testing.T) {
 	c := startControlPlane(t)

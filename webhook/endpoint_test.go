@@ -57,7 +57,7 @@ func newTestServer(t *testing.T) *Server {
 	return s
 }
 
-func post(t *testing.T, h http.Handler, path string, body []byte) (*http.Response, admissionv1.AdmissionReview) {
+func post(t *testing.T, h http.Handler, path string, body []byte) admissionv1.AdmissionReview {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body)))
@@ -67,13 +67,13 @@ func post(t *testing.T, h http.Handler, path string, body []byte) (*http.Respons
 			t.Fatalf("response is not an AdmissionReview: %v\n%s", err, rec.Body.String())
 		}
 	}
-	return rec.Result(), out
+	return out
 }
 
 func TestEndpointVerdicts(t *testing.T) {
 	s := newTestServer(t)
 	h := s.Handler()
-	_, out := post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
+	out := post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
 	r := out.Response
 	if r == nil || r.UID != "uid-1" || r.Allowed || r.Result.Code != http.StatusForbidden || r.Result.Reason != metav1.StatusReasonForbidden {
 		t.Fatalf("privileged pod: %+v", r)
@@ -88,12 +88,12 @@ func TestEndpointVerdicts(t *testing.T) {
 		t.Errorf("response type %s %s", out.APIVersion, out.Kind)
 	}
 	// DELETE passes without judging; gatekeep's own namespace too.
-	_, out = post(t, h, "/validate", review(t, admissionv1.Delete, privilegedPodJSON))
+	out = post(t, h, "/validate", review(t, admissionv1.Delete, privilegedPodJSON))
 	if !out.Response.Allowed {
 		t.Errorf("DELETE refused")
 	}
 	body := bytes.Replace(review(t, admissionv1.Create, privilegedPodJSON), []byte(`"namespace":"team-1"`), []byte(`"namespace":"gatekeep-system"`), 1)
-	if _, out = post(t, h, "/validate", body); !out.Response.Allowed {
+	if out = post(t, h, "/validate", body); !out.Response.Allowed {
 		t.Errorf("gatekeep's own namespace was judged")
 	}
 	// dryrun findings become audit annotations only.
@@ -102,7 +102,7 @@ func TestEndpointVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Engines().Set(eng)
-	_, out = post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
+	out = post(t, h, "/validate", review(t, admissionv1.Create, privilegedPodJSON))
 	if !out.Response.Allowed || len(out.Response.Warnings) != 0 || !strings.Contains(out.Response.AuditAnnotations["dryrun-1"], "privileged-container") {
 		t.Errorf("dryrun: %+v", out.Response)
 	}
@@ -130,7 +130,7 @@ func TestEndpointBadInput(t *testing.T) {
 		}
 	}
 	// An object that is not JSON is this request's error, not the server's.
-	_, out := post(t, h, "/validate", review(t, admissionv1.Create, `"just a string"`))
+	out := post(t, h, "/validate", review(t, admissionv1.Create, `"just a string"`))
 	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusBadRequest {
 		t.Errorf("bad object: %+v", out.Response)
 	}
@@ -150,7 +150,7 @@ func (slow) decide(ctx context.Context, _ *admissionRequest) admission.Response 
 func TestEndpointSurvivesPanicsAndDeadlines(t *testing.T) {
 	m := newMetrics()
 	p := &endpoint{name: "validate", decider: panicking{}, metrics: m, log: logr.Discard()}
-	_, out := post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
+	out := post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
 	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusInternalServerError || out.Response.UID != "uid-1" {
 		t.Errorf("panic: %+v", out.Response)
 	}
@@ -158,14 +158,14 @@ func TestEndpointSurvivesPanicsAndDeadlines(t *testing.T) {
 		t.Errorf("the panic's text reached the client: %q", out.Response.Result.Message)
 	}
 	// The same endpoint still answers.
-	_, out = post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
+	out = post(t, p, "/validate", review(t, admissionv1.Create, "{}"))
 	if out.Response == nil {
 		t.Errorf("no answer after a panic")
 	}
 	// The deadline the API server gives (?timeout=) is honoured.
 	s := &endpoint{name: "validate", decider: slow{}, metrics: m, log: logr.Discard()}
 	start := time.Now()
-	_, out = post(t, s, "/validate?timeout=200ms", review(t, admissionv1.Create, "{}"))
+	out = post(t, s, "/validate?timeout=200ms", review(t, admissionv1.Create, "{}"))
 	if out.Response == nil || out.Response.Allowed || out.Response.Result.Code != http.StatusGatewayTimeout {
 		t.Errorf("deadline: %+v", out.Response)
 	}
@@ -182,7 +182,7 @@ func TestMutateEndpointPatches(t *testing.T) {
 	}
 	s.Engines().Set(eng)
 	body := bytes.Replace(review(t, admissionv1.Create, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}`), []byte(`"namespace":"team-1"`), []byte(`"namespace":"dk-7"`), 1)
-	_, out := post(t, s.Handler(), "/mutate", body)
+	out := post(t, s.Handler(), "/mutate", body)
 	r := out.Response
 	if r == nil || !r.Allowed || r.PatchType == nil || *r.PatchType != admissionv1.PatchTypeJSONPatch {
 		t.Fatalf("mutate: %+v", r)
@@ -204,12 +204,12 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 	if get(health, "/healthz") != http.StatusOK {
 		t.Errorf("healthz not ok")
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 	resp, err := client.Post("https://"+addr.String()+"/validate", "application/json", bytes.NewReader(review(t, admissionv1.Create, privilegedPodJSON)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters
 	first := s.Engines().Get().Bundle().Digest
 	metrics := fetch(t, "http://"+metricsAddr+"/metrics")
 	for _, want := range []string{
@@ -223,10 +223,14 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 		}
 	}
 	// A changed bundle is picked up; a broken one is logged and ignored.
-	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: warn\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: warn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "the bundle to reload", func() bool { return s.Engines().Get().Bundle().Digest != first })
 	second := s.Engines().Get().Bundle().Digest
-	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: maybe\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Wait for the reload of the broken bundle (the loads before it, of
 	// good bundles, succeeded).
 	for broken := false; !broken; {
@@ -244,9 +248,9 @@ func TestServeHealthMetricsAndReload(t *testing.T) {
 		t.Errorf("a broken bundle replaced the good one")
 	}
 	// The serving certificate is re-read when it changes.
-	old := peerCert(t, addr)
+	old := peerCert(addr)
 	writeCertTo(t, certFile, keyFile, "127.0.0.1")
-	waitFor(t, "the new certificate", func() bool { return !bytes.Equal(peerCert(t, addr), old) })
+	waitFor(t, "the new certificate", func() bool { return !bytes.Equal(peerCert(addr), old) })
 }
 
 // TestServeWithoutABundleAtStart: a bundle that does not load at start
@@ -259,7 +263,7 @@ func TestServeWithoutABundleAtStart(t *testing.T) {
 	if code := get(health, "/readyz"); code == http.StatusOK {
 		t.Fatalf("ready without a bundle")
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 	validate := func() admissionv1.AdmissionReview {
 		t.Helper()
 		resp, err := client.Post("https://"+addr.String()+"/validate", "application/json", bytes.NewReader(review(t, admissionv1.Create, privilegedPodJSON)))
@@ -279,7 +283,9 @@ func TestServeWithoutABundleAtStart(t *testing.T) {
 	if m := fetch(t, "http://"+metricsAddr+"/metrics"); !strings.Contains(m, "gatekeep_bundle_load_failures_total 1") {
 		t.Errorf("no load failure counted")
 	}
-	os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte("checks:\n  privileged-container: deny\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "readyz", func() bool { return get(health, "/readyz") == http.StatusOK })
 	if r := validate().Response; r.Allowed || r.Result == nil || r.Result.Code != http.StatusForbidden || !strings.Contains(r.Result.Message, "privileged") {
 		t.Fatalf("with the bundle: %+v", r)
@@ -337,10 +343,10 @@ func startServerOnce(t *testing.T, config string, opts ...func(*Options)) *testS
 	ts := &testServer{bundleDir: filepath.Join(dir, "bundle"), ran: make(chan error, 1),
 		health: controlplanetest.FreeAddr(t), metrics: controlplanetest.FreeAddr(t)}
 	ts.certFile, ts.keyFile = writeCert(t, dir, "127.0.0.1")
-	if err := os.MkdirAll(ts.bundleDir, 0o755); err != nil {
+	if err := os.MkdirAll(ts.bundleDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(ts.bundleDir, bundle.ConfigFile), []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(ts.bundleDir, bundle.ConfigFile), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{
@@ -371,13 +377,13 @@ func get(addr, path string) int {
 	if err != nil {
 		return 0
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters
 	return resp.StatusCode
 }
 
 func fetch(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := http.Get(url) //nolint:gosec // G107: the test's own loopback metrics endpoint
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +392,8 @@ func fetch(t *testing.T, url string) string {
 	return string(b)
 }
 
-func peerCert(t *testing.T, addr net.Addr) []byte {
-	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
+func peerCert(addr net.Addr) []byte {
+	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // G402: the test server's self-signed certificate, on loopback
 	if err != nil {
 		return nil
 	}

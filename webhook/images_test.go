@@ -70,7 +70,7 @@ func TestImageGate(t *testing.T) {
     img-warn-*: {onError: warn}
     img-allow-*: {onError: allow}
 `, reg.Host+"/*", strings.Split(lost, "/")[0]+"/*")
-	if err := os.WriteFile(filepath.Join(dir, bundle.ConfigFile), []byte(policy), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, bundle.ConfigFile), []byte(policy), 0o600); err != nil { //nolint:gosec // G703: a path under the test's temp dir
 		t.Fatal(err)
 	}
 	cache := scanner.NewCache(scanner.New(db))

@@ -363,7 +363,7 @@ func (s *Server) serveWebhooks(ctx context.Context) error {
 		defer close(stopped)
 		<-ctx.Done()
 		time.Sleep(s.opts.ShutdownDelay)
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
