@@ -71,7 +71,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestLoadDirAndMerge(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte("kubernetesVersion: \"1.31\"\nchecks:\n  plaintext-secret: warn\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte("kubernetesVersion: \"1.31\"\nchecks:\n  plaintext-secret: warn\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	team, err := LoadPath(dir)
@@ -150,11 +150,19 @@ func TestLoadTarGz(t *testing.T) {
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write([]byte(body))
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
-	gz.Close()
-	f.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	b, err := LoadPath(archive)
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +171,15 @@ func TestLoadTarGz(t *testing.T) {
 		t.Errorf("bundle from archive: %s %+v %v", b.Name, b.Config, b.Rego)
 	}
 	// The same files in a directory give the same digest.
-	if err := os.MkdirAll(filepath.Join(dir, "policy"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "policy"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "policy", "gatekeep.yaml"), []byte("checks:\n  plaintext-secret: warn\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "policy", "main.rego"), []byte("package main\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "policy", "gatekeep.yaml"), []byte("checks:\n  plaintext-secret: warn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy", "main.rego"), []byte("package main\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d, err := LoadPath(filepath.Join(dir, "policy"))
 	if err != nil {
 		t.Fatal(err)

@@ -31,10 +31,10 @@ func FuzzLoadBundle(f *testing.F) {
 		bdir := filepath.Join(dir, "b")
 		for p, c := range files {
 			full := filepath.Join(bdir, p)
-			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(full), 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(full, c, 0o644); err != nil {
+			if err := os.WriteFile(full, c, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -49,11 +49,19 @@ func FuzzLoadBundle(f *testing.F) {
 			if err := tw.WriteHeader(&tar.Header{Name: "b/" + p, Mode: 0o644, Size: int64(len(c)), Typeflag: tar.TypeReg}); err != nil {
 				t.Fatal(err)
 			}
-			tw.Write(c)
+			if _, err := tw.Write(c); err != nil {
+				t.Fatal(err)
+			}
 		}
-		tw.Close()
-		gz.Close()
-		af.Close()
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := gz.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := af.Close(); err != nil {
+			t.Fatal(err)
+		}
 
 		d, derr := LoadPath(bdir)
 		a, aerr := LoadPath(archive)
@@ -76,7 +84,7 @@ func TestBundleDoesNotLinkScanner(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command")
 	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
+	out, err := exec.Command(gobin, "list", "-deps", ".").Output() //nolint:gosec // G204: the go binary from PATH with fixed arguments, in a test
 	if err != nil {
 		t.Skipf("go list: %v", err)
 	}
