@@ -538,7 +538,9 @@ var yamlLineRe = regexp.MustCompile(`yaml: line (\d+)`)
 func yamlErrLine(err error) int {
 	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 		var n int
-		fmt.Sscan(m[1], &n)
+		if _, err := fmt.Sscan(m[1], &n); err != nil {
+			return 0 // a line number too big for an int: none
+		}
 		return n
 	}
 	return 0

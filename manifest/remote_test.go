@@ -18,7 +18,7 @@ func TestRemoteResources(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/cm.yaml":
-			w.Write([]byte(strings.ReplaceAll(cm, "%s", "remote")))
+			_, _ = w.Write([]byte(strings.ReplaceAll(cm, "%s", "remote"))) // a failed write shows as the test's render error
 		case "/hang.yaml":
 			select {
 			case <-release:

@@ -310,7 +310,7 @@ func (r *run) directory(dir string, opts *argocd.DirectoryOptions, renders []Ren
 	var files []string
 	jsonnet := 0
 	recurse := opts != nil && opts.Recurse
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error { // the callback never returns an error (unreadable entries are skipped)
 		if err != nil {
 			return nil
 		}
@@ -514,10 +514,10 @@ func (r *run) assemble(set *Set) {
 			set.skip(reason, n)
 		}
 		set.Rendered.HelmCharts += p.helm
-		switch {
-		case p.kind == pieceChart:
+		switch p.kind {
+		case pieceChart:
 			set.Rendered.HelmCharts++
-		case p.kind == pieceKustomization:
+		case pieceKustomization:
 			set.Rendered.Kustomizations++
 		}
 	}

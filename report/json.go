@@ -49,7 +49,7 @@ func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 	// encoded on every core.
 	bw := bufio.NewWriterSize(w, 64<<10)
 	el := &elementWriter{w: bw}
-	bw.WriteString("{\n")
+	_, _ = bw.WriteString("{\n") // bufio.Writer keeps the first error; Flush returns it
 	el.field("bundle", jsonBundle{Name: r.BundleName, Digest: r.BundleDigest}, ",")
 	el.field("kubernetesVersion", r.KubernetesVersion, ",")
 	el.field("summary", r.Summary(), ",")
@@ -58,7 +58,7 @@ func (jsonFormat) Write(w io.Writer, r *engine.Result) error {
 		return findingJSON(findings[i])
 	}, ",")
 	el.list("errors", len(r.Errors), func(i int) any { return r.Errors[i] }, "")
-	bw.WriteString("}\n")
+	_, _ = bw.WriteString("}\n") // as above: Flush reports it
 	if el.err != nil {
 		return el.err
 	}
@@ -123,8 +123,9 @@ func (e *elementWriter) field(name string, v any, sep string) {
 		return
 	}
 	out := enc.buf.Bytes()
-	e.w.Write(out[:len(out)-1])
-	e.w.WriteString(sep + "\n")
+	// bufio.Writer errors are sticky and reported by the final Flush.
+	_, _ = e.w.Write(out[:len(out)-1])
+	_, _ = e.w.WriteString(sep + "\n")
 }
 
 // listWindow is how many items are held encoded at once.
@@ -136,10 +137,10 @@ func (e *elementWriter) list(name string, n int, item func(int) any, sep string)
 	}
 	fmt.Fprintf(e.w, "  %q: ", name)
 	if n == 0 {
-		e.w.WriteString("[]" + sep + "\n")
+		_, _ = e.w.WriteString("[]" + sep + "\n") // sticky bufio error: Flush reports it
 		return
 	}
-	e.w.WriteString("[\n")
+	_, _ = e.w.WriteString("[\n") // sticky bufio error: Flush reports it
 	workers := runtime.GOMAXPROCS(0)
 	chunks := make([]*encoded, workers)
 	for i := range chunks {
@@ -158,10 +159,10 @@ func (e *elementWriter) list(name string, n int, item func(int) any, sep string)
 			if e.err = c.err; e.err != nil {
 				return
 			}
-			e.w.Write(c.buf.Bytes())
+			_, _ = e.w.Write(c.buf.Bytes()) // sticky bufio error: Flush reports it
 		}
 	}
-	e.w.WriteString("  ]" + sep + "\n")
+	_, _ = e.w.WriteString("  ]" + sep + "\n") // sticky bufio error: Flush reports it
 }
 
 // WriteScan writes an image scan report as its json contract: the

@@ -68,8 +68,12 @@ func NewKey(t testing.TB, dir string) Key {
 		t.Fatal(err)
 	}
 	k.KeyFile = f.Name()
-	f.Write(k.KeyPEM)
-	f.Close()
+	if _, err := f.Write(k.KeyPEM); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	k.CertFile = strings.TrimSuffix(k.KeyFile, ".pem") + ".crt"
 	if err := os.WriteFile(k.CertFile, k.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
@@ -96,7 +100,11 @@ func Raw(t testing.TB, k Key, namespace, name, value string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(value)
-	f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return Run(t, "", "--raw", "--cert", k.CertFile, "--namespace", namespace, "--name", name, "--from-file", f.Name())
 }
