@@ -92,14 +92,14 @@ func (l *lookup) reads(u *unit) reads {
 
 func (l *lookup) intern(v ast.Value) (ast.Value, uint64) {
 	if !composite(v) {
-		return v, uint64(v.Hash())
+		return v, uint64(v.Hash()) //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
 	}
 	for _, m := range l.met {
 		if identical(m.v, v) {
 			return m.canon, m.hash
 		}
 	}
-	h := uint64(v.Hash())
+	h := uint64(v.Hash()) //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
 	c := l.c
 	c.mu.Lock()
 	canon := c.interned[h]

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"math"
 	"slices"
 	"strings"
 )
@@ -53,6 +54,10 @@ func (x *indexer) enter(tok string, line int) {
 	}
 	h = hashToken(h, tok)
 	x.stack = append(x.stack, h)
+	if line < 0 || line > math.MaxInt32 {
+		x.off = true // a line an int32 cannot hold: no index, lookup parses
+		return
+	}
 	x.entries = append(x.entries, lineEntry{h, int32(line)})
 }
 
@@ -95,7 +100,11 @@ func (x *indexer) index(d *document) lineIndex {
 	slices.SortFunc(x.entries, byHash)
 	idx := make(lineIndex, len(x.entries))
 	for i, e := range x.entries {
-		idx[i] = lineEntry{e.hash, int32(d.at(int(e.line)))}
+		line := d.at(int(e.line))
+		if line < 0 || line > math.MaxInt32 {
+			return nil // a line an int32 cannot hold: no index, lookup parses
+		}
+		idx[i] = lineEntry{e.hash, int32(line)}
 	}
 	return idx
 }

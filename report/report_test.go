@@ -33,7 +33,7 @@ func sample() *engine.Result {
 	svc := manifest.Ref{APIVersion: "v1", Kind: "Service", Namespace: "team-1", Name: "app-1"}
 	ns := manifest.Ref{APIVersion: "v1", Kind: "Namespace", Name: "team-1"}
 	secret := manifest.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "team-1", Name: "db"}
-	const appFile, nsFile, secretFile = "apps/team-1/app-1/resources.yaml", "cluster/namespaces.yaml", "secrets/db,prod.yaml"
+	const appFile, nsFile, secretFile = "apps/team-1/app-1/resources.yaml", "cluster/namespaces.yaml", "secrets/db,prod.yaml" //nolint:gosec // G101: a file path named secretFile, not a credential
 	return &engine.Result{
 		BundleName:        "builtin",
 		BundleDigest:      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",

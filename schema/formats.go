@@ -112,7 +112,7 @@ func parseIPSloppy(s string) net.IP {
 		if err != nil || v > 255 {
 			return nil
 		}
-		b[i] = byte(v)
+		b[i] = byte(v) //nolint:gosec // v <= 255 checked above; a signed octet ("-1") wrapping is kept as it was (behaviour unchanged)
 	}
 	return net.IPv4(b[0], b[1], b[2], b[3])
 }
@@ -189,13 +189,13 @@ func inInt32(v any, f float64) bool {
 
 // inInt64 reports whether v, an integer, fits an int64.
 func inInt64(v any, f float64) bool {
-	switch v.(type) {
+	switch v := v.(type) {
 	case int64, int, int32, int16, int8, uint32, uint16, uint8:
 		return true
 	case uint64:
-		return v.(uint64) <= math.MaxInt64
+		return v <= math.MaxInt64
 	case uint:
-		return uint64(v.(uint)) <= math.MaxInt64
+		return uint64(v) <= math.MaxInt64
 	}
 	return f >= -(1<<63) && f < 1<<63
 }

@@ -53,12 +53,12 @@ func gitDir(root string) string {
 		}
 		dir = target
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "commondir")); err == nil {
+	if data, err := os.ReadFile(filepath.Join(dir, "commondir")); err == nil { //nolint:gosec // G703: reading the git directory the repository's own .git file names is the point
 		c := strings.TrimSpace(string(data))
 		if !filepath.IsAbs(c) {
 			c = filepath.Join(dir, c)
 		}
-		if _, err := os.Stat(filepath.Join(c, "config")); err == nil {
+		if _, err := os.Stat(filepath.Join(c, "config")); err == nil { //nolint:gosec // G703: as above, git's commondir is followed as git does
 			return c
 		}
 	}

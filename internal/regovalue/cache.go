@@ -115,7 +115,7 @@ func hashJSON(v any, limit int) (h uint64, n int, ok bool) {
 	case string:
 		return maphash.String(seed, x), n, true
 	case int64:
-		return mix(uint64(x) ^ 0x696e7436), n, true
+		return mix(uint64(x) ^ 0x696e7436), n, true //nolint:gosec // G115: hashing the bits of x, wrapping is intended
 	case float64:
 		return mix(math.Float64bits(x) ^ 0x666c6f61), n, true
 	case []any:
