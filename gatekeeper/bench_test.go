@@ -29,10 +29,10 @@ func parseObj(tb testing.TB, y string) *manifest.Object {
 	return objs[0]
 }
 
-// genPolicy compiles n generated policies.
-func genPolicy(tb testing.TB, n int) *Policy {
+// genPolicy compiles 50 generated policies.
+func genPolicy(tb testing.TB) *Policy {
 	tb.Helper()
-	return genBundle(tb, n).policy(tb)
+	return genBundle(tb, 50).policy(tb)
 }
 
 // genBundle writes a generated bundle of n templates and loads it.
@@ -62,7 +62,7 @@ func parseDir(tb testing.TB, dir string) []*manifest.Object {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := os.ReadFile(p)
+		data, err := os.ReadFile(p) //nolint:gosec // G122: walks the test's own fixture tree
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func checkRepo(tb testing.TB, p *Policy, objs []*manifest.Object) (violations in
 }
 
 func TestGeneratedBundle(t *testing.T) {
-	p := genPolicy(t, 50)
+	p := genPolicy(t)
 	if n := len(p.Checks()); n != 50 {
 		t.Fatalf("%d checks, want 50", n)
 	}
@@ -142,7 +142,7 @@ func TestGeneratedBundle(t *testing.T) {
 // BenchmarkReview reviews one realistic Deployment against 50 generated
 // templates (about half of them match it).
 func BenchmarkReview(b *testing.B) {
-	p := genPolicy(b, 50)
+	p := genPolicy(b)
 	objs := repoObjects(b, 50)
 	var deploy map[string]any
 	for _, o := range objs {
@@ -214,7 +214,7 @@ func BenchmarkCheckRepo(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				p := genPolicy(b, 50)
+				p := genPolicy(b)
 				b.StartTimer()
 				checkRepo(b, p, objs)
 			}
@@ -274,7 +274,7 @@ func TestScale(t *testing.T) {
 			t.Fatal(err)
 		}
 		objs = repoObjects(t, apps)
-		p = genPolicy(t, 50)
+		p = genPolicy(t)
 	}
 	loaded := time.Since(start)
 	n := checkRepo(t, p, objs)

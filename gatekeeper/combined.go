@@ -184,7 +184,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		libKey := ""
 		if shared {
 			var b strings.Builder
-			b.WriteString(entry.RegoVersion().String())
+			b.WriteString(entry.RegoVersion().String()) //nolint:staticcheck // SA1019: RegoVersionSpan().String() is not equivalent ("v1v2" where this gives "v1"), and would split groups
 			for _, m := range libs {
 				b.WriteString("\x00")
 				b.WriteString(m.String())
@@ -205,7 +205,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		// alike: templates see nothing of their constraints but the
 		// parameters.
 		var code strings.Builder
-		code.WriteString(entry.RegoVersion().String())
+		code.WriteString(entry.RegoVersion().String()) //nolint:staticcheck // SA1019: as above, RegoVersionSpan's String differs for spans
 		code.WriteString("\x00")
 		code.WriteString(entry.String())
 		code.WriteString("\x00")

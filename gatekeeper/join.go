@@ -243,7 +243,7 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 		if !e.Negated && isEqualCall(e) {
 			l, rt := e.Operand(0), e.Operand(1)
 			for _, pair := range [2][2]*ast.Term{{l, rt}, {rt, l}} {
-				if onlyVars(pair[0], region, names) && knownBefore(pair[1], outer, region, names) {
+				if onlyVars(pair[0], region, names) && knownBefore(pair[1], outer, region) {
 					m, a, b = j, pair[0], pair[1]
 					break
 				}
@@ -355,7 +355,7 @@ func onlyVars(t *ast.Term, region ast.VarSet, names map[ast.Var]bool) bool {
 }
 
 // knownBefore: t uses nothing the scan binds.
-func knownBefore(t *ast.Term, outer, region ast.VarSet, names map[ast.Var]bool) bool {
+func knownBefore(t *ast.Term, outer, region ast.VarSet) bool {
 	vars, ok := termVars(t)
 	if !ok {
 		return false

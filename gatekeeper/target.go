@@ -305,7 +305,7 @@ func (rv *review) term() (*ast.Term, error) {
 			}
 			items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(x)})
 		}
-		var ns ast.Value = ast.NullValue
+		ns := ast.NullValue
 		if rv.nsObject != nil {
 			x, err := ast.InterfaceToValue(rv.nsObject)
 			if err != nil {

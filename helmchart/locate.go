@@ -375,7 +375,7 @@ func (l *locator) childEnd(k, hi int) int {
 		f := l.es[j]
 		// A key's children are indented more, or are the items of a list at its own indentation;
 		// a list item's children are indented more than its "-".
-		if f.indent < e.indent || (f.indent == e.indent && !(f.dash && e.isKey)) {
+		if f.indent < e.indent || (f.indent == e.indent && (!f.dash || !e.isKey)) {
 			return j
 		}
 	}

@@ -320,7 +320,7 @@ func (f *buildFS) ReadFile(path string) ([]byte, error) {
 	// kustomize reads across the repository (bases, components), not
 	// outside it: a resource linked (or a path leading) elsewhere is not
 	// read, and the build fails with a warning naming it.
-	if out, target := leaves(abs, f.l.area); out && !(f.l.allowRemote && kustomizeTemp(target)) {
+	if out, target := leaves(abs, f.l.area); out && (!f.l.allowRemote || !kustomizeTemp(target)) {
 		f.mu.Lock()
 		f.problems = append(f.problems, Problem{File: f.l.rel(abs), Warning: true, Renders: f.renders,
 			Message: target + " is outside the repository and the checked paths: kustomize may not read it"})

@@ -176,7 +176,7 @@ func (c *compiler) fill(n *node, s map[string]any, file string, sub bool) {
 	if f, ok := s["format"].(string); ok {
 		n.format = c.format(f, n.types)
 	}
-	c.constraints(n, s, file, sub)
+	c.constraints(n, s, file)
 }
 
 func typeBit(t string) typeSet {
@@ -230,7 +230,7 @@ func (c *compiler) format(f string, types typeSet) format {
 	return fmtNone
 }
 
-func (c *compiler) constraints(n *node, s map[string]any, file string, sub bool) {
+func (c *compiler) constraints(n *node, s map[string]any, file string) {
 	var k *constraints
 	get := func() *constraints {
 		if k == nil {

@@ -63,10 +63,11 @@ func verdictOf(r schema.Result) verdict {
 	return valid
 }
 
-func repeat(v verdict, n int) []verdict {
+// repeatValid returns n valid verdicts.
+func repeatValid(n int) []verdict {
 	out := make([]verdict, n)
 	for i := range out {
-		out[i] = v
+		out[i] = valid
 	}
 	return out
 }
@@ -82,24 +83,24 @@ type fixtureCase struct {
 
 var fixtureCases = []fixtureCase{
 	{files: []string{"valid.yaml"}, lax: []verdict{valid}},
-	{files: []string{"folder"}, lax: repeat(valid, 7)},
+	{files: []string{"folder"}, lax: repeatValid(7)},
 	{files: []string{"int_or_string.yaml"}, lax: []verdict{valid}},
 	{files: []string{"valid.json"}, lax: []verdict{valid}},
 	{files: []string{"generate_name.yaml"}, lax: []verdict{valid}},
 	{files: []string{"quantity.yaml"}, lax: []verdict{valid}},
 	{files: []string{"null_string.yaml"}, lax: []verdict{valid}},
-	{files: []string{"multi_valid.yaml"}, lax: repeat(valid, 6)},
+	{files: []string{"multi_valid.yaml"}, lax: repeatValid(6)},
 	// "one invalid resource": the first Service's port is "sds".
-	{files: []string{"multi_invalid.yaml"}, lax: append([]verdict{invalid}, repeat(valid, 5)...)},
+	{files: []string{"multi_invalid.yaml"}, lax: append([]verdict{invalid}, repeatValid(5)...)},
 	{files: []string{"invalid.yaml"}, lax: []verdict{invalid}},
 	{files: []string{"blank.yaml", "comment.yaml", "list_empty_valid.yaml"}, lax: []verdict{}},
 	{files: []string{"test_crd.yaml"}, lax: []verdict{noSchema}},
 	{files: []string{"extra_property.yaml"}, lax: []verdict{valid}, strict: []verdict{invalid}},
 	{files: []string{"duplicate_property.yaml"}, lax: []verdict{valid}, strict: []verdict{invalid}},
-	{files: []string{"list_valid.yaml"}, lax: repeat(valid, 6)},
+	{files: []string{"list_valid.yaml"}, lax: repeatValid(6)},
 	{files: []string{"list_invalid.yaml"}, lax: []verdict{valid, invalid}},
 	{files: []string{"multi_with_list.yaml"}, lax: []verdict{valid, valid}},
-	{files: []string{"valid_large.yaml"}, lax: repeat(valid, 100000)},
+	{files: []string{"valid_large.yaml"}, lax: repeatValid(100000)},
 	// acceptance-nonetwork.bats: a local registry with the CRD's schema.
 	{files: []string{"test_crd.yaml"}, schemaDirs: []string{"json:registry/trainingjob-sagemaker-v1.json"}, lax: []verdict{valid}},
 	// The same, from the CRD itself (gatekeep's --schema-dir takes CRDs).
