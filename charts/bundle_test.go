@@ -33,10 +33,10 @@ func writeConfigMapVolume(t *testing.T, dir string, payload map[string]string) {
 	top := map[string]bool{}
 	for p, content := range payload {
 		file := filepath.Join(ts, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		top[strings.SplitN(path.Clean(p), "/", 2)[0]] = true
@@ -61,11 +61,15 @@ func writeConfigMapVolume(t *testing.T, dir string, payload map[string]string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), "..") && !top[e.Name()] {
-			os.Remove(filepath.Join(dir, e.Name()))
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
 		}
 	}
 	if old != "" {
-		os.RemoveAll(filepath.Join(dir, old))
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -87,7 +91,7 @@ func TestBundleFromConfigMapVolume(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(certs, "tls.key"), keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(certs, "tls.crt"), certPEM, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(certs, "tls.crt"), certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// As gatekeep serve --bundle DIR: the built-in bundle, DIR laid over it.
@@ -112,7 +116,12 @@ func TestBundleFromConfigMapVolume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Logf("gatekeep stopped: %v", err)
+		}
+	}()
 	waitFor(t, "gatekeep to load its bundle", srv.Ready)
 
 	inForce := func() (schema bundle.Action, registries any) {
@@ -228,10 +237,10 @@ func TestInfraRepoLayout(t *testing.T) {
 			t.Fatalf("bundle.items names key %q, which the ConfigMap lacks", it.Key)
 		}
 		file := filepath.Join(dir, filepath.FromSlash(it.Path))
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

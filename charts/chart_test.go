@@ -211,7 +211,7 @@ func checkRBAC(t *testing.T, r *rendered, sealedNS string, sync []rbacv1.PolicyR
 		t.Errorf("ClusterRole rules = %+v, want %+v", cr.Rules, want)
 	}
 	for i, rule := range cr.Rules {
-		if i < len(want) && !(slices.Equal(rule.APIGroups, want[i].APIGroups) && slices.Equal(rule.Resources, want[i].Resources) && slices.Equal(rule.Verbs, want[i].Verbs)) {
+		if i < len(want) && (!slices.Equal(rule.APIGroups, want[i].APIGroups) || !slices.Equal(rule.Resources, want[i].Resources) || !slices.Equal(rule.Verbs, want[i].Verbs)) {
 			t.Errorf("ClusterRole rule %d = %+v, want %+v", i, rule, want[i])
 		}
 		if slices.Contains(rule.Resources, "secrets") || slices.Contains(rule.Resources, "*") {

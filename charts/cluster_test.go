@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -84,7 +85,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if c, ok := shared.Started(); ok {
 		_ = c.env.Stop()
-		os.RemoveAll(c.dir)
+		if err := os.RemoveAll(c.dir); err != nil {
+			fmt.Fprintf(os.Stderr, "removing %s: %v\n", c.dir, err)
+		}
 	}
 	os.Exit(code)
 }
@@ -663,10 +666,10 @@ func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNames
 	t.Helper()
 	dir := t.TempDir()
 	bundleDir := filepath.Join(dir, "bundle")
-	if err := os.Mkdir(bundleDir, 0o755); err != nil {
+	if err := os.Mkdir(bundleDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte(gatekeepYAML), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bundleDir, bundle.ConfigFile), []byte(gatekeepYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -682,7 +685,7 @@ func startGatekeep(t *testing.T, cluster *rest.Config, gatekeepYAML, sealedNames
 		if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -751,7 +754,10 @@ func (g *gatekeep) stop(t *testing.T) {
 	g.stopped = true
 	g.cancel()
 	select {
-	case <-g.done:
+	case err := <-g.done:
+		if err != nil {
+			t.Logf("gatekeep stopped: %v", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("gatekeep did not stop")
 	}
@@ -761,7 +767,7 @@ func (g *gatekeep) stop(t *testing.T) {
 		// A whole TLS handshake, so that the server logs nothing.
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a probe
 		if err == nil {
-			conn.Close()
+			_ = conn.Close() // a probe: that it answered is all it asks
 			return false
 		}
 		return true

@@ -111,10 +111,7 @@ func splitObjects(manifest string) ([]*unstructured.Unstructured, error) {
 	}
 	// SplitManifests names them manifest-0, manifest-1, ...
 	sort.Slice(keys, func(i, j int) bool {
-		var a, b int
-		fmt.Sscanf(keys[i], "manifest-%d", &a)
-		fmt.Sscanf(keys[j], "manifest-%d", &b)
-		return a < b
+		return manifestIndex(keys[i]) < manifestIndex(keys[j])
 	})
 	var out []*unstructured.Unstructured
 	for _, k := range keys {
@@ -336,4 +333,14 @@ func verifyServing(t *testing.T, certPEM, roots []byte, dnsName string) *x509.Ce
 		t.Fatalf("serving certificate does not verify for %s against caBundle: %v", dnsName, err)
 	}
 	return leaf
+}
+
+// manifestIndex is n in SplitManifests' "manifest-n", or 0 for a key not
+// of that form (so those sort first, as they always have).
+func manifestIndex(key string) int {
+	var n int
+	if _, err := fmt.Sscanf(key, "manifest-%d", &n); err != nil {
+		return 0
+	}
+	return n
 }
