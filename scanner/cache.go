@@ -97,13 +97,13 @@ func (c *Cache) lookup(image string) *ImageReport {
 	c.lru.MoveToFront(el)
 	if !t.pinned && !t.refreshing && c.now().Sub(t.at) > c.tagTTL {
 		t.refreshing = true
-		go c.refresh(image, t)
+		go c.refresh(t)
 	}
 	return e.report
 }
 
 // refresh resolves a tag again in the background.
-func (c *Cache) refresh(image string, t *tagEntry) {
+func (c *Cache) refresh(t *tagEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d, err := c.s.reg.Resolve(ctx, t.ref, t.keychain)

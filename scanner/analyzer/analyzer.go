@@ -152,11 +152,7 @@ func Read(name string, h *tar.Header, r io.Reader) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		pkgs, err := parseDpkg(b, strings.HasPrefix(name, "var/lib/dpkg/status.d/"))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		return &Result{kind: k, packages: pkgs}, nil
+		return &Result{kind: k, packages: parseDpkg(b, strings.HasPrefix(name, "var/lib/dpkg/status.d/"))}, nil
 	case kindAPK:
 		b, err := readAll(r, maxDatabase)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 
 // parseDpkg reads a dpkg status file (or one of distroless's status.d
 // entries, which carry no Status field): RFC 822 paragraphs, one a package.
-func parseDpkg(b []byte, statusD bool) ([]Package, error) {
+func parseDpkg(b []byte, statusD bool) []Package {
 	var pkgs []Package
 	for _, para := range paragraphs(b) {
 		f := fields(para)
@@ -36,7 +36,7 @@ func parseDpkg(b []byte, statusD bool) ([]Package, error) {
 		}
 		pkgs = append(pkgs, p)
 	}
-	return pkgs, nil
+	return pkgs
 }
 
 // paragraphs splits RFC 822-style stanzas separated by blank lines.

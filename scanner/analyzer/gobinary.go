@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -66,7 +67,11 @@ func readGoBinary(name string, r io.Reader) (*Result, error) {
 		if s.off < pos {
 			continue // overlapping segments: the stream has moved on
 		}
-		if _, err := io.CopyN(io.Discard, br, int64(s.off-pos)); err != nil {
+		skip := s.off - pos
+		if skip > math.MaxInt64 {
+			return nil, nil // past any file's end
+		}
+		if _, err := io.CopyN(io.Discard, br, int64(skip)); err != nil {
 			return nil, nil
 		}
 		pos = s.off
@@ -78,7 +83,7 @@ func readGoBinary(name string, r io.Reader) (*Result, error) {
 				return nil, nil
 			}
 			data := buf[:carry+int(n)]
-			base := pos - uint64(carry) // file offset of data[0]
+			base := pos - uint64(carry) //nolint:gosec // file offset of data[0]; carry is in [0, len(buildInfoMagic)-1]
 			for j := 0; ; {
 				k := bytes.Index(data[j:], buildInfoMagic)
 				if k < 0 {
@@ -123,10 +128,12 @@ func writableSegments(br *bufio.Reader) []segment {
 	default:
 		return nil
 	}
-	if entsize == 0 || phoff+entsize*num > maxProgramHeaders {
+	// entsize and num are 16-bit: their product cannot overflow, and
+	// bounding phoff first keeps the sum from wrapping.
+	if entsize == 0 || phoff > maxProgramHeaders || phoff+entsize*num > maxProgramHeaders {
 		return nil
 	}
-	ph, err := br.Peek(int(phoff + entsize*num))
+	ph, err := br.Peek(int(phoff + entsize*num)) //nolint:gosec // G115: at most maxProgramHeaders, checked above
 	if err != nil {
 		return nil
 	}
