@@ -205,12 +205,12 @@ func open(path string, id fileID) (*snapshot, error) {
 		return nil
 	})
 	if err != nil {
-		b.Close()
+		_ = b.Close() // read-only: err is what went wrong
 		return nil, err
 	}
 	if m, err := readMetadata(filepath.Join(filepath.Dir(path), "metadata.json")); err == nil {
 		if m.Version != 0 && m.Version != SchemaVersion {
-			b.Close()
+			_ = b.Close() // read-only: the schema is what went wrong
 			return nil, fmt.Errorf("%s: trivy-db schema %d, want %d", path, m.Version, SchemaVersion)
 		}
 		s.meta = m

@@ -374,8 +374,11 @@ func severity(id string, adv types.Advisory, v *types.Vulnerability, ds types.Da
 	if s, ok := v.VendorSeverity[sourceNVD]; ok {
 		return s.String(), string(sourceNVD)
 	}
-	if v.Severity != "" { // deprecated in trivy-db, still trivy's last resort
-		return v.Severity, ""
+	// Severity is deprecated in trivy-db, but VendorSeverity (read above)
+	// cannot stand in for it: it is the sourceless severity trivy still
+	// falls back on when no vendor rated the vulnerability.
+	if v.Severity != "" { //nolint:staticcheck // SA1019: trivy's last resort, see above
+		return v.Severity, "" //nolint:staticcheck // SA1019: as above
 	}
 	return types.SeverityUnknown.String(), ""
 }

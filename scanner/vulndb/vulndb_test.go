@@ -54,7 +54,7 @@ func TestDebianOrderAgainstDpkg(t *testing.T) {
 	}
 	for _, p := range pairs {
 		for _, ab := range [][2]string{p, {p[1], p[0]}} {
-			want := exec.Command(dpkg, "--compare-versions", ab[0], "lt", ab[1]).Run() == nil
+			want := exec.Command(dpkg, "--compare-versions", ab[0], "lt", ab[1]).Run() == nil //nolint:gosec // G204: dpkg from PATH, versions from the table above
 			got, err := Less("deb", ab[0], ab[1])
 			if err != nil {
 				t.Fatalf("%s < %s: %v", ab[0], ab[1], err)
@@ -137,7 +137,11 @@ func openFixture(t *testing.T) (*DB, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return d, dir
 }
 
