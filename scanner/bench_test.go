@@ -93,18 +93,32 @@ func bigImage(b *testing.B, e *env) (string, int64) {
 			tw := tar.NewWriter(gz)
 			for f := range 48 {
 				body := make([]byte, 256<<10)
-				rng.Read(body)
+				if _, err := rng.Read(body); err != nil {
+					b.Fatal(err)
+				}
 				mode := int64(0o644)
 				if f%8 == 0 {
 					mode = 0o755 // executables that are not ELF
 				}
-				tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("opt/data%d/file%d", l, f), Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg})
-				tw.Write(body)
+				if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("opt/data%d/file%d", l, f), Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := tw.Write(body); err != nil {
+					b.Fatal(err)
+				}
 			}
-			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("usr/local/bin/tool%d", l), Mode: 0o755, Size: int64(len(e.goBin)), Typeflag: tar.TypeReg})
-			tw.Write(e.goBin)
-			tw.Close()
-			gz.Close()
+			if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("usr/local/bin/tool%d", l), Mode: 0o755, Size: int64(len(e.goBin)), Typeflag: tar.TypeReg}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tw.Write(e.goBin); err != nil {
+				b.Fatal(err)
+			}
+			if err := tw.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if err := gz.Close(); err != nil {
+				b.Fatal(err)
+			}
 			layers = append(layers, fixture.LayerOf(raw.Bytes()))
 			bigSize += int64(raw.Len())
 		}

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -33,9 +34,13 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
-		shared.db.Close()
+		if err := shared.db.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "closing the test database:", err)
+		}
 		shared.reg.Close()
-		os.RemoveAll(shared.dbDir)
+		if err := os.RemoveAll(shared.dbDir); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the test database:", err)
+		}
 	}
 	os.Exit(code)
 }

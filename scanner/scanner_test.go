@@ -170,10 +170,11 @@ func TestReportContract(t *testing.T) {
 	var reasons []string
 	var os OS
 	var vulns []map[string]any
-	json.Unmarshal(img["verdict"], &verdict)
-	json.Unmarshal(img["reasons"], &reasons)
-	json.Unmarshal(img["os"], &os)
-	json.Unmarshal(img["vulnerabilities"], &vulns)
+	for k, v := range map[string]any{"verdict": &verdict, "reasons": &reasons, "os": &os, "vulnerabilities": &vulns} {
+		if err := json.Unmarshal(img[k], v); err != nil {
+			t.Errorf("image entry %q: %v", k, err)
+		}
+	}
 	if verdict != "fail" || len(reasons) != 1 || reasons[0] != "1 HIGH or worse with a fix available" || os != (OS{"debian", "12.5"}) {
 		t.Errorf("verdict %q reasons %q os %+v", verdict, reasons, os)
 	}
@@ -195,11 +196,15 @@ func TestReportContract(t *testing.T) {
 			t.Errorf("openssl %s = %v, want %v", k, openssl[k], v)
 		}
 	}
-	var v2 string
-	json.Unmarshal(doc.Images[1]["verdict"], &v2)
-	var v3, errText string
-	json.Unmarshal(doc.Images[2]["verdict"], &v3)
-	json.Unmarshal(doc.Images[2]["error"], &errText)
+	var v2, v3, errText string
+	for _, u := range []struct {
+		raw json.RawMessage
+		v   *string
+	}{{doc.Images[1]["verdict"], &v2}, {doc.Images[2]["verdict"], &v3}, {doc.Images[2]["error"], &errText}} {
+		if err := json.Unmarshal(u.raw, u.v); err != nil {
+			t.Errorf("%s: %v", u.raw, err)
+		}
+	}
 	if v2 != "pass" || v3 != "error" || errText == "" {
 		t.Errorf("clean %q, missing %q (%s)", v2, v3, errText)
 	}

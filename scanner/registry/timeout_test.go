@@ -23,7 +23,7 @@ func hang(t *testing.T, headers bool) *httptest.Server {
 		if headers {
 			w.Header().Set("Content-Length", "1000")
 			w.WriteHeader(http.StatusOK)
-			w.Write([]byte("abc"))
+			_, _ = w.Write([]byte("abc")) // a client gone is what the test provokes
 			w.(http.Flusher).Flush()
 		}
 		select {
