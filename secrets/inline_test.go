@@ -33,7 +33,9 @@ func inlineSecret(ns, name string, ann map[string]any, data, stringData map[stri
 	}
 	b, _ := json.Marshal(obj)
 	var out map[string]any
-	json.Unmarshal(b, &out)
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err) // JSON that json.Marshal just wrote
+	}
 	return out
 }
 

@@ -332,7 +332,7 @@ func (s *keySet) decrypt(ciphertext []byte, label string) (plaintext []byte, fp 
 		}
 		pt, err := crypto.HybridDecrypt(nil, key.one, ciphertext, []byte(label))
 		if err == nil {
-			s.hint.Store(int32(i))
+			s.hint.Store(int32(i)) //nolint:gosec // G115: i indexes s.keys, a handful of sealing keys
 			return pt, key.fp, true
 		}
 	}

@@ -19,7 +19,7 @@ func TestSealedSecretScopes(t *testing.T) {
 	for _, scope := range []string{"strict", "namespace-wide", "cluster-wide"} {
 		t.Run(scope, func(t *testing.T) {
 			pw, user := plaintext(scope+"-pw"), plaintext(scope+"-user")
-			ss := sealSecret(t, a2, scope, "prod", "db", map[string]string{"password": pw, "username": user})
+			ss := sealSecret(t, a2, scope, map[string]string{"password": pw, "username": user})
 			if p := problems(CheckSealedSecret(ss, nil)); len(p) != 0 {
 				t.Fatalf("structure: %v", p)
 			}
@@ -168,7 +168,7 @@ func TestSealedSecretDenied(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pw := plaintext("denied")
-			ss := sealSecret(t, tc.key, tc.scope, "prod", "db", map[string]string{"password": pw})
+			ss := sealSecret(t, tc.key, tc.scope, map[string]string{"password": pw})
 			tc.edit(ss)
 			ps := problems(CheckSealedSecret(ss, keys))
 			var msg string
@@ -257,7 +257,7 @@ func TestSealedSecretStructure(t *testing.T) {
 		{"unpadded base64", func(o map[string]any) { m(o, "spec", "encryptedData")["password"] = good[:len(good)-1] },
 			map[string]string{"/spec/encryptedData/password": "not base64"}},
 		{"truncated in the RSA part", func(o map[string]any) { m(o, "spec", "encryptedData")["password"] = good[:100] },
-			map[string]string{"/spec/encryptedData/password": "is truncated: it ends inside its RSA part"}},
+			map[string]string{"/spec/encryptedData/password": "is truncated: it ends inside its RSA part"}}, //nolint:gosec // G101: an expected error message, no credential
 		{"truncated before the tag", func(o map[string]any) {
 			m(o, "spec", "encryptedData")["password"] = base64.StdEncoding.EncodeToString(ct[:2+128+10])
 		}, map[string]string{"/spec/encryptedData/password": "it ends before the AES-GCM tag"}},
@@ -359,8 +359,8 @@ func TestSealedSecretStructure(t *testing.T) {
 // old key while it is kept.
 func TestKeyRotation(t *testing.T) {
 	keysFixture(t)
-	old := sealSecret(t, a1, "strict", "prod", "db", map[string]string{"password": plaintext("old")})
-	fresh := sealSecret(t, a2, "strict", "prod", "db", map[string]string{"password": plaintext("new")})
+	old := sealSecret(t, a1, "strict", map[string]string{"password": plaintext("old")})
+	fresh := sealSecret(t, a2, "strict", map[string]string{"password": plaintext("new")})
 	keys := NewKeys(a1.priv)
 	steps := []struct {
 		name     string
