@@ -51,7 +51,9 @@ func secretTokens(data []byte, min int) []string {
 
 var (
 	pemBody = regexp.MustCompile(`(?s)-----BEGIN [^-]*-----(.*?)-----END`)
-	tlsKey  = regexp.MustCompile(`tls\.key"?\s*:\s*([^\n]*)`)
+	// tls.key as a mapping key (a line's first, or after { or ,), not
+	// inside a value such as a Secret's name, which errors may quote.
+	tlsKey = regexp.MustCompile(`(?m)(?:^|[{,])\s*"?tls\.key"?\s*:\s*([^\n]*)`)
 )
 
 func FuzzParseKeys(f *testing.F) {
