@@ -32,14 +32,14 @@ func parseObj(tb testing.TB, y string) *manifest.Object {
 // genPolicy compiles 50 generated policies.
 func genPolicy(tb testing.TB) *Policy {
 	tb.Helper()
-	return genBundle(tb, 50).policy(tb)
+	return genBundle(tb).policy(tb)
 }
 
-// genBundle writes a generated bundle of n templates and loads it.
-func genBundle(tb testing.TB, n int) bundle {
+// genBundle writes a generated bundle of 50 templates and loads it.
+func genBundle(tb testing.TB) bundle {
 	tb.Helper()
 	dir := tb.TempDir()
-	if _, err := gen.Write(dir, n); err != nil {
+	if _, err := gen.Write(dir, 50); err != nil {
 		tb.Fatal(err)
 	}
 	return loadBundle(tb, dir)
@@ -58,7 +58,7 @@ func repoObjects(tb testing.TB, apps int) []*manifest.Object {
 func parseDir(tb testing.TB, dir string) []*manifest.Object {
 	tb.Helper()
 	var objs []*manifest.Object
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the test's own generated TempDir
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -291,7 +291,7 @@ func TestScale(t *testing.T) {
 // compareWithGator compares our violations with gator test -o json output
 // for the same files: object, constraint, action and message.
 func compareWithGator(t *testing.T, p *Policy, objs []*manifest.Object, file string) {
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(file) //nolint:gosec // G703: the test's own golden file
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ const benchPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","na
 // does (22 of the templates match the Pod; 14 of them differ in code or
 // parameters).
 func BenchmarkReviewPod(b *testing.B) {
-	bd := genBundle(b, 50)
+	bd := genBundle(b)
 	p, err := New(context.Background(), bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
 	if err != nil {
 		b.Fatal(err)

@@ -190,7 +190,7 @@ func exprVars(e *ast.Expr) (ast.VarSet, bool) {
 func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 	body := r.Body
 	scan := body[k]
-	if scan.Negated || len(scan.With) > 0 || !(scan.IsAssignment() || scan.IsEquality()) {
+	if scan.Negated || len(scan.With) > 0 || (!scan.IsAssignment() && !scan.IsEquality()) {
 		return nil
 	}
 	x, ok := scan.Operand(0).Value.(ast.Var)

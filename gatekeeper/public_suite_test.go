@@ -103,7 +103,7 @@ func TestGatekeeperSuiteWithAWrongAssertion(t *testing.T) {
 			}
 			data = bytes.Replace(data, []byte(old), []byte(strings.Replace(old, "yes", "no", 1)), 1)
 		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o600); err != nil { //nolint:gosec // G703: copying the test's own fixture into its TempDir
 			t.Fatal(err)
 		}
 	}

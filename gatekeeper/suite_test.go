@@ -133,7 +133,7 @@ func TestSuitesPaths(t *testing.T) {
 	// A YAML file that names the suite group but does not parse.
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "suite.yaml")
-	if err := os.WriteFile(bad, []byte("apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests: [\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := RunSuites(ctx, []string{dir}); err == nil || !strings.Contains(err.Error(), bad) {

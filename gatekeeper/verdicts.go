@@ -145,7 +145,7 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	// once. Requests can be large (MiBs): the cache must not hold many.
 	weight := 0
 	for _, v := range r.vals {
-		if composite(v) && !identical(c.interned[uint64(v.Hash())], v) {
+		if composite(v) && !identical(c.interned[uint64(v.Hash())], v) { //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
 			weight += nodes(v, maxVerdictWeight+1-weight)
 		}
 	}
@@ -160,7 +160,7 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 		if !composite(v) {
 			continue
 		}
-		if h := uint64(v.Hash()); c.interned[h] == nil {
+		if h := uint64(v.Hash()); c.interned[h] == nil { //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
 			c.interned[h] = v
 		}
 	}

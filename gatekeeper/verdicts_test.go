@@ -23,7 +23,7 @@ import (
 // same violations. A field a template reads but the cache's key misses
 // gives the earlier object's verdict for the changed one.
 func TestVerdictCacheAgrees(t *testing.T) {
-	bd := genBundle(t, 50)
+	bd := genBundle(t)
 	ctx := context.Background()
 	plain, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
 	if err != nil {
@@ -97,7 +97,7 @@ func TestVerdictCacheAgrees(t *testing.T) {
 // goroutines, which share the cache's verdicts and interned values (run
 // with -race).
 func TestVerdictCacheConcurrent(t *testing.T) {
-	bd := genBundle(t, 50)
+	bd := genBundle(t)
 	ctx := context.Background()
 	p, err := New(ctx, bd.templates, bd.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
 	if err != nil {
@@ -313,7 +313,7 @@ func TestVerdictCacheWeight(t *testing.T) {
 		return ast.NewArray(elems...)
 	}
 	keep := func(v ast.Value) reads {
-		r := reads{vals: []ast.Value{v}, hash: uint64(v.Hash())}
+		r := reads{vals: []ast.Value{v}, hash: uint64(v.Hash())} //nolint:gosec // G115: hash bits, as verdicts.go takes them
 		c.put(u, r, nil)
 		c.put(u, r, nil)
 		return r

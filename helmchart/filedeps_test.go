@@ -35,12 +35,12 @@ func TestRenderFileDependencies(t *testing.T) {
 
 	// An apiVersion v2 chart in a temporary directory with an absolute file:// path.
 	abs := filepath.Join(t.TempDir(), "abs")
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	chartYAML := "apiVersion: v2\nname: abs\nversion: 0.1.0\ndependencies:\n  - name: helm-guestbook\n    alias: gb\n    version: 0.1.x\n    repository: file://" +
 		filepath.Join(root, "helm-guestbook") + "\n"
-	if err := os.WriteFile(filepath.Join(abs, "Chart.yaml"), []byte(chartYAML), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(abs, "Chart.yaml"), []byte(chartYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -179,10 +179,10 @@ func TestRenderFileDependencyErrors(t *testing.T) {
 			dir := filepath.Join(root, c.chart)
 			if c.chartYAML != "" {
 				dir = filepath.Join(t.TempDir(), c.chart)
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+				if err := os.MkdirAll(dir, 0o750); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte(c.chartYAML), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte(c.chartYAML), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

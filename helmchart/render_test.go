@@ -333,13 +333,13 @@ func copyDir(t *testing.T, src, dst string) {
 		rel, _ := filepath.Rel(src, p)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
+			return os.MkdirAll(target, 0o750)
 		}
 		b, err := os.ReadFile(p) //nolint:gosec // G122: copies the test's own fixture chart
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, b, 0o644)
+		return os.WriteFile(target, b, 0o600) //nolint:gosec // G703: copying the test's own fixture chart into its TempDir
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -114,7 +114,7 @@ func runKustomize(opts *krusty.Options, fs filesys.FileSystem, dir string) (m in
 	if null, nerr := os.OpenFile(os.DevNull, os.O_WRONLY, 0); nerr == nil {
 		saved := os.Stderr
 		os.Stderr = null
-		defer func() { os.Stderr = saved; null.Close() }()
+		defer func() { os.Stderr = saved; _ = null.Close() }() // closing /dev/null opened for writing: nothing to lose
 	}
 	out := log.Writer()
 	log.SetOutput(io.Discard)

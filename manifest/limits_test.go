@@ -40,7 +40,7 @@ func TestLoadStdinLimit(t *testing.T) {
 // so a test that hangs here has a loader that opened it.
 func mkfifo(t *testing.T, path string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mkfifo(path, 0o644); err != nil {

@@ -10,7 +10,7 @@ import (
 
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(link), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(target, link); err != nil {
@@ -30,10 +30,10 @@ func leftOut(set *Set, file string) bool {
 
 func TestLoadSkipsLinksLeavingTheTree(t *testing.T) {
 	outside := t.TempDir()
-	if err := os.WriteFile(filepath.Join(outside, "config"), []byte(strings.ReplaceAll(cm, "%s", "kubeconfig-token")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "config"), []byte(strings.ReplaceAll(cm, "%s", "kubeconfig-token")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(outside, "cm.yaml"), []byte(strings.ReplaceAll(cm, "%s", "outside-dir")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "cm.yaml"), []byte(strings.ReplaceAll(cm, "%s", "outside-dir")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -103,7 +103,7 @@ func TestKustomizeStaysInTheRepository(t *testing.T) {
 	// kustomization's directory, but not bases.
 	outside := t.TempDir()
 	for name, content := range map[string]string{"kustomization.yaml": kust("secret.yaml"), "secret.yaml": strings.ReplaceAll(cm, "%s", "outside")} {
-		if err := os.WriteFile(filepath.Join(outside, name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(outside, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

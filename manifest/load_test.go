@@ -16,10 +16,10 @@ func writeTree(t *testing.T, files map[string]string) string {
 	dir := t.TempDir()
 	for p, c := range files {
 		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(full), 0o750); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+		if err := os.WriteFile(full, []byte(c), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -178,7 +178,7 @@ func TestGolden(t *testing.T) {
 			got := render(t, tc.format, tc.result(), tc.opts...)
 			path := filepath.Join("testdata", tc.golden+".golden")
 			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
+				if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // G306: -update rewrites a golden file committed to the repository
 					t.Fatal(err)
 				}
 				return
@@ -737,11 +737,11 @@ func TestSARIFCheckout(t *testing.T) {
 		t.Fatalf("the temporary directory %s is inside a git checkout: set TMPDIR elsewhere", tmp)
 	}
 	for _, dir := range []string{"repo/.git", "repo/apps", "worktree/apps", "loose/apps"} {
-		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o750); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "worktree/.git"), []byte("gitdir: ../repo/.git/worktrees/wt\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, "worktree/.git"), []byte("gitdir: ../repo/.git/worktrees/wt\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

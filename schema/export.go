@@ -32,7 +32,7 @@ func WriteJSONSchemas(v kubeversion.Version, dir string, strict bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: exported schemas are for other tools and users to read
 		return 0, err
 	}
 	index := make(map[*node]int, len(b.nodes))
@@ -52,7 +52,7 @@ func WriteJSONSchemas(v kubeversion.Version, dir string, strict bool) (int, erro
 			return count, err
 		}
 		name := kubeconformNames(k)[0] + ".json"
-		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil { //nolint:gosec // G306: as above
 			return count, err
 		}
 		count++

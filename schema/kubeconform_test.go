@@ -31,7 +31,7 @@ func kubeconformFixtures(t testing.TB) string {
 		t.Fatalf("go list -m github.com/yannh/kubeconform: %v", err)
 	}
 	if mod.Dir == "" {
-		out, err := exec.Command("go", "mod", "download", "-json", "github.com/yannh/kubeconform@"+mod.Version).Output()
+		out, err := exec.Command("go", "mod", "download", "-json", "github.com/yannh/kubeconform@"+mod.Version).Output() //nolint:gosec // G204: the go tool downloading the version go.mod pins
 		if err == nil {
 			err = json.Unmarshal(out, &mod)
 		}
@@ -135,7 +135,7 @@ func schemaDirFor(t *testing.T, fixtures string, specs []string) (dirs []string)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(dir, dst), raw, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, dst), raw, 0o600); err != nil { //nolint:gosec // G703: copying kubeconform's fixtures into the test's TempDir
 				t.Fatal(err)
 			}
 		}

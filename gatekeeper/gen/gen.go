@@ -17,13 +17,13 @@ import (
 // Write writes n policies into dir, one file per template and its
 // constraint (NN-<shape>.yaml), and returns the files written.
 func Write(dir string, n int) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: a generated policy bundle, meant to be as readable as a checkout
 		return nil, err
 	}
 	var files []string
 	for i, p := range Policies(n) {
 		f := filepath.Join(dir, fmt.Sprintf("%02d-%s.yaml", i, p.Shape))
-		if err := os.WriteFile(f, []byte(p.Template+"---\n"+p.Constraint), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte(p.Template+"---\n"+p.Constraint), 0o644); err != nil { //nolint:gosec // G306: as above, generated policy files
 			return nil, err
 		}
 		files = append(files, f)

@@ -106,7 +106,7 @@ func eachRepo(templates int, sizes string, f func(policy, repo string, apps, obj
 			fail(err)
 		}
 		f(policy, repo, apps, n)
-		os.RemoveAll(repo)
+		_ = os.RemoveAll(repo) // best effort: a temporary benchmark repository
 	}
 }
 

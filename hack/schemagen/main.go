@@ -51,7 +51,7 @@ func main() {
 	if *only != "" {
 		releases = strings.Split(*only, ",")
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o755); err != nil { //nolint:gosec // G301: generated schemas are committed to the repository
 		fatal(err)
 	}
 	keep := map[string]bool{}
@@ -70,7 +70,7 @@ func main() {
 		}
 		name := minorName(rel) + ".json.gz"
 		keep[name] = true
-		if err := os.WriteFile(filepath.Join(*out, name), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(*out, name), data, 0o644); err != nil { //nolint:gosec // G306: generated schemas are committed to the repository
 			fatal(err)
 		}
 		fmt.Printf("%s: %d kinds, %d nodes, %d bytes\n", name, len(f.Kinds), len(f.Nodes), len(data))
@@ -80,7 +80,9 @@ func main() {
 		for _, p := range old {
 			if !keep[filepath.Base(p)] {
 				fmt.Printf("removing %s\n", p)
-				os.Remove(p)
+				if err := os.Remove(p); err != nil {
+					fatal(err)
+				}
 			}
 		}
 	}

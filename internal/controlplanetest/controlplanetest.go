@@ -29,7 +29,7 @@ func Assets(t testing.TB) string {
 		dir = filepath.Join(filepath.Dir(here), "..", "..", "bin")
 	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil { //nolint:gosec // G703: the test binaries directory the developer names
 			if testing.Short() {
 				t.Skipf("-short: kube-apiserver and etcd are not in %s (make controlplane builds them)", dir)
 			}

@@ -9,7 +9,7 @@ import (
 
 func TestRemoteURLs(t *testing.T) {
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, ".git"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, ".git"), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	config := `[core]
@@ -29,7 +29,7 @@ func TestRemoteURLs(t *testing.T) {
 [remote "dup"]
 	url = git@github.com:example/platform.git
 `
-	if err := os.WriteFile(filepath.Join(root, ".git", "config"), []byte(config), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, ".git", "config"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"git@github.com:example/platform.git", "https://github.com/upstream/platform", "https://github.com/example/mirror"}
@@ -40,13 +40,13 @@ func TestRemoteURLs(t *testing.T) {
 	// A worktree: .git is a file naming the git dir, whose commondir holds the config.
 	wt := t.TempDir()
 	wtGit := filepath.Join(root, ".git", "worktrees", "wt")
-	if err := os.MkdirAll(wtGit, 0o755); err != nil {
+	if err := os.MkdirAll(wtGit, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(wtGit, "commondir"), []byte("../..\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(wtGit, "commondir"), []byte("../..\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(wt, ".git"), []byte("gitdir: "+wtGit+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(wt, ".git"), []byte("gitdir: "+wtGit+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got := RemoteURLs(wt); !reflect.DeepEqual(got, want) {
@@ -57,7 +57,7 @@ func TestRemoteURLs(t *testing.T) {
 	}
 
 	sub := filepath.Join(root, "a", "b")
-	if err := os.MkdirAll(sub, 0o755); err != nil {
+	if err := os.MkdirAll(sub, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	if got := Root(sub); got != root {

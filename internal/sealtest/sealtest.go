@@ -29,7 +29,7 @@ func Kubeseal(t testing.TB) string {
 		_, here, _, _ := runtime.Caller(0)
 		p = filepath.Join(filepath.Dir(here), "..", "..", "bin", "kubeseal")
 	}
-	if _, err := os.Stat(p); err != nil {
+	if _, err := os.Stat(p); err != nil { //nolint:gosec // G703: the kubeseal binary the developer names
 		if os.Getenv("GATEKEEP_CONTROLPLANE") == "required" {
 			t.Fatalf("kubeseal not found at %s: run make test", p)
 		}
@@ -75,7 +75,7 @@ func NewKey(t testing.TB, dir string) Key {
 		t.Fatal(err)
 	}
 	k.CertFile = strings.TrimSuffix(k.KeyFile, ".pem") + ".crt"
-	if err := os.WriteFile(k.CertFile, k.CertPEM, 0o644); err != nil {
+	if err := os.WriteFile(k.CertFile, k.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return k
@@ -84,7 +84,7 @@ func NewKey(t testing.TB, dir string) Key {
 // Run runs kubeseal with stdin and returns its output.
 func Run(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(Kubeseal(t), args...)
+	cmd := exec.Command(Kubeseal(t), args...) //nolint:gosec // G204: the test helper runs kubeseal with the test's arguments
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.Output()
 	if err != nil {
