@@ -54,18 +54,18 @@ func testRepo(t testing.TB) Repo {
 func TestDetectType(t *testing.T) {
 	repo := testRepo(t)
 	odd := t.TempDir()
-	if err := os.WriteFile(filepath.Join(odd, "MyChart.yaml"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(odd, "MyChart.yaml"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	nested := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(nested, "sub"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(nested, "sub"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(nested, "sub", "Chart.yaml"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(nested, "sub", "Chart.yaml"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	upper := t.TempDir()
-	if err := os.WriteFile(filepath.Join(upper, "Kustomization"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(upper, "Kustomization"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
