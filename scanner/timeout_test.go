@@ -2,26 +2,15 @@ package scanner
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatekeep-dev/gatekeep/internal/testserver"
 )
 
 // hangingRegistry accepts requests on loopback and never answers them.
-func hangingRegistry(t *testing.T) string {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-stop:
-		}
-	}))
-	t.Cleanup(func() { close(stop); srv.Close() })
-	return srv.Listener.Addr().String()
-}
+func hangingRegistry(t *testing.T) string { return testserver.Hanging(t) }
 
 // A registry that never answers ends the scan with an error naming the
 // image and the timeout.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
+
+	"github.com/gatekeep-dev/gatekeep/internal/testserver"
 )
 
 // scanEnv is a trivy-db file with real advisories and a loopback registry
@@ -142,15 +142,7 @@ func TestDBUpdate(t *testing.T) {
 // image and the timeout (exit 2).
 func TestScanRegistryTimeout(t *testing.T) {
 	e := newScanEnv(t)
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-stop:
-		}
-	}))
-	t.Cleanup(func() { close(stop); srv.Close() })
-	image := srv.Listener.Addr().String() + "/app/hang:1"
+	image := testserver.Hanging(t) + "/app/hang:1"
 	out, code, msg := run(t, "", "", "scan", "--registry-timeout", "100ms", "--db-path", e.db, image)
 	if code != exitUnusable || !strings.Contains(out, "ERROR: "+image+": ") || !strings.Contains(out, "did not answer within 100ms") {
 		t.Fatalf("exit %d %s\n%s", code, msg, out)
