@@ -1,3 +1,7 @@
+// Builds golangci-lint for make lint, in a module of its own so that its
+// dependencies stay out of gatekeep's go.mod. It holds no Go file: make
+// builds the required package by path, and the require below pins its
+// version (go mod tidy here would drop it).
 module github.com/gatekeep-dev/gatekeep/hack/golangci-lint
 
 go 1.26.8
