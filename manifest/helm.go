@@ -54,29 +54,37 @@ func (l *loader) placeHelm(o *Object, d helmchart.Document) {
 	o.locate = d.Locate
 }
 
-// matchHelmDocument finds the rendered document an object kustomize
-// passed through came from: same kind, and the name it was made from.
-func matchHelmDocument(docs []helmchart.Document, kind, name string) *helmchart.Document {
+// match finds the rendered document an object kustomize passed through
+// came from: same kind, and the name it was made from.
+func (hs helmSet) match(kind, name string) *helmchart.Document {
 	best, bestLen := -1, -1
-	for i, d := range docs {
-		objs, _ := Parse("", d.Data)
-		for _, o := range objs {
-			if o.Kind() != kind {
-				continue
-			}
-			n := o.Name()
-			if n == name {
-				return &docs[i]
-			}
-			if n != "" && len(n) > bestLen && strings.Contains(name, n) {
-				best, bestLen = i, len(n)
-			}
+	for i, r := range hs.refs {
+		if r.Kind != kind {
+			continue
+		}
+		if r.Name == name {
+			return &hs.docs[i]
+		}
+		if r.Name != "" && len(r.Name) > bestLen && strings.Contains(name, r.Name) {
+			best, bestLen = i, len(r.Name)
 		}
 	}
 	if best < 0 {
 		return nil
 	}
-	return &docs[best]
+	return &hs.docs[best]
+}
+
+// newHelmSet keeps a chart's documents with the kind and name of each,
+// read once for every object that is matched against them.
+func newHelmSet(docs []helmchart.Document, render Render) helmSet {
+	hs := helmSet{docs: docs, render: render, refs: make([]Ref, len(docs))}
+	for i, d := range docs {
+		if objs, _ := Parse("", d.Data); len(objs) == 1 {
+			hs.refs[i] = Ref{Kind: objs[0].Kind(), Name: objs[0].Name()}
+		}
+	}
+	return hs
 }
 
 // helmError places a chart's render error: where Helm says, else at the

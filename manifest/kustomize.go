@@ -184,7 +184,7 @@ func (f *buildFS) place(r *resource.Resource, dir, kfile string, sources map[str
 	if origin.Path != "" {
 		file := filepath.Join(dir, origin.Path)
 		if hs, ok := f.helmDocs[file]; ok {
-			if d := matchHelmDocument(hs.docs, obj.Kind(), obj.Name()); d != nil {
+			if d := hs.match(obj.Kind(), obj.Name()); d != nil {
 				l.placeHelm(obj, *d)
 			}
 			obj.Renders = withRender(f.renders, hs.render)
@@ -676,7 +676,7 @@ func (f *buildFS) inflate(path, dir string, data []byte, k map[string]any) {
 		v := filepath.Join(dir, fmt.Sprintf(".gatekeep-helm-%d-%s.yaml", i, name))
 		f.mu.Lock()
 		f.virtual[v] = out.Bytes()
-		f.helmDocs[v] = helmSet{docs: kept, render: helmRender}
+		f.helmDocs[v] = newHelmSet(kept, helmRender)
 		f.mu.Unlock()
 		resources = append(resources, filepath.Base(v))
 	}
@@ -688,6 +688,7 @@ func (f *buildFS) inflate(path, dir string, data []byte, k map[string]any) {
 // helmSet is a chart a build inflated: its documents and its render.
 type helmSet struct {
 	docs   []helmchart.Document
+	refs   []Ref // each document's kind and name
 	render Render
 }
 

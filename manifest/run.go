@@ -116,14 +116,16 @@ func (l *loader) newRun(ctx context.Context, paths []string, units []unit) *run 
 
 func (r *run) run() {
 	var files []string
+	var explicit []bool
 	for _, u := range r.units {
 		if u.kind == piecePlain {
 			files = append(files, u.path)
+			explicit = append(explicit, u.explicit)
 		}
 	}
 	r.plain = r.l.parseFiles(r.ctx, files, nil)
 	for i, p := range r.plain {
-		p.explicit = r.explicit(files[i])
+		p.explicit = explicit[i]
 		if !r.patches[p.unit] || p.explicit {
 			r.collectApps(p.objects)
 		}
@@ -150,15 +152,6 @@ func (r *run) run() {
 		r.collectApps(p.objects)
 		r.follow()
 	}
-}
-
-func (r *run) explicit(path string) bool {
-	for _, u := range r.units {
-		if u.path == path {
-			return u.explicit
-		}
-	}
-	return false
 }
 
 // chartValues are the value files gatekeep.yaml gives a chart met outside
