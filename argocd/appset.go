@@ -475,21 +475,31 @@ func (c *appSet) gitGen(km map[string]any, ptr string) ([]map[string]any, bool) 
 	return res, true
 }
 
+// goPathParams are a directory's .path params of goTemplate (the git
+// generators').
+func goPathParams(dir string) map[string]any {
+	return map[string]any{
+		"path":               dir,
+		"basename":           path.Base(dir),
+		"basenameNormalized": sanitizeName(path.Base(dir)),
+		"segments":           toAnyList(strings.Split(dir, "/")),
+	}
+}
+
+// setPathParams puts .path params under the generator's pathParamPrefix.
+func setPathParams(params map[string]any, prefix string, pp map[string]any) {
+	if prefix != "" {
+		params[prefix] = map[string]any{"path": pp}
+	} else {
+		params["path"] = pp
+	}
+}
+
 // dirParams are the params of one directory of the git directories generator.
 func (c *appSet) dirParams(d, prefix string) map[string]any {
 	params := map[string]any{}
 	if c.goTmpl {
-		pp := map[string]any{
-			"path":               d,
-			"basename":           path.Base(d),
-			"basenameNormalized": sanitizeName(path.Base(d)),
-			"segments":           toAnyList(strings.Split(d, "/")),
-		}
-		if prefix != "" {
-			params[prefix] = map[string]any{"path": pp}
-		} else {
-			params["path"] = pp
-		}
+		setPathParams(params, prefix, goPathParams(d))
 		return params
 	}
 	name := "path"
@@ -534,19 +544,10 @@ func (c *appSet) fileParams(f, prefix string) ([]map[string]any, bool) {
 			for k, v := range obj {
 				params[k] = v
 			}
-			pp := map[string]any{
-				"path":               dir,
-				"basename":           path.Base(dir),
-				"filename":           path.Base(f),
-				"basenameNormalized": sanitizeName(path.Base(dir)),
-				"filenameNormalized": sanitizeName(path.Base(f)),
-				"segments":           toAnyList(strings.Split(dir, "/")),
-			}
-			if prefix != "" {
-				params[prefix] = map[string]any{"path": pp}
-			} else {
-				params["path"] = pp
-			}
+			pp := goPathParams(dir)
+			pp["filename"] = path.Base(f)
+			pp["filenameNormalized"] = sanitizeName(path.Base(f))
+			setPathParams(params, prefix, pp)
 		} else {
 			flatten("", obj, params)
 			name := "path"
