@@ -6,7 +6,6 @@ package helmchart
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -206,7 +205,7 @@ func Render(dir string, opts Options) ([]Document, error) {
 	collectSources(ch, dir, where, srcs, &crds)
 
 	var e engine.Engine
-	files, err := e.RenderWithContext(context.Background(), ch, renderVals)
+	files, err := e.Render(ch, renderVals)
 	if err != nil {
 		return nil, templateError(err, srcs, chartYAML)
 	}
