@@ -59,6 +59,12 @@ type Finding struct {
 // kustomize error or cycle): deny unless gatekeep.yaml lowers it.
 const RenderCheck = "render"
 
+// UnsupportedCheck is the ID of the findings about policy kinds in the
+// bundle that gatekeep does not run (Gatekeeper mutators, admission
+// policies the API server runs, Kyverno policies): one per bundle file, at
+// its file and line, warn unless gatekeep.yaml says otherwise.
+const UnsupportedCheck = "policy-unsupported"
+
 // Mode says where the engine runs, which decides the checks that apply.
 type Mode int
 
@@ -207,7 +213,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 	if gkErr != nil {
 		return nil, gkErr
 	}
-	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true, RenderCheck: true}
+	known := map[string]bool{ReviewAppCheck: true, scanner.CheckID: true, RenderCheck: true, UnsupportedCheck: true}
 	for _, c := range builtin {
 		known[c.ID] = true
 	}

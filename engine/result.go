@@ -26,8 +26,9 @@ type Result struct {
 	// Exceptions counts findings a policy's exception rules suppressed.
 	Exceptions int
 	// Combined are findings that name no single object: about the
-	// documents taken together (conftest's --combine), and about sources
-	// that could not be rendered (RenderCheck).
+	// documents taken together (conftest's --combine), about sources
+	// that could not be rendered (RenderCheck), and about bundle files
+	// holding policy kinds gatekeep does not run (UnsupportedCheck).
 	Combined []Finding
 	// Skipped counts the documents and files left out, by reason.
 	Skipped map[string]int
@@ -179,6 +180,7 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 	}
 	r.Objects = mergeAlike(r.Objects)
 	r.Combined = append(r.Combined, e.renderFindings(set.Problems)...)
+	r.Combined = append(r.Combined, e.BundleFindings()...)
 	return r, e.checkCombined(ctx, set, r)
 }
 
@@ -197,6 +199,24 @@ func (e *Engine) renderFindings(problems []manifest.Problem) []Finding {
 			a = Warn
 		}
 		out = append(out, Finding{Check: RenderCheck, Action: a, Message: p.Message, File: p.File, Line: p.Line, Renders: p.Renders})
+	}
+	return out
+}
+
+// BundleFindings are the findings about the bundle itself, under the
+// policy-unsupported check: one per bundle file holding policy kinds
+// gatekeep does not run, at the file and the line of the first such
+// document, warn unless gatekeep.yaml sets another action (none when it
+// turns the check off or the run leaves it out). Check reports them; the
+// webhook logs them when it loads the bundle.
+func (e *Engine) BundleFindings() []Finding {
+	action, ok := e.action(UnsupportedCheck, Warn)
+	if !ok || !e.selected(UnsupportedCheck) {
+		return nil
+	}
+	var out []Finding
+	for _, u := range e.bundle.Unsupported() {
+		out = append(out, Finding{Check: UnsupportedCheck, Action: action, Message: u.Message(), File: u.File, Line: u.Line})
 	}
 	return out
 }
