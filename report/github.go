@@ -28,7 +28,7 @@ func (github) Write(w io.Writer, r *engine.Result) error {
 		case engine.Warn:
 			cmd = "warning"
 		}
-		writeCommand(&b, cmd, f.File, f.Line, f.Check, f.Object.String()+": "+f.Message)
+		writeCommand(&b, cmd, f.File, f.Line, f.Check, subject(f.Object)+f.Message)
 	}
 	for _, e := range r.Errors {
 		writeCommand(&b, "error", e.File, e.Line, "input error", e.Message)

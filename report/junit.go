@@ -13,8 +13,10 @@ import (
 // junit writes JUnit XML: one testsuite named gatekeep, one testcase per
 // object (name "Kind namespace/name", classname its file), a failure per
 // deny finding (type is the check), warn and dryrun findings in the
-// testcase's system-out, one testcase for the findings of --combine
-// policies, and one testcase with an error per input error.
+// testcase's system-out, one testcase per file for the findings about a
+// file rather than an object (render, policy-unsupported; named after the
+// file), one testcase for the findings of --combine policies, and one
+// testcase with an error per input error.
 type junit struct{}
 
 type junitSuites struct {
@@ -75,9 +77,31 @@ func (junit) Write(w io.Writer, r *engine.Result) error {
 	for _, o := range r.Objects {
 		add(junitCaseOf(o.Object.String(), o.File, o.Findings))
 	}
-	if len(r.Combined) > 0 {
-		// conftest --combine: findings about every document at once.
-		add(junitCaseOf(combinedCase, "", r.Combined))
+	// Findings about no object: those about a file (a source that could
+	// not be rendered, a bundle file holding policies gatekeep does not
+	// run) are a testcase per file; those of conftest --combine, about
+	// every document at once, one more.
+	var combined []engine.Finding
+	byFile := map[string]int{}
+	var files [][]engine.Finding
+	for _, f := range r.Combined {
+		if f.File == "" {
+			combined = append(combined, f)
+			continue
+		}
+		i, ok := byFile[f.File]
+		if !ok {
+			i = len(files)
+			byFile[f.File] = i
+			files = append(files, nil)
+		}
+		files[i] = append(files[i], f)
+	}
+	for _, fs := range files {
+		add(junitCaseOf(fs[0].File, fs[0].File, fs))
+	}
+	if len(combined) > 0 {
+		add(junitCaseOf(combinedCase, "", combined))
 	}
 	for _, e := range r.Errors {
 		name := e.File

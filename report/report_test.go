@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/gitrepo"
 	"github.com/gatekeep-dev/gatekeep/internal/sarif"
@@ -128,6 +129,36 @@ func apiWide() *engine.Result {
 	}
 }
 
+// unsupported is a result of a bundle holding policy kinds gatekeep does
+// not run: a warning per bundle file (the engine's policy-unsupported
+// findings, their messages the bundle's), about no object, beside an
+// object a ConstraintTemplate of the same bundle denied.
+func unsupported() *engine.Result {
+	cm := manifest.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "team-1", Name: "settings"}
+	const cmFile = "apps/settings.yaml"
+	mutators := bundle.Unsupported{File: "policy/mutators.yaml", Line: 4, Kinds: []bundle.UnsupportedKind{
+		{Group: "mutations.gatekeeper.sh", Kind: "AssignMetadata", Count: 1, Family: bundle.GatekeeperMutation},
+		{Group: "mutations.gatekeeper.sh", Kind: "ModifySet", Count: 2, Family: bundle.GatekeeperMutation},
+	}}
+	mixed := bundle.Unsupported{File: "policy/third-party.yaml", Line: 1, Kinds: []bundle.UnsupportedKind{
+		{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy", Count: 1, Family: bundle.ValidatingAdmissionPolicy},
+		{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding", Count: 1, Family: bundle.ValidatingAdmissionPolicy},
+		{Group: "kyverno.io", Kind: "ClusterPolicy", Count: 1, Family: bundle.Kyverno},
+	}}
+	r := &engine.Result{
+		BundleName: "builtin+policy", BundleDigest: "sha256:00", KubernetesVersion: "1.34", Files: 1,
+		Objects: []engine.ObjectResult{
+			{Object: cm, File: cmFile, Line: 1, Findings: []engine.Finding{
+				{Check: "K8sRequiredOwner/configmaps-have-owners", Action: engine.Deny, Message: "the object has no owner label", Object: cm, File: cmFile, Line: 1},
+			}},
+		},
+	}
+	for _, u := range []bundle.Unsupported{mutators, mixed} {
+		r.Combined = append(r.Combined, engine.Finding{Check: engine.UnsupportedCheck, Action: engine.Warn, Message: u.Message(), File: u.File, Line: u.Line})
+	}
+	return r
+}
+
 var goldens = []struct {
 	golden string
 	format string
@@ -157,6 +188,12 @@ var goldens = []struct {
 	{"sarif-unnamed", "sarif", []Option{withSARIFDirs("/srv/repo", "/srv/repo")}, unnamed},
 	{"github-unnamed", "github", nil, unnamed},
 	{"junit-apiwide", "junit", nil, apiWide},
+	{"text-unsupported", "text", nil, unsupported},
+	{"text-quiet-unsupported", "text", []Option{Quiet(true)}, unsupported},
+	{"json-unsupported", "json", nil, unsupported},
+	{"junit-unsupported", "junit", nil, unsupported},
+	{"sarif-unsupported", "sarif", []Option{withSARIFDirs("/srv/repo", "/srv/repo")}, unsupported},
+	{"github-unsupported", "github", nil, unsupported},
 }
 
 func render(t *testing.T, format string, r *engine.Result, opts ...Option) []byte {
@@ -863,5 +900,52 @@ func TestJSONManyFindings(t *testing.T) {
 			}
 		}
 		t.Fatalf("got %d lines, want %d", len(g), len(w))
+	}
+}
+
+// TestFindingsAboutNoObject: findings about a file rather than an object
+// (policy-unsupported, render) name no object in any format, and JUnit
+// gives each file its testcase, apart from the --combine findings.
+func TestFindingsAboutNoObject(t *testing.T) {
+	r := unsupported()
+	r.Combined = append(r.Combined,
+		engine.Finding{Check: engine.RenderCheck, Action: engine.Warn, Message: "chart repository not fetched", File: "policy/mutators.yaml", Line: 9},
+		engine.Finding{Check: "main.warn", Action: engine.Warn, Message: "no NetworkPolicy in namespace team-1"})
+	for _, format := range Names() {
+		out := string(render(t, format, r))
+		if strings.Contains(out, "(unnamed)") {
+			t.Errorf("%s output names an object for findings about none:\n%s", format, out)
+		}
+		if format == "json" {
+			continue // the object is there, empty: the contract's shape
+		}
+		if !strings.Contains(out, "AssignMetadata, ModifySet (2): Gatekeeper mutators are not run by gatekeep") {
+			t.Errorf("%s output lacks the policy-unsupported message:\n%s", format, out)
+		}
+	}
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name      string `xml:"name,attr"`
+				Classname string `xml:"classname,attr"`
+				SystemOut string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(render(t, "junit", r), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range doc.Suites[0].Cases {
+		got = append(got, fmt.Sprintf("%s|%s|%d", c.Name, c.Classname, strings.Count(c.SystemOut, "\n")+1))
+	}
+	want := []string{
+		"ConfigMap team-1/settings|apps/settings.yaml|1",
+		"policy/mutators.yaml|policy/mutators.yaml|2", // the warning and the render finding
+		"policy/third-party.yaml|policy/third-party.yaml|1",
+		"all documents (--combine)||1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("junit testcases (name|classname|findings)\n got %q\nwant %q", got, want)
 	}
 }

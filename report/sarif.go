@@ -78,7 +78,7 @@ func (s *sarifFormat) Write(w io.Writer, r *engine.Result) error {
 			RuleID:    f.Check,
 			RuleIndex: addRule(f.Check, "", sarifLevel(f.Action)),
 			Level:     sarifLevel(f.Action),
-			Message:   sarif.Message{Text: f.Object.String() + ": " + f.Message},
+			Message:   sarif.Message{Text: subject(f.Object) + f.Message},
 			Locations: paths.locations(f.File, f.Line),
 		})
 	}

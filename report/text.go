@@ -129,8 +129,9 @@ func indent(s string) string {
 	return strings.ReplaceAll(s, "\n", "\n      ")
 }
 
-// subject names a finding's object before its message; findings about
-// every document at once (--combine) name none.
+// subject names a finding's object before its message; findings that are
+// about no object (every document at once with --combine, a source that
+// could not be rendered, a bundle file) name none.
 func subject(r manifest.Ref) string {
 	if r.Kind == "" {
 		return ""
