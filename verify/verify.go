@@ -21,6 +21,28 @@ import (
 type Report struct {
 	Summary Summary       `json:"summary"`
 	Results []SuiteResult `json:"results"`
+	// Warnings are what gatekeep check reports about the bundles
+	// themselves (policy-unsupported: a file holding policy kinds
+	// gatekeep does not run). They never fail verify.
+	Warnings []Warning `json:"warnings"`
+}
+
+// Warning is a finding about a bundle, as gatekeep check's JSON report
+// gives it, less the object it is not about.
+type Warning struct {
+	Check   string        `json:"check"`
+	Action  engine.Action `json:"action"`
+	Message string        `json:"message"`
+	File    string        `json:"file"`
+	Line    int           `json:"line"`
+}
+
+// Warn appends findings about a bundle (engine.Engine's BundleFindings) as
+// warnings.
+func (r *Report) Warn(fs ...engine.Finding) {
+	for _, f := range fs {
+		r.Warnings = append(r.Warnings, Warning{Check: f.Check, Action: f.Action, Message: f.Message, File: f.File, Line: f.Line})
+	}
 }
 
 // Summary counts suites and cases, as gator verify's report does.
@@ -104,9 +126,20 @@ func Rego(ctx context.Context, b *bundle.Bundle) ([]SuiteResult, error) {
 	return out, nil
 }
 
-// WriteText lists each suite as ok or FAIL, with each failing case and why.
+// WriteText lists the warnings about the bundles, then each suite as ok or
+// FAIL, with each failing case and why:
+//
+//	warn policy-unsupported policy/assign.yaml:1: Assign: Gatekeeper mutators are not run by gatekeep (…)
+//	ok   main (rego, policy/main_test.rego): 2/2 cases passed
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
+	for _, wn := range r.Warnings {
+		where := wn.File
+		if wn.Line > 0 {
+			where = fmt.Sprintf("%s:%d", wn.File, wn.Line)
+		}
+		fmt.Fprintf(&b, "%s %s %s: %s\n", wn.Action, wn.Check, where, wn.Message)
+	}
 	for _, s := range r.Results {
 		status := "ok  "
 		if !s.Passed {

@@ -25,6 +25,9 @@ func newVerifyCommand() *cobra.Command {
 		Long: `Run the tests of each bundle (a directory or .tar.gz; the built-in bundle when
 none is given): its *_test.rego files as opa test runs them, and its
 Gatekeeper Suite files (test.gatekeeper.sh/v1alpha1) as gator verify does.
+A bundle file holding policy kinds gatekeep does not run (Gatekeeper
+mutators, ValidatingAdmissionPolicy, Kyverno policies) is warned about, as
+gatekeep check does (policy-unsupported); warnings do not fail.
 
 Exit codes: 0 everything passed, 1 a test failed, 2 a bundle is unusable.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,15 +49,23 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 	// the built-in bundle), with the same error and exit code when it does
 	// not: a bundle whose Rego or templates do not compile has failed,
 	// whether or not it has tests.
+	//
+	// What check would warn about the bundle itself (policy kinds gatekeep
+	// does not run) is printed too, and does not fail verify.
+	rep := &verify.Report{Results: []verify.SuiteResult{}, Warnings: []verify.Warning{}}
 	if len(paths) == 0 {
-		if err := verifyCompiles(""); err != nil {
+		fs, err := verifyCompiles("")
+		if err != nil {
 			return err
 		}
+		rep.Warn(fs...)
 	}
 	for _, p := range paths {
-		if err := verifyCompiles(p); err != nil {
+		fs, err := verifyCompiles(p)
+		if err != nil {
 			return err
 		}
+		rep.Warn(fs...)
 	}
 	var bundles []*bundle.Bundle
 	if len(paths) == 0 {
@@ -71,7 +82,6 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 		}
 		bundles = append(bundles, b)
 	}
-	rep := &verify.Report{Results: []verify.SuiteResult{}}
 	for _, b := range bundles {
 		suites, err := verify.Bundle(ctx, b)
 		if err != nil {
@@ -105,22 +115,27 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 // constraints are there to be found invalid. Its constraints are left to
 // the Suites, which judge each with its template; its Rego and its
 // templates must compile.
-func verifyCompiles(p string) error {
+//
+// It returns the findings check gives about the bundle itself.
+func verifyCompiles(p string) ([]engine.Finding, error) {
 	var paths []string
 	if p != "" {
 		paths = append(paths, p)
 	}
 	b, err := bundle.LoadOverBuiltin(paths...)
 	if err != nil {
-		return usageError("%v", err)
+		return nil, usageError("%v", err)
 	}
 	if slices.ContainsFunc(b.Objects, isSuite) {
 		withoutConstraints := *b
 		withoutConstraints.Objects = slices.DeleteFunc(slices.Clone(b.Objects), func(o *manifest.Object) bool { return gatekeeper.IsConstraint(o.Data) })
 		b = &withoutConstraints
 	}
-	_, err = engineFor(b, "", engine.WithMode(engine.CI))
-	return err
+	eng, err := engineFor(b, "", engine.WithMode(engine.CI))
+	if err != nil {
+		return nil, err
+	}
+	return eng.BundleFindings(), nil
 }
 
 func isSuite(o *manifest.Object) bool {
