@@ -324,6 +324,11 @@ func (s *Server) load() error {
 	s.loadedOnce.Do(func() { close(s.loaded) })
 	s.metrics.bundleInForce(eng.Bundle().Name, eng.Bundle().Digest)
 	s.opts.Log.Info("policy bundle in force", "name", eng.Bundle().Name, "digest", eng.Bundle().Digest)
+	// What gatekeep check warns about the bundle itself (a file holding
+	// policy kinds gatekeep does not run) is said once per load.
+	for _, f := range eng.BundleFindings() {
+		s.opts.Log.Info("policy bundle warning", "check", f.Check, "action", string(f.Action), "file", f.File, "line", f.Line, "message", f.Message)
+	}
 	return nil
 }
 
