@@ -38,7 +38,7 @@ func unsupportedBundle(t *testing.T, config string) *bundle.Bundle {
 		if e.Name() == bundle.ConfigFile {
 			data = []byte(config)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "policy", e.Name()), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "policy", e.Name()), data, 0o600); err != nil { //nolint:gosec // G703: copying the test's own fixture bundle into its TempDir
 			t.Fatal(err)
 		}
 	}

@@ -35,7 +35,7 @@ func copyBundle(t *testing.T, src, config string) string {
 		if e.Name() == bundle.ConfigFile {
 			data = []byte(config)
 		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil { //nolint:gosec // G703: copying the test's own fixture bundle into its TempDir
 			t.Fatal(err)
 		}
 	}
