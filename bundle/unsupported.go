@@ -44,11 +44,11 @@ type UnsupportedFamily struct {
 // The families of policy kinds gatekeep does not run.
 var (
 	GatekeeperMutation = UnsupportedFamily{Name: "gatekeeper-mutation",
-		Why: "Gatekeeper mutators are not run by gatekeep (neither gatekeep mutate nor its mutating webhook applies them): run them with Gatekeeper's own mutation webhook, or take them out of the bundle"}
+		Why: "Gatekeeper mutators are not run by gatekeep (neither gatekeep mutate nor its webhook applies them): run them with Gatekeeper's mutation webhook, or take them out of the bundle"}
 	ValidatingAdmissionPolicy = UnsupportedFamily{Name: "validating-admission-policy",
-		Why: "ValidatingAdmissionPolicy is not evaluated by gatekeep (the API server enforces it once it is applied to the cluster): apply it as a cluster manifest, or write the rule as a ConstraintTemplate (CEL with K8sNativeValidation, or Rego) for gatekeep to check in CI and at admission"}
+		Why: "ValidatingAdmissionPolicy is not evaluated by gatekeep (the API server enforces it once it is in the cluster): apply it as a manifest, or write the rule as a ConstraintTemplate (CEL or Rego) for gatekeep to run"}
 	MutatingAdmissionPolicy = UnsupportedFamily{Name: "mutating-admission-policy",
-		Why: "MutatingAdmissionPolicy is not run by gatekeep (the API server applies it once it is applied to the cluster): apply it as a cluster manifest, not in the bundle"}
+		Why: "MutatingAdmissionPolicy is not run by gatekeep (the API server runs it once it is in the cluster): apply it as a manifest, not in the bundle"}
 	Kyverno = UnsupportedFamily{Name: "kyverno",
 		Why: "Kyverno policies are not evaluated by gatekeep: run them with Kyverno, or rewrite them as Rego or Gatekeeper ConstraintTemplates"}
 )
