@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,16 @@ metadata: {name: data, namespace: shop%s}
 spec: {resources: {requests: {storage: %s}}}
 `, extra, size))}
 	}
+	pod := func(ns string, policies ...string) Request {
+		var cs []string
+		for i, p := range policies {
+			cs = append(cs, fmt.Sprintf("{name: c%d, image: nginx, imagePullPolicy: %s}", i, p))
+		}
+		return Request{
+			Object:    obj(t, fmt.Sprintf("{apiVersion: v1, kind: Pod, metadata: {name: p, namespace: %s}, spec: {containers: [%s]}}", ns, strings.Join(cs, ", "))),
+			Namespace: obj(t, fmt.Sprintf("{apiVersion: v1, kind: Namespace, metadata: {name: %s}}", ns)),
+		}
+	}
 	cases := []struct {
 		name string
 		req  Request
@@ -28,6 +39,12 @@ spec: {resources: {requests: {storage: %s}}}
 		{"quantities compare by value", pvc("51200Mi", ""), nil},
 		{"matchConditions exempt", pvc("1Ti", `, annotations: {"acme.example.com/size-exempt": "yes"}`), nil},
 		{"no request at all", Request{Object: obj(t, `{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data, namespace: shop}, spec: {}}`)}, nil},
+		// Written as the library's CEL templates are (has() on
+		// variables.params, lowerAscii()), which a CEL environment of
+		// one's own may not declare.
+		{"pull policies compared without case", pod("pull", "Always", "ifnotpresent"), nil},
+		{"pull policy not allowed", pod("pull", "Never", "Always"), []string{"AcmePullPolicy/pull-always-or-ifnotpresent deny: containers with a pull policy not allowed: c0"}},
+		{"no parameters: the template's default", pod("pull-default", "IfNotPresent", "ALWAYS"), []string{"AcmePullPolicy/pull-default deny: containers with a pull policy not allowed: c0"}},
 		{"DELETE: object is null, anyObject is the old object", Request{OldObject: pvc("200Gi", "").Object, Operation: "DELETE"},
 			[]string{"AcmePVCSize/claims-up-to-50gi warn: claim data requests 200Gi, more than 50Gi"}},
 	}

@@ -10,9 +10,11 @@
 //
 // The frameworks client does the template and constraint bookkeeping
 // (CRD schemas, parameter validation and defaults, matchers, enforcement
-// points); the target handler (admission.k8s.gatekeeper.sh), the two
-// engines and, with the optimizations on, the review fan-out (see
-// reviewer) are ours. The Rego engine compiles each template once and
+// points); K8sNativeValidation (CEL) code runs in Gatekeeper's own driver
+// (pkg/drivers/k8scel of Gatekeeper v3, see celDriver). The target handler
+// (admission.k8s.gatekeeper.sh), the Rego engine and, with the
+// optimizations on, the review fan-out (see reviewer) are ours. The Rego
+// engine compiles each template once and
 // prepares its query, judges all the constraints a review matches in one
 // evaluation (see combinedProgram), passes the inventory to referential
 // templates as a value, and turns inventory scans that look for a matching

@@ -1,6 +1,7 @@
 package gatekeeper
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -255,7 +256,11 @@ type review struct {
 	doc map[string]any
 	// objectValue, if set, is the Rego value of doc's object.
 	objectValue ast.Value
-	ar          admissionv1.AdmissionRequest
+	// ar is the review as an AdmissionRequest: its operation from the
+	// start, the rest on first use (see GetAdmissionRequest).
+	ar     admissionv1.AdmissionRequest
+	arOnce sync.Once
+	arErr  error
 
 	// kinds are the group and kind of object and oldObject, read once
 	// for every matcher.
@@ -279,9 +284,54 @@ func groupKindOf(obj map[string]any) groupKind {
 	return groupKind{group: group, kind: str(obj["kind"]), set: true}
 }
 
-// GetAdmissionRequest lets the frameworks client select templates by
-// operation at the webhook enforcement point.
-func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest { return &rv.ar }
+// GetAdmissionRequest is the review as Gatekeeper's target gives it to the
+// drivers: the frameworks client reads its operation (to select templates
+// at the webhook), the K8sNativeValidation driver all of it. It is made
+// from input.review once, when first asked for.
+func (rv *review) GetAdmissionRequest() *admissionv1.AdmissionRequest {
+	rv.arOnce.Do(func() { rv.arErr = rv.fillAdmissionRequest() })
+	return &rv.ar
+}
+
+// admissionRequestErr is why GetAdmissionRequest's request is incomplete.
+func (rv *review) admissionRequestErr() error {
+	rv.GetAdmissionRequest()
+	return rv.arErr
+}
+
+// fillAdmissionRequest decodes input.review into rv.ar: the small fields
+// through JSON, the objects as their raw JSON (which the CEL driver
+// decodes).
+func (rv *review) fillAdmissionRequest() error {
+	small := make(map[string]any, len(rv.doc))
+	for k, v := range rv.doc {
+		if k != "object" && k != "oldObject" {
+			small[k] = v
+		}
+	}
+	b, err := json.Marshal(small)
+	if err == nil {
+		var ar admissionv1.AdmissionRequest
+		if err = json.Unmarshal(b, &ar); err == nil {
+			ar.Operation = rv.ar.Operation
+			rv.ar = ar
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("review as an AdmissionRequest: %w", err)
+	}
+	for _, x := range []struct {
+		key string
+		raw *[]byte
+	}{{"object", &rv.ar.Object.Raw}, {"oldObject", &rv.ar.OldObject.Raw}} {
+		if o, ok := rv.doc[x.key].(map[string]any); ok && o != nil {
+			if *x.raw, err = json.Marshal(o); err != nil {
+				return fmt.Errorf("review's %s as JSON: %w", x.key, err)
+			}
+		}
+	}
+	return nil
+}
 
 // term is input.review as a Rego value, built once however many templates
 // judge the review.
