@@ -4,7 +4,7 @@
 // child process of this program, with the given bundles and an inventory
 // of N Ingresses, so that its memory is its own.
 //
-//	go run ./hack/webhookbench [-bundle DIR]... [-ingresses 10000] [-rate 1000] [-duration 10s]
+//	go run ./hack/webhookbench [-bundle DIR]... [-templates N] [-library DIR] [-ingresses 10000] [-rate 1000] [-duration 10s]
 package main
 
 import (
@@ -44,6 +44,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
+	"github.com/gatekeep-dev/gatekeep/internal/gklibrary"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
 
@@ -61,6 +62,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each run")
 	workers := flag.Int("workers", 32, "concurrent client connections")
 	templates := flag.Int("templates", 0, "also load a generated bundle of this many Gatekeeper ConstraintTemplates, one constraint each")
+	library := flag.String("library", "", "also load a gatekeeper-library checkout (its root or library/) as a bundle: each directory's template.yaml and first sample constraint")
 	cert := flag.String("cert", "", "serving certificate (internal)")
 	key := flag.String("key", "", "serving key (internal)")
 	metricsAddr := flag.String("metrics", "", "server's /metrics address (internal)")
@@ -83,6 +85,21 @@ func main() {
 			fmt.Fprintln(os.Stderr, "webhookbench:", err)
 			os.Exit(1)
 		}
+		bundles = append(bundles, dir)
+	}
+	if *library != "" {
+		dir, err := os.MkdirTemp("", "webhookbench-library-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "webhookbench:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		s, err := gklibrary.WriteBundle(*library, dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "webhookbench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("gatekeeper-library %s: %s\n", *library, s)
 		bundles = append(bundles, dir)
 	}
 	if err := runClient(bundles, *ingresses, *rate, *duration, *workers); err != nil {
