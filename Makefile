@@ -79,13 +79,21 @@ test: vet controlplane $(BIN)/kubeseal
 schemas:
 	$(GO) run ./hack/schemagen -out schema/data
 
+# A gatekeeper-library checkout (its root or library/), e.g.
+# make bench GATEKEEPER_LIBRARY=../gatekeeper-library: the Gatekeeper
+# comparison with gator and the scaling run use its templates (each with its
+# first sample constraint) instead of generated ones, and the webhook is
+# measured with it too.
+GATEKEEPER_LIBRARY ?=
+
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.
 bench: build $(BIN)/kubeconform $(BIN)/gator
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator
+	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator $(if $(GATEKEEPER_LIBRARY),-library $(GATEKEEPER_LIBRARY))
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
 	$(GO) run ./hack/webhookbench -templates 50 -ingresses 10000 -rate 1000 -duration 10s
+	$(if $(GATEKEEPER_LIBRARY),$(GO) run ./hack/webhookbench -library $(GATEKEEPER_LIBRARY) -ingresses 10000 -rate 1000 -duration 10s)
 
 # gator, the peer of the Gatekeeper engine, from the module proxy.
 $(BIN)/gator:
