@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
@@ -36,30 +37,85 @@ const RegoEngine = "Rego"
 //     compiler's message); AddTemplate compiles the code first, the same
 //     way, and refuses the template with each error's field and line.
 //   - the review's Namespace, which the driver reads as namespaceObject.
+//
+// A lazy driver gives a template to Gatekeeper's driver only when a
+// constraint of it is first queried: building its evaluator costs more
+// than a CI run's reviews with it, and most of a library's templates
+// match no object of a given repository.
 type celDriver struct {
 	*k8scel.Driver
+	lazy bool
+
+	mu      sync.Mutex
+	pending map[string]*pendingTemplate // by template name
+}
+
+type pendingTemplate struct {
+	once sync.Once
+	ct   *templates.ConstraintTemplate
+	err  error
 }
 
 var _ drivers.Driver = (*celDriver)(nil)
 
-func newCELDriver() (*celDriver, error) {
+func newCELDriver(lazy bool) (*celDriver, error) {
 	d, err := k8scel.New()
 	if err != nil {
 		return nil, fmt.Errorf("K8sNativeValidation driver: %w", err)
 	}
-	return &celDriver{Driver: d}, nil
+	return &celDriver{Driver: d, lazy: lazy, pending: map[string]*pendingTemplate{}}, nil
 }
 
-// AddTemplate checks the template's CEL code, then gives it to the driver.
+// AddTemplate checks the template's CEL code, then gives it to the driver
+// (a lazy one, when first queried).
 func (d *celDriver) AddTemplate(ctx context.Context, ct *templates.ConstraintTemplate) error {
 	if err := checkCEL(ct); err != nil {
 		return err
 	}
+	if d.lazy {
+		d.mu.Lock()
+		d.pending[ct.GetName()] = &pendingTemplate{ct: ct}
+		d.mu.Unlock()
+		return nil
+	}
 	return d.Driver.AddTemplate(ctx, ct)
+}
+
+// RemoveTemplate forgets a template, added or pending.
+func (d *celDriver) RemoveTemplate(ctx context.Context, ct *templates.ConstraintTemplate) error {
+	d.mu.Lock()
+	delete(d.pending, ct.GetName())
+	d.mu.Unlock()
+	return d.Driver.RemoveTemplate(ctx, ct)
+}
+
+// ready gives the driver the pending templates of constraints.
+func (d *celDriver) ready(ctx context.Context, constraints []*unstructured.Unstructured) error {
+	for _, c := range constraints {
+		// Gatekeeper's driver finds a constraint's template by the
+		// lowercased kind, which is the template's name.
+		name := strings.ToLower(c.GetKind())
+		d.mu.Lock()
+		p := d.pending[name]
+		d.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		p.once.Do(func() { p.err = d.Driver.AddTemplate(ctx, p.ct) })
+		if p.err != nil {
+			return fmt.Errorf("ConstraintTemplate %s: %w", name, p.err)
+		}
+	}
+	return nil
 }
 
 // Query evaluates the matched constraints' CEL code against a review.
 func (d *celDriver) Query(ctx context.Context, target string, constraints []*unstructured.Unstructured, rev any, opts ...reviews.ReviewOpt) (*drivers.QueryResponse, error) {
+	if d.lazy {
+		if err := d.ready(ctx, constraints); err != nil {
+			return nil, err
+		}
+	}
 	if rv, ok := rev.(*review); ok {
 		if err := rv.admissionRequestErr(); err != nil {
 			return nil, err

@@ -201,11 +201,15 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 		specs = planJoins(mods, 0)
 		viaInput = inventoryViaInput(mods)
 	}
-	q, err := d.prepareQuery(ctx, mods)
+	compiler, err := d.compileModules(mods)
 	if err != nil {
 		return nil, err
 	}
-	joins, err := d.prepareJoins(ctx, specs)
+	q, err := d.prepareCompiled(ctx, compiler)
+	if err != nil {
+		return nil, err
+	}
+	joins, err := d.prepareJoins(ctx, specs, compiler)
 	if err != nil {
 		return nil, fmt.Errorf("preparing an inventory index: %w", err)
 	}
@@ -237,6 +241,15 @@ func copyModules(mods []*ast.Module) []*ast.Module {
 
 // prepareQuery compiles a template's modules and prepares its query.
 func (d *regoDriver) prepareQuery(ctx context.Context, mods []*ast.Module) (*rego.PreparedEvalQuery, error) {
+	compiler, err := d.compileModules(mods)
+	if err != nil {
+		return nil, err
+	}
+	return d.prepareCompiled(ctx, compiler)
+}
+
+// compileModules compiles a template's modules.
+func (d *regoDriver) compileModules(mods []*ast.Module) (*ast.Compiler, error) {
 	compiler := ast.NewCompiler().WithCapabilities(d.caps).WithEnablePrintStatements(false)
 	modules := make(map[string]*ast.Module, len(mods))
 	for i, m := range mods {
@@ -246,6 +259,11 @@ func (d *regoDriver) prepareQuery(ctx context.Context, mods []*ast.Module) (*reg
 	if compiler.Failed() {
 		return nil, astErrors(compiler.Errors, "")
 	}
+	return compiler, nil
+}
+
+// prepareCompiled prepares a compiled template's query.
+func (d *regoDriver) prepareCompiled(ctx context.Context, compiler *ast.Compiler) (*rego.PreparedEvalQuery, error) {
 	q, err := rego.New(
 		rego.Compiler(compiler),
 		rego.Store(d.store),

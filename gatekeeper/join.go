@@ -3,6 +3,7 @@ package gatekeeper
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -35,10 +36,22 @@ import (
 //
 // The rewrite applies only where it cannot change the result: the scan is
 // "x := data.inventory..." with path variables bound there, followed only by
-// filters that use nothing but the scan's variables, builtins that always
-// give the same result and constants, then "A == B" where A uses only the
-// scan's variables and B only what was known before the scan. Anything else
-// is left as written.
+// filters that use nothing but the scan's variables, constants, builtins
+// that always give the same result and the module's pure functions (see
+// pureFunctions), then "A == B" where A uses only the scan's variables and
+// B only what was known before the scan. Negated filters that read more
+// (such as "not identical(other, input.review)") bind nothing, so they are
+// moved after the lookup. A key computed by a function of the inventory
+// object, as in
+//
+//	input_selector := flatten_selector(input.review.object)
+//	other := data.inventory.namespace[namespace][_]["Service"][name]
+//	not identical(other, input.review)
+//	other_selector := flatten_selector(other)
+//	input_selector == other_selector
+//
+// is then computed once per inventory object and version, and the scan
+// becomes a hash join. Anything else is left as written.
 type joinPlan struct {
 	key   *ast.Term // where in the input the index goes
 	query rego.PreparedEvalQuery
@@ -59,13 +72,14 @@ const (
 func planJoins(mods []*ast.Module, first int) []*joinPlanSpec {
 	var plans []*joinPlanSpec
 	for _, m := range mods {
-		names := moduleNames(m)
+		sc := &joinScope{names: moduleNames(m)}
+		sc.pure = pureFunctions(m, sc.names)
 		for _, r := range m.Rules {
 			if r.Else != nil || hasDeclarations(r.Body) {
 				continue
 			}
 			for k := 0; k < len(r.Body); k++ {
-				spec := tryJoin(r, k, names, first+len(plans))
+				spec := tryJoin(r, k, sc, first+len(plans))
 				if spec == nil {
 					continue
 				}
@@ -81,6 +95,164 @@ func planJoins(mods []*ast.Module, first int) []*joinPlanSpec {
 type joinPlanSpec struct {
 	key   string
 	query ast.Body
+}
+
+// joinScope is what the planner knows of a module: the names its rules and
+// imports take, and its pure functions, by name, with their full
+// references (for the index query, which runs outside the module).
+type joinScope struct {
+	names map[ast.Var]bool
+	pure  map[ast.Var]ast.Ref
+}
+
+// pureFunctions finds the module's functions whose result depends only on
+// their arguments: no input, no data, no other rule of the module than
+// pure functions, no "with", only deterministic builtins. Evaluated
+// anywhere with the same arguments, they give the same result.
+func pureFunctions(m *ast.Module, names map[ast.Var]bool) map[ast.Var]ast.Ref {
+	funcs := map[ast.Var][]*ast.Rule{}
+	values := map[ast.Var]bool{}
+	for _, r := range m.Rules {
+		ref := r.Head.Ref()
+		name, ok := ref[0].Value.(ast.Var)
+		if !ok {
+			continue
+		}
+		if len(ref) == 1 && len(r.Head.Args) > 0 {
+			funcs[name] = append(funcs[name], r)
+		} else {
+			values[name] = true
+		}
+	}
+	pure := map[ast.Var]ast.Ref{}
+	for name := range funcs {
+		if !values[name] {
+			pure[name] = m.Package.Path.Append(ast.StringTerm(string(name)))
+		}
+	}
+	// Every candidate is taken pure until one of its rules is not; that
+	// may make its callers impure too.
+	for changed := true; changed; {
+		changed = false
+		for name := range pure {
+			for _, r := range funcs[name] {
+				if !rulePure(r, names, pure) {
+					delete(pure, name)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	return pure
+}
+
+// rulePure: a function rule (and its else chain) reads only its
+// arguments and local variables (see pureFunctions).
+func rulePure(r *ast.Rule, names map[ast.Var]bool, pure map[ast.Var]ast.Ref) bool {
+	ok := true
+	callable := func(op *ast.Term) bool {
+		if deterministicBuiltin(op) {
+			return true
+		}
+		ref, isRef := op.Value.(ast.Ref)
+		if !isRef || len(ref) != 1 {
+			return false
+		}
+		v, isVar := ref[0].Value.(ast.Var)
+		_, isPure := pure[v]
+		return isVar && isPure
+	}
+	visit := func(x any) {
+		ast.WalkExprs(x, func(e *ast.Expr) bool {
+			if len(e.With) > 0 {
+				ok = false
+			}
+			if terms, isCall := e.Terms.([]*ast.Term); isCall && len(terms) > 0 && !callable(terms[0]) {
+				ok = false
+			}
+			return !ok
+		})
+		ast.WalkTerms(x, func(t *ast.Term) bool {
+			switch v := t.Value.(type) {
+			case ast.Var:
+				if names[v] {
+					ok = false // input, data, a rule or an import
+				}
+			case ast.Call:
+				if !callable(v[0]) {
+					ok = false
+				}
+			case ast.Ref:
+				head, isVar := v[0].Value.(ast.Var)
+				if !isVar {
+					break
+				}
+				if _, isPure := pure[head]; isPure && len(v) == 1 {
+					return true // a call's operator
+				}
+				if names[head] {
+					ok = false // input, data, a rule or an import
+				}
+			}
+			return !ok
+		})
+	}
+	for ; r != nil && ok; r = r.Else {
+		for _, a := range r.Head.Args {
+			visit(a)
+		}
+		if r.Head.Key != nil {
+			visit(r.Head.Key)
+		}
+		if r.Head.Value != nil {
+			visit(r.Head.Value)
+		}
+		visit(r.Body)
+	}
+	return ok
+}
+
+// callable: op is a deterministic builtin or one of the pure functions.
+func (sc *joinScope) callable(op *ast.Term) bool {
+	if deterministicBuiltin(op) {
+		return true
+	}
+	_, ok := sc.pureRef(op)
+	return ok
+}
+
+// pureRef is the full reference of a call's operator naming a pure
+// function of the module.
+func (sc *joinScope) pureRef(op *ast.Term) (ast.Ref, bool) {
+	ref, ok := op.Value.(ast.Ref)
+	if !ok || len(ref) != 1 {
+		return nil, false
+	}
+	v, ok := ref[0].Value.(ast.Var)
+	if !ok {
+		return nil, false
+	}
+	full, ok := sc.pure[v]
+	return full, ok
+}
+
+// qualify makes the calls of pure functions in e name them in full, for
+// the index query (which is not in the module).
+func (sc *joinScope) qualify(e *ast.Expr) {
+	if terms, ok := e.Terms.([]*ast.Term); ok && len(terms) > 0 {
+		if full, ok := sc.pureRef(terms[0]); ok {
+			terms[0] = ast.RefTerm(full.Copy()...)
+		}
+	}
+	ast.WalkTerms(e, func(t *ast.Term) bool {
+		if c, ok := t.Value.(ast.Call); ok {
+			if full, ok := sc.pureRef(c[0]); ok {
+				c[0] = ast.RefTerm(full.Copy()...)
+			}
+		}
+		return false
+	})
 }
 
 func moduleNames(m *ast.Module) map[ast.Var]bool {
@@ -119,7 +291,7 @@ func isWildcard(v ast.Var) bool { return v.IsWildcard() || v == "_" }
 // termVars lists the variables of a term, reference heads included; ok is
 // false if the term holds something the rewrite does not reason about
 // (comprehensions, calls of functions that are not deterministic builtins).
-func termVars(t *ast.Term) (vars ast.VarSet, ok bool) {
+func (sc *joinScope) termVars(t *ast.Term) (vars ast.VarSet, ok bool) {
 	vars = ast.NewVarSet()
 	ok = true
 	ast.WalkTerms(t, func(x *ast.Term) bool {
@@ -135,12 +307,12 @@ func termVars(t *ast.Term) (vars ast.VarSet, ok bool) {
 			ok = false
 			return true
 		case ast.Call:
-			if !deterministicBuiltin(v[0]) {
+			if !sc.callable(v[0]) {
 				ok = false
 				return true
 			}
 			for _, a := range v[1:] {
-				av, aok := termVars(a)
+				av, aok := sc.termVars(a)
 				if !aok {
 					ok = false
 					return true
@@ -163,20 +335,20 @@ func deterministicBuiltin(op *ast.Term) bool {
 	return ok && !b.Nondeterministic
 }
 
-func exprVars(e *ast.Expr) (ast.VarSet, bool) {
+func (sc *joinScope) exprVars(e *ast.Expr) (ast.VarSet, bool) {
 	vars := ast.NewVarSet()
 	terms, ok := e.Terms.([]*ast.Term)
 	if !ok {
 		if t, isTerm := e.Terms.(*ast.Term); isTerm {
-			return termVars(t)
+			return sc.termVars(t)
 		}
 		return nil, false
 	}
-	if len(terms) == 0 || !deterministicBuiltin(terms[0]) {
+	if len(terms) == 0 || !sc.callable(terms[0]) {
 		return nil, false
 	}
 	for _, t := range terms[1:] {
-		v, ok := termVars(t)
+		v, ok := sc.termVars(t)
 		if !ok {
 			return nil, false
 		}
@@ -187,7 +359,8 @@ func exprVars(e *ast.Expr) (ast.VarSet, bool) {
 
 // tryJoin looks for a join whose scan is body expression k of r, and
 // rewrites r if it finds one.
-func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
+func tryJoin(r *ast.Rule, k int, sc *joinScope, n int) *joinPlanSpec {
+	names := sc.names
 	body := r.Body
 	scan := body[k]
 	if scan.Negated || len(scan.With) > 0 || (!scan.IsAssignment() && !scan.IsEquality()) {
@@ -202,7 +375,7 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 	// variables of the expressions before it.
 	outer := ast.NewVarSet()
 	for _, a := range r.Head.Args {
-		v, ok := termVars(a)
+		v, ok := sc.termVars(a)
 		if !ok {
 			return nil
 		}
@@ -235,6 +408,7 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 	// Filters, then the comparison.
 	m := -1
 	var a, b *ast.Term
+	var deferred []*ast.Expr // negated filters moved after the lookup
 	for j := k + 1; j < len(body) && m < 0; j++ {
 		e := body[j]
 		if len(e.With) > 0 {
@@ -243,7 +417,7 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 		if !e.Negated && isEqualCall(e) {
 			l, rt := e.Operand(0), e.Operand(1)
 			for _, pair := range [2][2]*ast.Term{{l, rt}, {rt, l}} {
-				if onlyVars(pair[0], region, names) && knownBefore(pair[1], outer, region) {
+				if sc.onlyVars(pair[0], region) && sc.knownBefore(pair[1], outer, region) {
 					m, a, b = j, pair[0], pair[1]
 					break
 				}
@@ -252,21 +426,12 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 				break
 			}
 		}
-		vars, ok := exprVars(e)
+		vars, ok := sc.filterVars(e, outer, region)
 		if !ok {
-			return nil
-		}
-		for v := range vars {
-			switch {
-			case names[v] && !isInventoryRoot(e, v):
-				return nil
-			case outer.Contains(v):
-				return nil
-			case !region.Contains(v) && e.Negated:
-				return nil
+			if e.Negated {
+				deferred = append(deferred, e)
+				continue
 			}
-		}
-		if !refsOK(e) {
 			return nil
 		}
 		if !e.Negated {
@@ -283,6 +448,9 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 
 	// The scan's variables the rest of the rule needs.
 	later := ast.NewVarSet()
+	for _, e := range deferred {
+		later.Update(e.Vars(ast.VarVisitorParams{}))
+	}
 	for _, e := range body[m+1:] {
 		later.Update(e.Vars(ast.VarVisitorParams{}))
 	}
@@ -301,14 +469,21 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 	loc := scan.Location
 	query := make(ast.Body, 0, m-k+2)
 	for _, e := range body[k:m] {
-		query = append(query, e.Copy())
+		if slices.Contains(deferred, e) {
+			continue
+		}
+		c := e.Copy()
+		sc.qualify(c)
+		query = append(query, c)
 	}
 	tuple := make([]*ast.Term, len(keep))
 	for i, v := range keep {
 		tuple[i] = ast.VarTerm(string(v))
 	}
+	key0 := &ast.Expr{Terms: a.Copy()}
+	sc.qualify(key0)
 	query = append(query,
-		ast.Equality.Expr(ast.NewTerm(joinKeyVar), a.Copy()),
+		ast.Equality.Expr(ast.NewTerm(joinKeyVar), key0.Terms.(*ast.Term)),
 		ast.Equality.Expr(ast.NewTerm(joinTupleVar), ast.ArrayTerm(tuple...)),
 	)
 	for i := range query {
@@ -323,9 +498,10 @@ func tryJoin(r *ast.Rule, k int, names map[ast.Var]bool, n int) *joinPlanSpec {
 	for i, v := range keep {
 		repl = append(repl, ast.Equality.Expr(ast.VarTerm(string(v)), ast.RefTerm(tv, ast.InternedTerm(i))).SetLocation(loc))
 	}
-	nb := make(ast.Body, 0, len(body)-(m-k+1)+len(repl))
+	nb := make(ast.Body, 0, len(body)-(m-k+1)+len(repl)+len(deferred))
 	nb = append(nb, body[:k]...)
 	nb = append(nb, repl...)
+	nb = append(nb, deferred...)
 	nb = append(nb, body[m+1:]...)
 	for i := range nb {
 		nb[i].Index = i
@@ -339,15 +515,40 @@ func isEqualCall(e *ast.Expr) bool {
 	return len(op) == 1 && op[0].Value.Compare(ast.Var(ast.Equal.Name)) == 0 && len(e.Operands()) == 2
 }
 
+// filterVars are the variables of a filter that the index query can
+// evaluate: one reading only the scan's variables, data.inventory,
+// constants, deterministic builtins and pure functions. ok is false for
+// any other.
+func (sc *joinScope) filterVars(e *ast.Expr, outer, region ast.VarSet) (ast.VarSet, bool) {
+	vars, ok := sc.exprVars(e)
+	if !ok {
+		return nil, false
+	}
+	for v := range vars {
+		switch {
+		case sc.names[v] && !isInventoryRoot(e, v):
+			return nil, false
+		case outer.Contains(v):
+			return nil, false
+		case !region.Contains(v) && e.Negated:
+			return nil, false
+		}
+	}
+	if !refsOK(e, sc) {
+		return nil, false
+	}
+	return vars, true
+}
+
 // onlyVars: t uses only the scan's variables (and wildcards, constants,
-// deterministic builtins).
-func onlyVars(t *ast.Term, region ast.VarSet, names map[ast.Var]bool) bool {
-	vars, ok := termVars(t)
+// deterministic builtins, pure functions).
+func (sc *joinScope) onlyVars(t *ast.Term, region ast.VarSet) bool {
+	vars, ok := sc.termVars(t)
 	if !ok || len(vars) == 0 {
 		return false
 	}
 	for v := range vars {
-		if !region.Contains(v) || names[v] && !region.Contains(v) {
+		if !region.Contains(v) {
 			return false
 		}
 	}
@@ -355,8 +556,8 @@ func onlyVars(t *ast.Term, region ast.VarSet, names map[ast.Var]bool) bool {
 }
 
 // knownBefore: t uses nothing the scan binds.
-func knownBefore(t *ast.Term, outer, region ast.VarSet) bool {
-	vars, ok := termVars(t)
+func (sc *joinScope) knownBefore(t *ast.Term, outer, region ast.VarSet) bool {
+	vars, ok := sc.termVars(t)
 	if !ok {
 		return false
 	}
@@ -386,14 +587,16 @@ func isInventoryRoot(e *ast.Expr, v ast.Var) bool {
 	return ok
 }
 
-// refsOK: every reference in e starts at a variable or at data.inventory.
-func refsOK(e *ast.Expr) bool {
+// refsOK: every reference in e starts at a variable or at data.inventory
+// (or is a pure function's name).
+func refsOK(e *ast.Expr, sc *joinScope) bool {
 	ok := true
 	ast.WalkRefs(e, func(ref ast.Ref) bool {
 		head, isVar := ref[0].Value.(ast.Var)
 		switch {
 		case !isVar:
 			ok = false
+		case len(ref) == 1 && sc.pure[head] != nil:
 		case head == ast.InputRootDocument.Value.(ast.Var):
 			ok = false
 		case head == ast.DefaultRootDocument.Value.(ast.Var) && !ref.HasPrefix(inventoryRef):
@@ -404,12 +607,14 @@ func refsOK(e *ast.Expr) bool {
 	return ok
 }
 
-// prepareJoins prepares the index queries of a template.
-func (d *regoDriver) prepareJoins(ctx context.Context, specs []*joinPlanSpec) ([]*joinPlan, error) {
+// prepareJoins prepares the index queries of a template, with its compiled
+// modules (for the pure functions they call).
+func (d *regoDriver) prepareJoins(ctx context.Context, specs []*joinPlanSpec, compiler *ast.Compiler) ([]*joinPlan, error) {
 	plans := make([]*joinPlan, len(specs))
 	for i, s := range specs {
 		src := s.query.String()
 		q, err := rego.New(
+			rego.Compiler(compiler),
 			rego.ParsedQuery(s.query),
 			rego.Store(d.store),
 			rego.Capabilities(d.caps),

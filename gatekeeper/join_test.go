@@ -3,12 +3,17 @@ package gatekeeper
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
+
+	"github.com/gatekeep-dev/gatekeep/internal/gklibrary"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // TestJoinPlans checks which inventory scans become index lookups.
@@ -90,6 +95,58 @@ violation[{"msg": "x"}] {
   lower(other.spec.host) == h
   n != input.review.object.metadata.name
 }`, 1},
+		{"key from a pure function, negated filter reading the input moved after", `package x
+key(obj) = k {
+  pairs := [p | v := obj.spec.selector[n]; p := concat(":", [n, v])]
+  k := concat(",", sort(pairs))
+}
+same(o, r) { o.metadata.name == r.name }
+violation[{"msg": msg}] {
+  mine := key(input.review.object)
+  other := data.inventory.namespace[ns][_]["Service"][name]
+  not same(other, input.review)
+  theirs := key(other)
+  mine == theirs
+  msg := sprintf("%v/%v", [ns, name])
+}`, 1},
+		{"pure function calling a pure function", `package x
+norm(s) = lower(trim_space(s))
+host(o) = norm(o.spec.host)
+violation[{"msg": "x"}] {
+  h := host(input.review.object)
+  other := data.inventory.namespace[_][_]["Ingress"][_]
+  host(other) == h
+}`, 1},
+		{"function reading the input is not pure", `package x
+key(obj) = k { k := concat("/", [obj.spec.host, input.review.object.metadata.namespace]) }
+violation[{"msg": "x"}] {
+  h := key(input.review.object)
+  other := data.inventory.namespace[_][_]["Ingress"][_]
+  key(other) == h
+}`, 0},
+		{"function calling an impure one is not pure", `package x
+ns(o) = input.review.namespace
+key(obj) = k { k := concat("/", [obj.spec.host, ns(obj)]) }
+violation[{"msg": "x"}] {
+  h := key(input.review.object)
+  other := data.inventory.namespace[_][_]["Ingress"][_]
+  key(other) == h
+}`, 0},
+		{"function reading a rule is not pure", `package x
+suffix := ".example.com"
+key(obj) = k { k := concat("", [obj.spec.host, suffix]) }
+violation[{"msg": "x"}] {
+  h := key(input.review.object)
+  other := data.inventory.namespace[_][_]["Ingress"][_]
+  key(other) == h
+}`, 0},
+		{"non-deterministic builtin in a function", `package x
+key(obj) = k { k := sprintf("%v%v", [obj.spec.host, time.now_ns()]) }
+violation[{"msg": "x"}] {
+  h := input.review.object.spec.host
+  other := data.inventory.namespace[_][_]["Ingress"][_]
+  key(other) == h
+}`, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,31 +168,109 @@ violation[{"msg": "x"}] {
 	}
 }
 
-// TestOptimizationsKeepVerdicts reviews a generated repository with and
-// without the rewrites of referential templates: the violations must be
-// the same, message for message.
+// TestOptimizationsKeepVerdicts reviews repositories with and without the
+// optimizations (rewrites of referential templates, combined programs,
+// the reviewer): the violations must be the same, message for message. It
+// runs on generated templates and this package's own, and, given
+// GATEKEEPER_LIBRARY (a checkout of open-policy-agent/gatekeeper-library),
+// on the public library's templates with its samples.
 func TestOptimizationsKeepVerdicts(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := genWrite(dir, 50); err != nil {
-		t.Fatal(err)
-	}
-	b := loadBundle(t, dir)
-	tb := loadBundle(t, "testdata/policies")
-	b.templates = append(b.templates, tb.templates...)
-	b.constraints = append(b.constraints, tb.constraints...)
-	b.expansions = tb.expansions
-	objs := repoObjects(t, 120)
-	// Some duplicate hosts across namespaces, and an ingress with two rules.
-	for i := 0; i < 6; i++ {
-		objs = append(objs, parseObj(t, fmt.Sprintf(`
+	t.Run("generated", func(t *testing.T) {
+		dir := t.TempDir()
+		if _, err := genWrite(dir, 50); err != nil {
+			t.Fatal(err)
+		}
+		b := loadBundle(t, dir)
+		tb := loadBundle(t, "testdata/policies")
+		b.templates = append(b.templates, tb.templates...)
+		b.constraints = append(b.constraints, tb.constraints...)
+		b.expansions = tb.expansions
+		objs := repoObjects(t, 120)
+		// Some duplicate hosts across namespaces, and an ingress with two
+		// rules; Services selecting what others do, across namespaces.
+		for i := 0; i < 6; i++ {
+			objs = append(objs, parseObj(t, fmt.Sprintf(`
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: extra-%d, namespace: team-%d}
 spec:
   rules: [{host: app-%d.team-%d.example.com}, {host: shared.example.com}]
 `, i, i, i*7, (i*7)%50)))
+			objs = append(objs, parseObj(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Service
+metadata: {name: extra-%d, namespace: team-%d}
+spec:
+  selector: {app.kubernetes.io/name: app-%d}
+`, i, (i*3)%50, i*7)))
+		}
+		stored := sameVerdicts(t, b, objs, "UniqueIngressHost", "UniqueSelector")
+		hashJoins(t, b, "AcmeUniqueIngressHost", "AcmeUniqueSelector")
+		// The templates read Ingresses, Services, ConfigMaps and apps/v1
+		// objects: the optimized inventory leaves the other kinds out.
+		if stored[false] != len(objs) || stored[true] == 0 || stored[true] >= stored[false] {
+			t.Fatalf("objects in data.inventory: %d plain, %d optimized, of %d", stored[false], stored[true], len(objs))
+		}
+	})
+	t.Run("gatekeeper-library", func(t *testing.T) {
+		lib := os.Getenv("GATEKEEPER_LIBRARY")
+		if lib == "" {
+			t.Skip("GATEKEEPER_LIBRARY is not set: make test GATEKEEPER_LIBRARY=<gatekeeper-library checkout> runs this")
+		}
+		dir := t.TempDir()
+		sum, err := gklibrary.WriteBundle(lib, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := loadBundle(t, dir)
+		// The generated repository, and every object of the library's
+		// samples (which its constraints violate or not, on purpose).
+		objs := repoObjects(t, 120)
+		root := lib
+		if fi, err := os.Stat(filepath.Join(lib, "library")); err == nil && fi.IsDir() {
+			root = filepath.Join(lib, "library")
+		}
+		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the checkout the test is given
+			if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "example") || filepath.Ext(p) != ".yaml" {
+				return err
+			}
+			data, err := os.ReadFile(p) //nolint:gosec // G122: the checkout the test is given
+			if err != nil {
+				return err
+			}
+			parsed, _ := manifest.Parse(p, data)
+			objs = append(objs, parsed...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("gatekeeper-library: %s; %d objects", sum, len(objs))
+		sameVerdicts(t, b, objs, "K8sUniqueServiceSelector", "K8sUniqueIngressHost")
+		hashJoins(t, b, "K8sUniqueServiceSelector", "K8sUniqueIngressHost")
+	})
+}
+
+// hashJoins fails unless each template kind's inventory scan became an
+// index lookup.
+func hashJoins(t *testing.T, b bundle, kinds ...string) {
+	t.Helper()
+	p := b.policy(t)
+	for _, k := range kinds {
+		tmpl := p.driver.templates[k]
+		if tmpl == nil || len(tmpl.joins) == 0 {
+			t.Errorf("%s: no inventory index planned", k)
+		}
 	}
+}
+
+// sameVerdicts reviews objs (all of them the inventory) with the bundle's
+// policy, optimized and plain, and fails on any difference, or if no
+// violation names one of the referential kinds. It returns how many
+// objects each kept in data.inventory.
+func sameVerdicts(t *testing.T, b bundle, objs []*manifest.Object, referentialKinds ...string) map[bool]int {
+	t.Helper()
+	ctx := context.Background()
 	stored := map[bool]int{}
 	run := func(opt bool) []string {
 		p := b.policy(t, WithOptimizations(opt))
@@ -163,14 +298,18 @@ spec:
 	if len(plain) == 0 {
 		t.Fatal("no violations at all")
 	}
-	referential := 0
+	referential := map[string]int{}
 	for _, s := range plain {
-		if strings.Contains(s, "UniqueIngressHost") {
-			referential++
+		for _, k := range referentialKinds {
+			if strings.Contains(s, k) {
+				referential[k]++
+			}
 		}
 	}
-	if referential == 0 {
-		t.Fatal("the test data has no inventory-based violations")
+	for _, k := range referentialKinds {
+		if referential[k] == 0 {
+			t.Fatalf("the test data has no violations of %s", k)
+		}
 	}
 	if !reflect.DeepEqual(plain, optimized) {
 		for i := range plain {
@@ -180,12 +319,8 @@ spec:
 		}
 		t.Fatalf("optimized has %d more violations", len(optimized)-len(plain))
 	}
-	// The templates read Ingresses, ConfigMaps and apps/v1 objects: the
-	// optimized inventory leaves the other kinds out.
-	if stored[false] != len(objs) || stored[true] == 0 || stored[true] >= stored[false] {
-		t.Fatalf("objects in data.inventory: %d plain, %d optimized, of %d", stored[false], stored[true], len(objs))
-	}
-	t.Logf("%d violations, %d from inventory scans, identical; %d of %d objects kept in data.inventory", len(plain), referential, stored[true], len(objs))
+	t.Logf("%d violations (%v from inventory scans), identical; %d of %d objects kept in data.inventory", len(plain), referential, stored[true], len(objs))
+	return stored
 }
 
 // storedObjects counts the objects in a policy's data.inventory.

@@ -316,7 +316,9 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			copts = append(copts, client.Driver(driver))
 			engineDrivers[e] = driver
 		case CELEngine:
-			cd, err := newCELDriver()
+			// A CI run compiles CEL templates as they are needed; the
+			// webhook, before its first request.
+			cd, err := newCELDriver(cfg.ep == GatorEnforcementPoint)
 			if err != nil {
 				return fail(err)
 			}

@@ -89,7 +89,7 @@ func TestChecks(t *testing.T) {
 		"AcmeAllowedRepos/team-images-from-internal-registry": Deny,
 		"AcmeContainerLimits/containers-have-limits":          DryRun,
 		"AcmeBlockNodePort/no-nodeport":                       Deny, // scoped: deny at gator
-		"AcmeUniqueIngressHost/unique-ingress-hosts":          Deny,
+		"AcmeUniqueSelector/unique-service-selectors": "deny", "AcmeUniqueIngressHost/unique-ingress-hosts":          Deny,
 		"AcmeIngressTLS/ingress-hosts-have-tls":               Deny,
 		"AcmeDisallowedTags/prod-no-latest":                   Warn,
 		"AcmeReplicaLimits/web-replicas":                      Deny,
