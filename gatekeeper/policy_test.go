@@ -89,14 +89,14 @@ func TestChecks(t *testing.T) {
 		"AcmeAllowedRepos/team-images-from-internal-registry": Deny,
 		"AcmeContainerLimits/containers-have-limits":          DryRun,
 		"AcmeBlockNodePort/no-nodeport":                       Deny, // scoped: deny at gator
-		"AcmeUniqueSelector/unique-service-selectors": "deny", "AcmeUniqueIngressHost/unique-ingress-hosts":          Deny,
-		"AcmeIngressTLS/ingress-hosts-have-tls":               Deny,
-		"AcmeDisallowedTags/prod-no-latest":                   Warn,
-		"AcmeReplicaLimits/web-replicas":                      Deny,
-		"AcmeImmutableLabels/team-label-is-immutable":         Deny,
-		"AcmeRequiredProbes/workload-pods-have-readiness":     Deny,
-		"AcmeHostNamespaces/no-host-namespaces":               Deny,
-		"AcmePullPolicy/pull-always-or-ifnotpresent":          "deny", "AcmePullPolicy/pull-default": "deny", "AcmePVCSize/claims-up-to-50gi": Warn,
+		"AcmeUniqueSelector/unique-service-selectors":         "deny", "AcmeUniqueIngressHost/unique-ingress-hosts": Deny,
+		"AcmeIngressTLS/ingress-hosts-have-tls":           Deny,
+		"AcmeDisallowedTags/prod-no-latest":               Warn,
+		"AcmeReplicaLimits/web-replicas":                  Deny,
+		"AcmeImmutableLabels/team-label-is-immutable":     Deny,
+		"AcmeRequiredProbes/workload-pods-have-readiness": Deny,
+		"AcmeHostNamespaces/no-host-namespaces":           Deny,
+		"AcmePullPolicy/pull-always-or-ifnotpresent":      "deny", "AcmePullPolicy/pull-default": "deny", "AcmePVCSize/claims-up-to-50gi": Warn,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("checks:\n got %v\nwant %v", got, want)
