@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/drivers"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/client/reviews"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
+	fwtypes "github.com/open-policy-agent/frameworks/constraint/pkg/types"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/drivers/k8scel"
 	celschema "github.com/open-policy-agent/gatekeeper/v3/pkg/drivers/k8scel/schema"
 	"github.com/open-policy-agent/gatekeeper/v3/pkg/drivers/k8scel/transform"
@@ -17,6 +18,8 @@ import (
 	admissioncel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
+
+	"github.com/gatekeep-dev/gatekeep/internal/gencache"
 )
 
 // CELEngine is the engine name of Kubernetes-native (CEL) code in
@@ -45,6 +48,9 @@ const RegoEngine = "Rego"
 type celDriver struct {
 	*k8scel.Driver
 	lazy bool
+	// verdicts, if set, answers reviews that repeat what a template
+	// reads (see celVerdicts).
+	verdicts *celVerdicts
 
 	mu      sync.Mutex
 	pending map[string]*pendingTemplate // by template name
@@ -58,12 +64,19 @@ type pendingTemplate struct {
 
 var _ drivers.Driver = (*celDriver)(nil)
 
-func newCELDriver(lazy bool) (*celDriver, error) {
+// newCELDriver returns a driver; a lazy one compiles templates when
+// first queried, and with verdicts > 0 one keeps up to about 2*verdicts
+// verdicts.
+func newCELDriver(lazy bool, verdicts int) (*celDriver, error) {
 	d, err := k8scel.New()
 	if err != nil {
 		return nil, fmt.Errorf("K8sNativeValidation driver: %w", err)
 	}
-	return &celDriver{Driver: d, lazy: lazy, pending: map[string]*pendingTemplate{}}, nil
+	cd := &celDriver{Driver: d, lazy: lazy, pending: map[string]*pendingTemplate{}}
+	if verdicts > 0 {
+		cd.verdicts = &celVerdicts{reads: map[string]celTemplateReads{}, verdicts: gencache.New[celKey, *celVerdict](verdicts, verdictsWeight)}
+	}
+	return cd, nil
 }
 
 // AddTemplate checks the template's CEL code, then gives it to the driver
@@ -71,6 +84,16 @@ func newCELDriver(lazy bool) (*celDriver, error) {
 func (d *celDriver) AddTemplate(ctx context.Context, ct *templates.ConstraintTemplate) error {
 	if err := checkCEL(ct); err != nil {
 		return err
+	}
+	if d.verdicts != nil {
+		decide, messages, ok := celReads(ct)
+		d.verdicts.mu.Lock()
+		if ok {
+			d.verdicts.reads[ct.GetName()] = celTemplateReads{decide: decide, messages: messages}
+		} else {
+			delete(d.verdicts.reads, ct.GetName())
+		}
+		d.verdicts.mu.Unlock()
 	}
 	if d.lazy {
 		d.mu.Lock()
@@ -86,6 +109,11 @@ func (d *celDriver) RemoveTemplate(ctx context.Context, ct *templates.Constraint
 	d.mu.Lock()
 	delete(d.pending, ct.GetName())
 	d.mu.Unlock()
+	if d.verdicts != nil {
+		d.verdicts.mu.Lock()
+		delete(d.verdicts.reads, ct.GetName())
+		d.verdicts.mu.Unlock()
+	}
 	return d.Driver.RemoveTemplate(ctx, ct)
 }
 
@@ -116,15 +144,64 @@ func (d *celDriver) Query(ctx context.Context, target string, constraints []*uns
 			return nil, err
 		}
 	}
-	if rv, ok := rev.(*review); ok {
-		if err := rv.admissionRequestErr(); err != nil {
-			return nil, err
+	rv, ok := rev.(*review)
+	if !ok {
+		return d.Driver.Query(ctx, target, constraints, rev, opts...)
+	}
+	if err := rv.admissionRequestErr(); err != nil {
+		return nil, err
+	}
+	if rv.nsObject != nil {
+		opts = append(opts, reviews.Namespace(rv.nsObject))
+	}
+	if d.verdicts == nil {
+		return d.Driver.Query(ctx, target, constraints, rev, opts...)
+	}
+	return d.queryCached(ctx, target, constraints, rv, opts)
+}
+
+// queryCached answers from the verdicts what it can, and queries the
+// driver for the rest.
+func (d *celDriver) queryCached(ctx context.Context, target string, constraints []*unstructured.Unstructured, rv *review, opts []reviews.ReviewOpt) (*drivers.QueryResponse, error) {
+	term, err := rv.term()
+	if err != nil {
+		return nil, err
+	}
+	resp := &drivers.QueryResponse{}
+	var queried []*unstructured.Unstructured
+	var misses []celLookup
+	for _, c := range constraints {
+		l := d.verdicts.lookup(c, strings.ToLower(c.GetKind()), term)
+		if l.ok {
+			if msgs, hit := d.verdicts.get(l); hit {
+				for _, m := range msgs {
+					resp.Results = append(resp.Results, &fwtypes.Result{Target: target, Msg: m, Constraint: c})
+				}
+				continue
+			}
 		}
-		if rv.nsObject != nil {
-			opts = append(opts, reviews.Namespace(rv.nsObject))
+		queried = append(queried, c)
+		misses = append(misses, l)
+	}
+	if len(queried) == 0 {
+		return resp, nil
+	}
+	qr, err := d.Driver.Query(ctx, target, queried, rv, opts...)
+	if err != nil {
+		return nil, err
+	}
+	byConstraint := map[*unstructured.Unstructured][]string{}
+	for _, r := range qr.Results {
+		byConstraint[r.Constraint] = append(byConstraint[r.Constraint], r.Msg)
+	}
+	for i, c := range queried {
+		if misses[i].ok {
+			d.verdicts.put(misses[i], byConstraint[c])
 		}
 	}
-	return d.Driver.Query(ctx, target, constraints, rev, opts...)
+	resp.Results = append(resp.Results, qr.Results...)
+	resp.StatsEntries = qr.StatsEntries
+	return resp, nil
 }
 
 // checkCEL compiles a template's K8sNativeValidation code as the driver

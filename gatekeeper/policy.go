@@ -318,7 +318,7 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 		case CELEngine:
 			// A CI run compiles CEL templates as they are needed; the
 			// webhook, before its first request.
-			cd, err := newCELDriver(cfg.ep == GatorEnforcementPoint)
+			cd, err := newCELDriver(cfg.ep == GatorEnforcementPoint, cfg.verdictCache)
 			if err != nil {
 				return fail(err)
 			}

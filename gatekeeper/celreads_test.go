@@ -1,0 +1,133 @@
+package gatekeeper
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+func TestCELReads(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		source           string
+		decide, messages []string // nil decide: not cacheable
+	}{
+		{"anyObject is object or oldObject", `{validations: [{expression: "variables.anyObject.spec.replicas < 3"}]}`,
+			[]string{"operation", "object.spec.replicas", "oldObject.spec.replicas"}, nil},
+		{"variables followed, messages apart",
+			`{variables: [{name: cs, expression: "object.spec.containers"}, {name: unused, expression: "object.metadata.uid"}],
+			  validations: [{expression: "variables.cs.all(c, has(c.image))", messageExpression: "'pod ' + object.metadata.name"}]}`,
+			[]string{"operation", "object.spec.containers"}, []string{"object.metadata.name"}},
+		{"request fields are the review's", `{matchCondition: [{name: m, expression: "request.userInfo.username != 'admin'"}], validations: [{expression: "has(namespaceObject.metadata.labels)"}]}`,
+			[]string{"operation", "userInfo.username", "namespaceObject.metadata.labels"}, nil},
+		{"shortest of nested paths", `{validations: [{expression: "object.spec.x == 1 && object.spec.x.y == 2 && has(object.spec)"}]}`,
+			[]string{"operation", "object.spec"}, nil},
+		{"params are the constraint's", `{validations: [{expression: "object.spec.n < variables.params.max && object.spec.n < params.spec.parameters.max"}]}`,
+			[]string{"operation", "object.spec.n"}, nil},
+		{"the whole request", `{validations: [{expression: "request != null"}]}`, nil, nil},
+		{"the variables map", `{validations: [{expression: "size(variables) > 0"}]}`, nil, nil},
+		{"the authorizer", `{validations: [{expression: "authorizer.group('').resource('pods').check('get').allowed()"}]}`, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := Document{Object: obj(t, fmt.Sprintf(`
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: acmex}
+spec:
+  crd: {spec: {names: {kind: AcmeX}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      code: [{engine: K8sNativeValidation, source: %s}]
+`, tc.source))}
+			ct, _, err := toTemplate(&doc, []string{CELEngine})
+			if err != nil {
+				t.Fatal(err)
+			}
+			decide, messages, ok := celReads(ct)
+			if tc.decide == nil {
+				if ok {
+					t.Fatalf("cacheable, reading %v %v", decide, messages)
+				}
+				return
+			}
+			str := func(rs []ast.Ref) []string {
+				var out []string
+				for _, r := range rs {
+					var parts []string
+					for _, x := range r {
+						parts = append(parts, string(x.Value.(ast.String)))
+					}
+					out = append(out, strings.Join(parts, "."))
+				}
+				return out
+			}
+			if !ok || !reflect.DeepEqual(str(decide), tc.decide) || !reflect.DeepEqual(str(messages), tc.messages) {
+				t.Fatalf("got %v %v %v, want %v %v", ok, str(decide), str(messages), tc.decide, tc.messages)
+			}
+		})
+	}
+}
+
+// TestCELVerdictCacheAgrees reviews alike objects (as a ReplicaSet's Pods
+// and claims of one size are) with the CEL templates of testdata, with and
+// without the verdict cache: the violations must be the same, messages
+// naming each object its own, and the cache must answer some.
+func TestCELVerdictCacheAgrees(t *testing.T) {
+	ctx := context.Background()
+	b := loadBundle(t, "testdata/policies")
+	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs []Request
+	for i := 0; i < 40; i++ {
+		ns := []string{"shop", "pull", "kube-system"}[i%3]
+		pod := obj(t, fmt.Sprintf(`{apiVersion: v1, kind: Pod, metadata: {name: web-%d, namespace: %s},
+  spec: {hostPID: %v, containers: [{name: c0, image: nginx, imagePullPolicy: %s}]}}`, i, ns, i%4 == 0, []string{"Always", "Never"}[i%2]))
+		pvc := obj(t, fmt.Sprintf(`{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data-%d, namespace: shop},
+  spec: {resources: {requests: {storage: %s}}}}`, i, []string{"10Gi", "200Gi"}[i%2]))
+		for _, o := range []map[string]any{pod, pvc} {
+			ad := admissionOf(o, fmt.Sprint("uid-", i))
+			nsObj := obj(t, fmt.Sprintf("{apiVersion: v1, kind: Namespace, metadata: {name: %s}}", o["metadata"].(map[string]any)["namespace"]))
+			reqs = append(reqs, Request{Admission: ad, Namespace: nsObj})
+			if i%5 == 0 {
+				del := admissionOf(o, fmt.Sprint("uid-del-", i))
+				del["operation"], del["oldObject"], del["object"] = "DELETE", o, nil
+				reqs = append(reqs, Request{Admission: del, Namespace: nsObj})
+			}
+		}
+	}
+	violations := 0
+	for _, r := range reqs {
+		want, err := plain.Review(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cached.Review(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v %v:\n cached %s\n plain  %s", r.Admission["operation"], r.Admission["name"], dump(got), dump(want))
+		}
+		violations += len(want)
+	}
+	var hits int
+	for _, d := range cached.reviewer.drivers {
+		if cd, ok := d.(*celDriver); ok {
+			hits = cd.verdicts.hits
+		}
+	}
+	if violations < 20 || hits < len(reqs)/3 {
+		t.Fatalf("%d violations, %d cache hits in %d reviews: the test does not exercise the cache", violations, hits, len(reqs))
+	}
+	t.Logf("%d reviews, %d violations, %d answers from the cache", len(reqs), violations, hits)
+}
