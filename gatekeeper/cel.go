@@ -148,16 +148,22 @@ func (d *celDriver) Query(ctx context.Context, target string, constraints []*uns
 	if !ok {
 		return d.Driver.Query(ctx, target, constraints, rev, opts...)
 	}
-	if err := rv.admissionRequestErr(); err != nil {
-		return nil, err
-	}
 	if rv.nsObject != nil {
 		opts = append(opts, reviews.Namespace(rv.nsObject))
 	}
 	if d.verdicts == nil {
-		return d.Driver.Query(ctx, target, constraints, rev, opts...)
+		return d.query(ctx, target, constraints, rv, opts)
 	}
 	return d.queryCached(ctx, target, constraints, rv, opts)
+}
+
+// query asks Gatekeeper's driver, with the review as an AdmissionRequest
+// (made only now: the verdicts may answer without it).
+func (d *celDriver) query(ctx context.Context, target string, constraints []*unstructured.Unstructured, rv *review, opts []reviews.ReviewOpt) (*drivers.QueryResponse, error) {
+	if err := rv.admissionRequestErr(); err != nil {
+		return nil, err
+	}
+	return d.Driver.Query(ctx, target, constraints, rv, opts...)
 }
 
 // queryCached answers from the verdicts what it can, and queries the
@@ -186,7 +192,7 @@ func (d *celDriver) queryCached(ctx context.Context, target string, constraints 
 	if len(queried) == 0 {
 		return resp, nil
 	}
-	qr, err := d.Driver.Query(ctx, target, queried, rv, opts...)
+	qr, err := d.query(ctx, target, queried, rv, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -155,8 +155,8 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		}
 		// The same rewrites as the template's own query, joins numbered
 		// across the program.
-		specs := planJoins(mods, joins)
-		if inventoryViaInput(mods) != t.inventoryInInput || len(specs) != len(t.joins) {
+		specs, viaInput := optimizeModules(mods, joins)
+		if viaInput != t.inventoryInInput || len(specs) != len(t.joins) {
 			continue
 		}
 		same := true

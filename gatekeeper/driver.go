@@ -198,8 +198,7 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	var specs []*joinPlanSpec
 	viaInput := false
 	if d.optimize {
-		specs = planJoins(mods, 0)
-		viaInput = inventoryViaInput(mods)
+		specs, viaInput = optimizeModules(mods, 0)
 	}
 	compiler, err := d.compileModules(mods)
 	if err != nil {
@@ -218,8 +217,7 @@ func (d *regoDriver) compile(ctx context.Context, ct *templates.ConstraintTempla
 	t.prepare = func(ctx context.Context) (*rego.PreparedEvalQuery, error) {
 		mods := t.parsed()
 		if d.optimize {
-			planJoins(mods, 0)
-			inventoryViaInput(mods)
+			optimizeModules(mods, 0)
 		}
 		return d.prepareQuery(ctx, mods)
 	}
@@ -309,6 +307,67 @@ func (t *regoTemplate) query(ctx context.Context) (*rego.PreparedEvalQuery, erro
 	}
 	t.prepared.Store(q)
 	return q, nil
+}
+
+// optimizeModules rewrites a template's modules in place, as the
+// optimizations do (inputGets, planJoins numbering its joins from
+// firstJoin, inventoryViaInput), and returns the joins planned and
+// whether the inventory is read from the input.
+func optimizeModules(mods []*ast.Module, firstJoin int) ([]*joinPlanSpec, bool) {
+	inputGets(mods)
+	specs := planJoins(mods, firstJoin)
+	return specs, inventoryViaInput(mods)
+}
+
+// inputGets rewrites object.get(input, "parameters", default) and
+// object.get(input, "review", default) into input.parameters and
+// input.review: the driver's input always holds both keys, so the default
+// is never taken, and a template whose modules never replace the input
+// ("with input") reads the same. It is the library's way of reading
+// optional parameters (data.lib.exempt_container), and a bare input would
+// keep a template out of the combined program and the verdict cache.
+func inputGets(mods []*ast.Module) {
+	replaced := false
+	for _, m := range mods {
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			for _, w := range e.With {
+				if ref, ok := w.Target.Value.(ast.Ref); ok && ref[0].Equal(ast.InputRootDocument) {
+					replaced = true
+				}
+			}
+			return replaced
+		})
+	}
+	if replaced {
+		return
+	}
+	objectGet := ast.Ref{ast.VarTerm("object"), ast.StringTerm("get")}
+	key := func(args []*ast.Term) (*ast.Term, bool) {
+		if len(args) != 3 {
+			return nil, false
+		}
+		if ref, ok := args[0].Value.(ast.Ref); !ok || len(ref) != 1 || !ref[0].Equal(ast.InputRootDocument) {
+			if v, isVar := args[0].Value.(ast.Var); !isVar || v != ast.InputRootDocument.Value.(ast.Var) {
+				return nil, false
+			}
+		}
+		if k, ok := args[1].Value.(ast.String); ok && (k == "parameters" || k == "review") {
+			return ast.RefTerm(ast.InputRootDocument, ast.StringTerm(string(k))), true
+		}
+		return nil, false
+	}
+	for _, m := range mods {
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if c, ok := t.Value.(ast.Call); ok {
+				if op, ok := c[0].Value.(ast.Ref); ok && op.Equal(objectGet) {
+					if r, ok := key(c[1:]); ok {
+						t.Value = r.Value
+					}
+				}
+			}
+			return false
+		})
+	}
 }
 
 // inventoryKey is where, in the input of rewritten templates, the inventory

@@ -267,6 +267,40 @@ func sameValue(a, b ast.Value) bool {
 func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 	ok = true
 	var all []ast.Ref
+	fns := newFunctionTable(mods)
+	// Arguments that hand input.review (or a part of it) to a function of
+	// the modules are read through its parameter: is_update(input.review)
+	// reads input.review.operation.
+	handled := map[*ast.Term]bool{}
+	for _, m := range mods {
+		eachCall(m, func(op *ast.Term, args []*ast.Term) {
+			for i, a := range args {
+				ref, isRef := a.Value.(ast.Ref)
+				if !isRef || len(ref) < 2 || !ref[0].Equal(ast.InputRootDocument) || !ref[1].Equal(reviewKey) {
+					continue
+				}
+				n := 2
+				for n < len(ref) && ast.IsScalar(ref[n].Value) {
+					n++
+				}
+				if n < len(ref) {
+					continue // an index with a variable: read as written below
+				}
+				suffixes, found := fns.paramReads(m, op, i, 0)
+				if !found {
+					continue
+				}
+				handled[a] = true
+				for _, s := range suffixes {
+					p := append(ref[2:].Copy(), s...)
+					if len(p) == 0 {
+						ok = false
+					}
+					all = append(all, p)
+				}
+			}
+		})
+	}
 	visit := func(ref ast.Ref) {
 		if !ref[0].Equal(ast.InputRootDocument) || !ok {
 			return
@@ -295,7 +329,20 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 	}
 	for _, m := range mods {
 		// Imports' paths too.
-		ast.WalkRefs(m, func(ref ast.Ref) bool { visit(ref); return !ok })
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if handled[t] {
+				return true
+			}
+			if ref, isRef := t.Value.(ast.Ref); isRef {
+				visit(ref)
+			}
+			return !ok
+		})
+		for _, imp := range m.Imports {
+			if ref, isRef := imp.Path.Value.(ast.Ref); isRef {
+				visit(ref)
+			}
+		}
 	}
 	if !ok {
 		return nil, false
@@ -308,4 +355,147 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 		}
 	}
 	return paths, true
+}
+
+// functionTable finds the functions of a template's modules by the
+// references that call them.
+type functionTable struct {
+	byPath map[string][]*ast.Rule // full path: data.x.f
+}
+
+func newFunctionTable(mods []*ast.Module) *functionTable {
+	t := &functionTable{byPath: map[string][]*ast.Rule{}}
+	for _, m := range mods {
+		for _, r := range m.Rules {
+			ref := r.Head.Ref()
+			if len(r.Head.Args) == 0 || len(ref) != 1 {
+				continue
+			}
+			p := m.Package.Path.Append(ast.StringTerm(string(ref[0].Value.(ast.Var)))).String()
+			t.byPath[p] = append(t.byPath[p], r)
+		}
+	}
+	return t
+}
+
+// resolve is the rules of the function op calls from module m: one of
+// m's own, one imported, or one named in full.
+func (t *functionTable) resolve(m *ast.Module, op *ast.Term) []*ast.Rule {
+	ref, ok := op.Value.(ast.Ref)
+	if !ok {
+		return nil
+	}
+	head, ok := ref[0].Value.(ast.Var)
+	if !ok {
+		return nil
+	}
+	if len(ref) == 1 {
+		if rules := t.byPath[m.Package.Path.Append(ast.StringTerm(string(head))).String()]; rules != nil {
+			return rules
+		}
+	}
+	if head == ast.DefaultRootDocument.Value.(ast.Var) {
+		return t.byPath[ref.String()]
+	}
+	for _, imp := range m.Imports {
+		path, isRef := imp.Path.Value.(ast.Ref)
+		if !isRef || len(path) < 2 {
+			continue
+		}
+		name := imp.Alias
+		if name == "" {
+			s, isStr := path[len(path)-1].Value.(ast.String)
+			if !isStr {
+				continue
+			}
+			name = ast.Var(s)
+		}
+		if name == head {
+			return t.byPath[path.Concat(ref[1:]).String()]
+		}
+	}
+	return nil
+}
+
+// paramReads is what a function reads of its i-th argument, as paths
+// relative to it; found is false if the function is not one of the
+// modules', or its parameter is used other than by references with
+// constant prefixes (then the argument is read as written).
+func (t *functionTable) paramReads(m *ast.Module, op *ast.Term, i, depth int) (suffixes []ast.Ref, found bool) {
+	rules := t.resolve(m, op)
+	if len(rules) == 0 || depth > 4 {
+		return nil, false
+	}
+	for _, r := range rules {
+		for x := r; x != nil; x = x.Else {
+			if i >= len(x.Head.Args) {
+				return nil, false
+			}
+			v, isVar := x.Head.Args[i].Value.(ast.Var)
+			if !isVar {
+				return nil, false
+			}
+			ok := true
+			walk := func(node any) {
+				ast.WalkTerms(node, func(term *ast.Term) bool {
+					if !ok {
+						return true
+					}
+					switch tv := term.Value.(type) {
+					case ast.Ref:
+						if tv[0].Value.Compare(v) != 0 {
+							return false
+						}
+						n := 1
+						for n < len(tv) && ast.IsScalar(tv[n].Value) {
+							n++
+						}
+						suffixes = append(suffixes, tv[1:n].Copy())
+						for _, e := range tv[1:] {
+							ast.WalkTerms(e, func(y *ast.Term) bool {
+								if yv, isV := y.Value.(ast.Var); isV && yv == v {
+									ok = false
+								}
+								return !ok
+							})
+						}
+						return true
+					case ast.Var:
+						if tv == v {
+							ok = false // the parameter whole
+						}
+					}
+					return !ok
+				})
+			}
+			if x.Head.Key != nil {
+				walk(x.Head.Key)
+			}
+			if x.Head.Value != nil {
+				walk(x.Head.Value)
+			}
+			walk(x.Body)
+			if !ok {
+				return nil, false
+			}
+		}
+	}
+	return suffixes, true
+}
+
+// eachCall calls f with the operator and arguments of every function call
+// in m, as a term or as an expression.
+func eachCall(m *ast.Module, f func(op *ast.Term, args []*ast.Term)) {
+	ast.WalkExprs(m, func(e *ast.Expr) bool {
+		if terms, ok := e.Terms.([]*ast.Term); ok && len(terms) > 0 && e.IsCall() {
+			f(terms[0], terms[1:])
+		}
+		return false
+	})
+	ast.WalkTerms(m, func(t *ast.Term) bool {
+		if c, ok := t.Value.(ast.Call); ok {
+			f(c[0], c[1:])
+		}
+		return false
+	})
 }

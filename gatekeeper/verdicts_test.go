@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -13,8 +15,10 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
+	"github.com/gatekeep-dev/gatekeep/internal/gklibrary"
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
 	"github.com/gatekeep-dev/gatekeep/internal/regovalue"
+	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // TestVerdictCacheAgrees reviews every object of a generated repository,
@@ -196,6 +200,17 @@ func TestReviewReads(t *testing.T) {
 		name, rego string
 		want       []string // nil: not cacheable
 	}{
+		{"through a function's parameter", `violation[{"msg": m}] { not is_update(input.review); m := input.review.object.spec.x }
+is_update(review) { review.operation == "UPDATE" }`, []string{"object.spec.x", "operation"}},
+		{"through a parameter, from a part of the review", `violation[{"msg": m}] { m := name_of(input.review.object) }
+name_of(o) = n { n := o.metadata.name }`, []string{"object.metadata.name"}},
+		{"parameter used whole", `violation[{"msg": m}] { m := f(input.review) }
+f(r) = r`, nil},
+		{"parameter indexed by a variable", `violation[{"msg": m}] { m := f(input.review, "kind") }
+f(r, k) = r[k]`, nil},
+		{"parameter passed on", `violation[{"msg": m}] { m := f(input.review) }
+f(r) = g(r)
+g(x) = x.kind`, nil},
 		{"prefix up to a variable", `violation[{"msg": m}] { c := input.review.object.spec.containers[_]; m := c.image }`, []string{"object.spec.containers"}},
 		{"shortest of nested paths", `violation[{"msg": m}] { input.review.object.spec; m := input.review.object.spec.y.z }`, []string{"object.spec"}},
 		{"paths apart", `violation[{"msg": m}] { input.review.object.spec.x; m := input.review.object.spec.y.z }`, []string{"object.spec.x", "object.spec.y.z"}},
@@ -333,4 +348,79 @@ func TestVerdictCacheWeight(t *testing.T) {
 	if _, ok := c.get(u, last); !ok {
 		t.Fatal("the newest verdict was not kept")
 	}
+}
+
+// TestVerdictCachesAgreeOnLibrary reviews the public gatekeeper-library's
+// sample objects (GATEKEEPER_LIBRARY), each twice under other names as a
+// ReplicaSet's Pods come, at the webhook with and without the verdict
+// caches (Rego and CEL): the violations must be the same.
+func TestVerdictCachesAgreeOnLibrary(t *testing.T) {
+	lib := os.Getenv("GATEKEEPER_LIBRARY")
+	if lib == "" {
+		t.Skip("GATEKEEPER_LIBRARY is not set: make test GATEKEEPER_LIBRARY=<gatekeeper-library checkout> runs this")
+	}
+	dir := t.TempDir()
+	if _, err := gklibrary.WriteBundle(lib, dir); err != nil {
+		t.Fatal(err)
+	}
+	b := loadBundle(t, dir)
+	ctx := context.Background()
+	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []map[string]any
+	err = filepath.WalkDir(lib, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the checkout the test is given
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "example") || filepath.Ext(p) != ".yaml" || strings.Contains(p, "artifacthub") {
+			return err
+		}
+		data, err := os.ReadFile(p) //nolint:gosec // G122: the checkout the test is given
+		if err != nil {
+			return err
+		}
+		parsed, _ := manifest.Parse(p, data)
+		for _, o := range parsed {
+			objs = append(objs, o.Data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	violations := 0
+	for i, o := range objs {
+		for copyN := 0; copyN < 3; copyN++ {
+			c := deepCopyMap(o)
+			md, _ := c["metadata"].(map[string]any)
+			if md == nil {
+				md = map[string]any{}
+				c["metadata"] = md
+			}
+			md["name"] = fmt.Sprintf("%v-%d", md["name"], copyN)
+			if _, ok := md["namespace"]; !ok && c["kind"] == "Pod" {
+				md["namespace"] = "default"
+			}
+			r := Request{Admission: admissionOf(c, fmt.Sprint("uid-", i, "-", copyN))}
+			want, err := plain.Review(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cached.Review(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%v %v:\n cached %s\n plain  %s", c["kind"], md["name"], dump(got), dump(want))
+			}
+			violations += len(want)
+		}
+	}
+	if violations == 0 {
+		t.Fatal("no violations: the samples were not read")
+	}
+	t.Logf("%d objects reviewed 3 times each, %d violations, identical", len(objs), violations)
 }
