@@ -70,26 +70,32 @@ $(BIN)/etcd:
 # The packages that run work concurrently are tested under the race
 # detector, the others plainly.
 RACE_PKGS := ./engine/... ./webhook/... ./gatekeeper/... ./internal/... ./scanner/...
+# A gatekeeper-library checkout (its root or library/), e.g.
+# GATEKEEPER_LIBRARY=../gatekeeper-library. make test then also runs the
+# tests on the public library (optimizations and verdict caches keep its
+# verdicts); make bench compares with gator on its templates (each with its
+# first sample constraint) instead of generated ones, verifies its suites
+# with both, and measures the webhook with it.
+GATEKEEPER_LIBRARY ?=
+LIBRARY_ENV = GATEKEEPER_LIBRARY=$(abspath $(GATEKEEPER_LIBRARY))
+
 test: vet controlplane $(BIN)/kubeseal
-	GATEKEEP_CONTROLPLANE=required $(GO) test $$($(GO) list ./... | grep -v -e /engine -e /webhook -e /gatekeeper -e /internal/ -e /scanner)
-	GATEKEEP_CONTROLPLANE=required $(GO) test -race $(RACE_PKGS)
+	@if [ -z "$(GATEKEEPER_LIBRARY)" ]; then echo "note: GATEKEEPER_LIBRARY is not set: the tests on the public gatekeeper-library are skipped (make test GATEKEEPER_LIBRARY=<checkout> runs them)"; fi
+	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test $$($(GO) list ./... | grep -v -e /engine -e /webhook -e /gatekeeper -e /internal/ -e /scanner)
+	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test -race $(RACE_PKGS)
 
 # Regenerate the embedded OpenAPI schemas (schema/data) from the
 # api/openapi-spec of each pinned k8s.io/kubernetes release.
 schemas:
 	$(GO) run ./hack/schemagen -out schema/data
 
-# A gatekeeper-library checkout (its root or library/), e.g.
-# make bench GATEKEEPER_LIBRARY=../gatekeeper-library: the Gatekeeper
-# comparison with gator and the scaling run use its templates (each with its
-# first sample constraint) instead of generated ones, and the webhook is
-# measured with it too.
-GATEKEEPER_LIBRARY ?=
-
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.
 bench: build $(BIN)/kubeconform $(BIN)/gator
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) $(GO) test -run '^$$' -bench . -benchmem ./...
+	@if [ -n "$(GATEKEEPER_LIBRARY)" ]; then lib=$(abspath $(GATEKEEPER_LIBRARY)); [ -d $$lib/library ] && lib=$$lib/library; \
+	  echo "gatekeep verify $$lib: $$($(BIN)/gatekeep verify $$lib | tail -1)"; \
+	  echo "gator verify $$lib/...: $$($(BIN)/gator verify -v $$lib/... | grep -c -- '^    --- PASS') cases passed, $$($(BIN)/gator verify -v $$lib/... | grep -c -- '^    --- FAIL') failed"; fi
 	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator $(if $(GATEKEEPER_LIBRARY),-library $(GATEKEEPER_LIBRARY))
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
 	$(GO) run ./hack/webhookbench -templates 50 -ingresses 10000 -rate 1000 -duration 10s
