@@ -227,7 +227,7 @@ spec:
 		// samples (which its constraints violate or not, on purpose).
 		objs := repoObjects(t, 120)
 		root := lib
-		if fi, err := os.Stat(filepath.Join(lib, "library")); err == nil && fi.IsDir() {
+		if fi, err := os.Stat(filepath.Join(lib, "library")); err == nil && fi.IsDir() { //nolint:gosec // G703: the checkout the test is given
 			root = filepath.Join(lib, "library")
 		}
 		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the checkout the test is given
