@@ -181,42 +181,6 @@ func (r *celReader) root(name string, fields []string) {
 	}
 }
 
-// prefixFree keeps the shortest of paths that share a prefix.
-func prefixFree(all []ast.Ref) []ast.Ref {
-	var out []ast.Ref
-	for _, p := range all {
-		covered := false
-		for i, q := range out {
-			if p.HasPrefix(q) {
-				covered = true
-				break
-			}
-			if q.HasPrefix(p) {
-				out[i] = p
-				covered = true
-			}
-		}
-		if !covered {
-			out = append(out, p)
-		}
-	}
-	// A path replacing several may have left duplicates.
-	var uniq []ast.Ref
-	for _, p := range out {
-		dup := false
-		for _, q := range uniq {
-			if p.Equal(q) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			uniq = append(uniq, p)
-		}
-	}
-	return uniq
-}
-
 // celVerdicts keeps the messages of a CEL constraint's evaluations, keyed
 // by the constraint and the values its template can read (celReads), as
 // verdictCache does for Rego: at the webhook a ReplicaSet's Pods differ in

@@ -347,6 +347,12 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 	if !ok {
 		return nil, false
 	}
+	return prefixFree(all), true
+}
+
+// prefixFree keeps the paths that have no other as a prefix (one of
+// equal ones), shortest first.
+func prefixFree(all []ast.Ref) (paths []ast.Ref) {
 	// Shortest first, so that a path's prefixes are met before it.
 	sort.SliceStable(all, func(i, j int) bool { return len(all[i]) < len(all[j]) })
 	for _, p := range all {
@@ -354,7 +360,7 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 			paths = append(paths, p)
 		}
 	}
-	return paths, true
+	return paths
 }
 
 // functionTable finds the functions of a template's modules by the
