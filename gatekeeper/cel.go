@@ -196,6 +196,12 @@ func (d *celDriver) queryCached(ctx context.Context, target string, constraints 
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil {
+		// An evaluation cut short says so in its messages: never a
+		// verdict to keep.
+		resp.Results = append(resp.Results, qr.Results...)
+		return resp, nil
+	}
 	byConstraint := map[*unstructured.Unstructured][]string{}
 	for _, r := range qr.Results {
 		byConstraint[r.Constraint] = append(byConstraint[r.Constraint], r.Msg)

@@ -131,3 +131,54 @@ func TestCELVerdictCacheAgrees(t *testing.T) {
 	}
 	t.Logf("%d reviews, %d violations, %d answers from the cache", len(reqs), violations, hits)
 }
+
+// TestCELVerdictCacheKeepsNoInterruptedVerdict reviews with a context
+// already done (a request past its timeout) a Pod whose many containers
+// make CEL check for interruption mid-evaluation, then alike Pods: the
+// verdict of the cut-short evaluation (an error, so a violation) must not
+// answer the later reviews.
+func TestCELVerdictCacheKeepsNoInterruptedVerdict(t *testing.T) {
+	b := loadBundle(t, "testdata/policies")
+	ctx := context.Background()
+	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []string
+	for i := 0; i < 300; i++ {
+		cs = append(cs, fmt.Sprintf("{name: c%d, image: nginx, imagePullPolicy: Always}", i))
+	}
+	pod := func(i int) Request {
+		return Request{
+			Admission: admissionOf(obj(t, fmt.Sprintf("{apiVersion: v1, kind: Pod, metadata: {name: p-%d, namespace: pull}, spec: {containers: [%s]}}", i, strings.Join(cs, ", "))), fmt.Sprint("uid-", i)),
+			Namespace: obj(t, "{apiVersion: v1, kind: Namespace, metadata: {name: pull}}"),
+		}
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	interrupted := 0
+	for i := 0; i < 3; i++ {
+		vs, _ := cached.Review(done, pod(i))
+		interrupted += len(vs)
+	}
+	if interrupted == 0 {
+		t.Fatal("no evaluation was cut short: the test does not exercise what it means to")
+	}
+	for i := 3; i < 6; i++ {
+		want, err := plain.Review(ctx, pod(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cached.Review(ctx, pod(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after interrupted reviews:\n cached %s\n plain  %s", dump(got), dump(want))
+		}
+	}
+}
