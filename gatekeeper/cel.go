@@ -89,7 +89,7 @@ func (d *celDriver) AddTemplate(ctx context.Context, ct *templates.ConstraintTem
 		decide, messages, ok := celReads(ct)
 		d.verdicts.mu.Lock()
 		if ok {
-			d.verdicts.reads[ct.GetName()] = celTemplateReads{decide: decide, messages: messages}
+			d.verdicts.reads[ct.GetName()] = celTemplateReads{decide: celPaths(decide), messages: celPaths(messages)}
 		} else {
 			delete(d.verdicts.reads, ct.GetName())
 		}
@@ -176,8 +176,9 @@ func (d *celDriver) queryCached(ctx context.Context, target string, constraints 
 	resp := &drivers.QueryResponse{}
 	var queried []*unstructured.Unstructured
 	var misses []celLookup
+	seen := map[string]celValue{}
 	for _, c := range constraints {
-		l := d.verdicts.lookup(c, strings.ToLower(c.GetKind()), term)
+		l := d.verdicts.lookup(c, strings.ToLower(c.GetKind()), term, seen)
 		if l.ok {
 			if msgs, hit := d.verdicts.get(l); hit {
 				for _, m := range msgs {

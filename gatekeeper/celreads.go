@@ -193,7 +193,29 @@ type celVerdicts struct {
 	verdicts *gencache.Cache[celKey, *celVerdict]
 }
 
-type celTemplateReads struct{ decide, messages []ast.Ref }
+type celTemplateReads struct{ decide, messages []celPath }
+
+// celPath is a path read, with its text: templates read the same paths
+// (object.spec.containers), which a review finds and hashes once.
+type celPath struct {
+	ref ast.Ref
+	key string
+}
+
+func celPaths(refs []ast.Ref) []celPath {
+	out := make([]celPath, len(refs))
+	for i, r := range refs {
+		out[i] = celPath{ref: r, key: r.String()}
+	}
+	return out
+}
+
+// celValue is a path's value in one review (nil where undefined), and its
+// hash.
+type celValue struct {
+	v    ast.Value
+	hash uint64
+}
 
 // celKey is a constraint and the hash of what decides its verdict.
 type celKey struct {
@@ -216,29 +238,36 @@ type celLookup struct {
 	ok               bool // the template's verdicts are cached
 }
 
-// lookup reads what decides a constraint's verdict in review.
-func (v *celVerdicts) lookup(c *unstructured.Unstructured, template string, review *ast.Term) celLookup {
+// lookup reads what decides a constraint's verdict in review; seen holds
+// the paths this review has found already.
+func (v *celVerdicts) lookup(c *unstructured.Unstructured, template string, review *ast.Term, seen map[string]celValue) celLookup {
 	v.mu.Lock()
 	reads, ok := v.reads[template]
 	v.mu.Unlock()
 	if !ok {
 		return celLookup{}
 	}
+	find := func(p celPath) celValue {
+		if x, ok := seen[p.key]; ok {
+			return x
+		}
+		x := celValue{hash: 0x9e3779b97f4a7c15} // undefined
+		if found, err := review.Value.Find(p.ref); err == nil {
+			x = celValue{v: found, hash: uint64(found.Hash())} //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
+		}
+		seen[p.key] = x
+		return x
+	}
 	l := celLookup{ok: true, key: celKey{c: c, hash: uint64(len(reads.decide))}}
 	l.decide = make([]ast.Value, len(reads.decide))
 	for i, p := range reads.decide {
-		h := uint64(0x9e3779b97f4a7c15) // undefined
-		if x, err := review.Value.Find(p); err == nil {
-			l.decide[i] = x
-			h = uint64(x.Hash()) //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
-		}
-		l.key.hash = l.key.hash*1099511628211 ^ h
+		x := find(p)
+		l.decide[i] = x.v
+		l.key.hash = l.key.hash*1099511628211 ^ x.hash
 	}
 	l.messages = make([]ast.Value, len(reads.messages))
 	for i, p := range reads.messages {
-		if x, err := review.Value.Find(p); err == nil {
-			l.messages[i] = x
-		}
+		l.messages[i] = find(p).v
 	}
 	return l
 }
