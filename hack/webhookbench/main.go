@@ -26,8 +26,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,9 +68,11 @@ func main() {
 	cert := flag.String("cert", "", "serving certificate (internal)")
 	key := flag.String("key", "", "serving key (internal)")
 	metricsAddr := flag.String("metrics", "", "server's /metrics address (internal)")
+	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile over all runs to this file")
+	mix := flag.String("mix", "", "run only this mix of Pods (replicas or distinct; all when empty)")
 	flag.Parse()
 	if *serve {
-		if err := runServer(bundles, *ingresses, *cert, *key, *metricsAddr); err != nil {
+		if err := runServer(bundles, *ingresses, *cert, *key, *metricsAddr, *cpuProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "webhookbench server:", err)
 			os.Exit(1)
 		}
@@ -102,13 +106,13 @@ func main() {
 		fmt.Printf("gatekeeper-library %s: %s\n", *library, s)
 		bundles = append(bundles, dir)
 	}
-	if err := runClient(bundles, *ingresses, *rate, *duration, *workers); err != nil {
+	if err := runClient(bundles, *ingresses, *rate, *duration, *workers, *cpuProfile, *mix); err != nil {
 		fmt.Fprintln(os.Stderr, "webhookbench:", err)
 		os.Exit(1)
 	}
 }
 
-func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) error {
+func runServer(bundles []string, ingresses int, cert, key, metricsAddr, cpuProfile string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200) // as gatekeep serve does
 	}
@@ -126,7 +130,23 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 		ns := fmt.Sprintf("team-%d", i%200)
 		hosts.Add(ns, fmt.Sprintf("app-%d", i), []checks.Claim{{Host: fmt.Sprintf("app-%d.%s.example.com", i, ns), Path: "/", Pointer: "/spec/rules/0/host"}})
 	}
-	ctx := context.Background()
+	// The client ends the server with an interrupt when it wants its
+	// profile: it is written then.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile) //nolint:gosec // G304: the file the benchmark's user names
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	errs := make(chan error, 1)
 	go func() { errs <- s.Run(ctx) }()
 	addr, err := s.Addr(ctx)
@@ -137,7 +157,7 @@ func runServer(bundles []string, ingresses int, cert, key, metricsAddr string) e
 	return <-errs
 }
 
-func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int) error {
+func runClient(bundles []string, ingresses, rate int, duration time.Duration, workers int, cpuProfile, mix string) error {
 	dir, err := os.MkdirTemp("", "webhookbench-")
 	if err != nil {
 		return err
@@ -152,6 +172,13 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 		return err
 	}
 	args := []string{"-serve", "-ingresses", fmt.Sprint(ingresses), "-cert", cert, "-key", key, "-metrics", metricsAddr}
+	if cpuProfile != "" {
+		abs, err := filepath.Abs(cpuProfile)
+		if err != nil {
+			return err
+		}
+		args = append(args, "-cpuprofile", abs)
+	}
 	for _, b := range bundles {
 		args = append(args, "-bundle", b)
 	}
@@ -168,7 +195,18 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 	if err := child.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	defer func() {
+		if cpuProfile == "" {
+			_ = child.Process.Kill()
+		} else {
+			// Interrupted, the server writes its profile and stops;
+			// killed if it has not within a while.
+			_ = child.Process.Signal(os.Interrupt)
+			t := time.AfterFunc(30*time.Second, func() { _ = child.Process.Kill() })
+			defer t.Stop()
+		}
+		_ = child.Wait()
+	}()
 	addr, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("server did not start: %w", err)
@@ -182,6 +220,9 @@ func runClient(bundles []string, ingresses, rate int, duration time.Duration, wo
 	fmt.Printf("%-34s %s\n", "server memory after start:", memory(child.Process.Pid))
 	var seq atomic.Int64 // numbers the Pods of all runs apart
 	for _, m := range gen.PodMixes {
+		if mix != "" && m.Name != mix {
+			continue
+		}
 		body := func() []byte { return m.Review(int(seq.Add(1))) }
 		// Warm up at the same rate: connections, caches, the runtime
 		// (the peak memory at that rate is then the rate's own).
