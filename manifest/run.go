@@ -42,6 +42,19 @@ type piece struct {
 	dropped  bool
 }
 
+// absorb takes in the objects, errors, problems and skips of the pieces
+// its files were parsed into.
+func (p *piece) absorb(parsed []*piece) {
+	for _, fp := range parsed {
+		p.objects = append(p.objects, fp.objects...)
+		p.errors = append(p.errors, fp.errors...)
+		p.problems = append(p.problems, fp.problems...)
+		for reason, n := range fp.skipped {
+			p.skip(reason, n)
+		}
+	}
+}
+
 func (p *piece) skip(reason string, n int) {
 	if n == 0 {
 		return
@@ -180,14 +193,7 @@ func (r *run) fallback(u unit, p *piece) {
 		}
 		files = append(files, f)
 	}
-	for _, fp := range r.l.parseFiles(r.ctx, files, nil) {
-		p.objects = append(p.objects, fp.objects...)
-		p.errors = append(p.errors, fp.errors...)
-		p.problems = append(p.problems, fp.problems...)
-		for reason, n := range fp.skipped {
-			p.skip(reason, n)
-		}
-	}
+	p.absorb(r.l.parseFiles(r.ctx, files, nil))
 }
 
 // kustomizePiece builds one kustomization into a piece; one whose bases
@@ -326,14 +332,7 @@ func (r *run) directory(dir string, opts *argocd.DirectoryOptions, renders []Ren
 		return nil
 	})
 	p := &piece{unit: dir, dir: true, kind: piecePlain, jsonnet: jsonnet}
-	for _, fp := range r.l.parseFiles(r.ctx, files, renders) {
-		p.objects = append(p.objects, fp.objects...)
-		p.errors = append(p.errors, fp.errors...)
-		p.problems = append(p.problems, fp.problems...)
-		for reason, n := range fp.skipped {
-			p.skip(reason, n)
-		}
-	}
+	p.absorb(r.l.parseFiles(r.ctx, files, renders))
 	return p
 }
 
