@@ -77,16 +77,7 @@ spec:
 // without the verdict cache: the violations must be the same, messages
 // naming each object its own, and the cache must answer some.
 func TestCELVerdictCacheAgrees(t *testing.T) {
-	ctx := context.Background()
-	b := loadBundle(t, "testdata/policies")
-	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, cached := webhookPolicies(t, loadBundle(t, "testdata/policies"), 64)
 	var reqs []Request
 	for i := 0; i < 40; i++ {
 		ns := []string{"shop", "pull", "kube-system"}[i%3]
@@ -107,18 +98,7 @@ func TestCELVerdictCacheAgrees(t *testing.T) {
 	}
 	violations := 0
 	for _, r := range reqs {
-		want, err := plain.Review(ctx, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cached.Review(ctx, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%v %v:\n cached %s\n plain  %s", r.Admission["operation"], r.Admission["name"], dump(got), dump(want))
-		}
-		violations += len(want)
+		violations += len(sameReview(t, plain, cached, r))
 	}
 	var hits int
 	for _, d := range cached.reviewer.drivers {
@@ -138,16 +118,7 @@ func TestCELVerdictCacheAgrees(t *testing.T) {
 // verdict of the cut-short evaluation (an error, so a violation) must not
 // answer the later reviews.
 func TestCELVerdictCacheKeepsNoInterruptedVerdict(t *testing.T) {
-	b := loadBundle(t, "testdata/policies")
-	ctx := context.Background()
-	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(64))
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, cached := webhookPolicies(t, loadBundle(t, "testdata/policies"), 64)
 	var cs []string
 	for i := 0; i < 300; i++ {
 		cs = append(cs, fmt.Sprintf("{name: c%d, image: nginx, imagePullPolicy: Always}", i))
@@ -158,7 +129,7 @@ func TestCELVerdictCacheKeepsNoInterruptedVerdict(t *testing.T) {
 			Namespace: obj(t, "{apiVersion: v1, kind: Namespace, metadata: {name: pull}}"),
 		}
 	}
-	done, cancel := context.WithCancel(ctx)
+	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	interrupted := 0
 	for i := 0; i < 3; i++ {
@@ -169,16 +140,6 @@ func TestCELVerdictCacheKeepsNoInterruptedVerdict(t *testing.T) {
 		t.Fatal("no evaluation was cut short: the test does not exercise what it means to")
 	}
 	for i := 3; i < 6; i++ {
-		want, err := plain.Review(ctx, pod(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cached.Review(ctx, pod(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("after interrupted reviews:\n cached %s\n plain  %s", dump(got), dump(want))
-		}
+		sameReview(t, plain, cached, pod(i))
 	}
 }

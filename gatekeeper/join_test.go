@@ -3,8 +3,6 @@ package gatekeeper
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 
-	"github.com/gatekeep-dev/gatekeep/internal/gklibrary"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -213,39 +210,10 @@ spec:
 		}
 	})
 	t.Run("gatekeeper-library", func(t *testing.T) {
-		lib := os.Getenv("GATEKEEPER_LIBRARY")
-		if lib == "" {
-			t.Skip("GATEKEEPER_LIBRARY is not set: make test GATEKEEPER_LIBRARY=<gatekeeper-library checkout> runs this")
-		}
-		dir := t.TempDir()
-		sum, err := gklibrary.WriteBundle(lib, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := loadBundle(t, dir)
+		b, samples := library(t)
 		// The generated repository, and every object of the library's
 		// samples (which its constraints violate or not, on purpose).
-		objs := repoObjects(t, 120)
-		root := lib
-		if fi, err := os.Stat(filepath.Join(lib, "library")); err == nil && fi.IsDir() { //nolint:gosec // G703: the checkout the test is given
-			root = filepath.Join(lib, "library")
-		}
-		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the checkout the test is given
-			if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "example") || filepath.Ext(p) != ".yaml" {
-				return err
-			}
-			data, err := os.ReadFile(p) //nolint:gosec // G122: the checkout the test is given
-			if err != nil {
-				return err
-			}
-			parsed, _ := manifest.Parse(p, data)
-			objs = append(objs, parsed...)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("gatekeeper-library: %s; %d objects", sum, len(objs))
+		objs := append(repoObjects(t, 120), samples...)
 		sameVerdicts(t, b, objs, "K8sUniqueServiceSelector", "K8sUniqueIngressHost")
 		hashJoins(t, b, "K8sUniqueServiceSelector", "K8sUniqueIngressHost")
 	})

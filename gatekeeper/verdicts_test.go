@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,10 +13,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/gatekeep-dev/gatekeep/gatekeeper/gen"
-	"github.com/gatekeep-dev/gatekeep/internal/gklibrary"
 	"github.com/gatekeep-dev/gatekeep/internal/infragen"
 	"github.com/gatekeep-dev/gatekeep/internal/regovalue"
-	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // TestVerdictCacheAgrees reviews every object of a generated repository,
@@ -355,46 +351,12 @@ func TestVerdictCacheWeight(t *testing.T) {
 // ReplicaSet's Pods come, at the webhook with and without the verdict
 // caches (Rego and CEL): the violations must be the same.
 func TestVerdictCachesAgreeOnLibrary(t *testing.T) {
-	lib := os.Getenv("GATEKEEPER_LIBRARY")
-	if lib == "" {
-		t.Skip("GATEKEEPER_LIBRARY is not set: make test GATEKEEPER_LIBRARY=<gatekeeper-library checkout> runs this")
-	}
-	dir := t.TempDir()
-	if _, err := gklibrary.WriteBundle(lib, dir); err != nil {
-		t.Fatal(err)
-	}
-	b := loadBundle(t, dir)
-	ctx := context.Background()
-	plain, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cached, err := New(ctx, b.templates, b.constraints, WithEnforcementPoint(WebhookEnforcementPoint), WithVerdictCache(256))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objs []map[string]any
-	err = filepath.WalkDir(lib, func(p string, d os.DirEntry, err error) error { //nolint:gosec // G703: the checkout the test is given
-		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), "example") || filepath.Ext(p) != ".yaml" || strings.Contains(p, "artifacthub") {
-			return err
-		}
-		data, err := os.ReadFile(p) //nolint:gosec // G122: the checkout the test is given
-		if err != nil {
-			return err
-		}
-		parsed, _ := manifest.Parse(p, data)
-		for _, o := range parsed {
-			objs = append(objs, o.Data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, objs := library(t)
+	plain, cached := webhookPolicies(t, b, 256)
 	violations := 0
 	for i, o := range objs {
 		for copyN := 0; copyN < 3; copyN++ {
-			c := deepCopyMap(o)
+			c := deepCopyMap(o.Data)
 			md, _ := c["metadata"].(map[string]any)
 			if md == nil {
 				md = map[string]any{}
@@ -405,18 +367,7 @@ func TestVerdictCachesAgreeOnLibrary(t *testing.T) {
 				md["namespace"] = "default"
 			}
 			r := Request{Admission: admissionOf(c, fmt.Sprint("uid-", i, "-", copyN))}
-			want, err := plain.Review(ctx, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cached.Review(ctx, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%v %v:\n cached %s\n plain  %s", c["kind"], md["name"], dump(got), dump(want))
-			}
-			violations += len(want)
+			violations += len(sameReview(t, plain, cached, r))
 		}
 	}
 	if violations == 0 {

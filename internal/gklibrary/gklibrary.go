@@ -191,3 +191,26 @@ func copyFile(from, to string) error {
 	}
 	return nil
 }
+
+// Examples lists the library's sample objects, the example*.yaml files of
+// every template directory's samples under dir (as WriteBundle takes it),
+// in lexical order: the objects its suites judge.
+func Examples(dir string) ([]string, error) {
+	root, err := libraryRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := templateDirs(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range dirs {
+		files, err := filepath.Glob(filepath.Join(d, "samples", "*", "example*.yaml"))
+		if err != nil {
+			return nil, fmt.Errorf("gatekeeper-library: %w", err)
+		}
+		out = append(out, files...) // Glob sorts
+	}
+	return out, nil
+}

@@ -97,3 +97,21 @@ func TestWriteBundleErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestExamples(t *testing.T) {
+	lib := filepath.Join(fixture, "library")
+	want := []string{
+		filepath.Join(lib, "general/alpha/samples/a-first/example_allowed.yaml"),
+		filepath.Join(lib, "general/beta/samples/a-examples-only/example_allowed.yaml"),
+	}
+	// The root and library/ alike; artifacthub's copies are not read.
+	for _, dir := range []string{fixture, lib} {
+		got, err := Examples(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Examples(%s) = %v, want %v", dir, got, want)
+		}
+	}
+}
