@@ -117,12 +117,14 @@ func (d *celDriver) RemoveTemplate(ctx context.Context, ct *templates.Constraint
 	return d.Driver.RemoveTemplate(ctx, ct)
 }
 
+// templateOf is the name of a constraint's template: its kind, lowercased,
+// as Gatekeeper's driver finds it.
+func templateOf(c *unstructured.Unstructured) string { return strings.ToLower(c.GetKind()) }
+
 // ready gives the driver the pending templates of constraints.
 func (d *celDriver) ready(ctx context.Context, constraints []*unstructured.Unstructured) error {
 	for _, c := range constraints {
-		// Gatekeeper's driver finds a constraint's template by the
-		// lowercased kind, which is the template's name.
-		name := strings.ToLower(c.GetKind())
+		name := templateOf(c)
 		d.mu.Lock()
 		p := d.pending[name]
 		d.mu.Unlock()
@@ -178,7 +180,7 @@ func (d *celDriver) queryCached(ctx context.Context, target string, constraints 
 	var misses []celLookup
 	seen := map[string]celValue{}
 	for _, c := range constraints {
-		l := d.verdicts.lookup(c, strings.ToLower(c.GetKind()), term, seen)
+		l := d.verdicts.lookup(c, templateOf(c), term, seen)
 		if l.ok {
 			if msgs, hit := d.verdicts.get(l); hit {
 				for _, m := range msgs {
