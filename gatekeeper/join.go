@@ -113,21 +113,16 @@ func pureFunctions(m *ast.Module, names map[ast.Var]bool) map[ast.Var]ast.Ref {
 	funcs := map[ast.Var][]*ast.Rule{}
 	values := map[ast.Var]bool{}
 	for _, r := range m.Rules {
-		ref := r.Head.Ref()
-		name, ok := ref[0].Value.(ast.Var)
-		if !ok {
-			continue
-		}
-		if len(ref) == 1 && len(r.Head.Args) > 0 {
+		if name, ok := functionName(r); ok {
 			funcs[name] = append(funcs[name], r)
-		} else {
+		} else if name, ok := r.Head.Ref()[0].Value.(ast.Var); ok {
 			values[name] = true
 		}
 	}
 	pure := map[ast.Var]ast.Ref{}
 	for name := range funcs {
 		if !values[name] {
-			pure[name] = m.Package.Path.Append(ast.StringTerm(string(name)))
+			pure[name] = ruleRef(m, name)
 		}
 	}
 	// Every candidate is taken pure until one of its rules is not; that

@@ -373,15 +373,26 @@ func newFunctionTable(mods []*ast.Module) *functionTable {
 	t := &functionTable{byPath: map[string][]*ast.Rule{}}
 	for _, m := range mods {
 		for _, r := range m.Rules {
-			ref := r.Head.Ref()
-			if len(r.Head.Args) == 0 || len(ref) != 1 {
-				continue
+			if name, ok := functionName(r); ok {
+				p := ruleRef(m, name).String()
+				t.byPath[p] = append(t.byPath[p], r)
 			}
-			p := m.Package.Path.Append(ast.StringTerm(string(ref[0].Value.(ast.Var)))).String()
-			t.byPath[p] = append(t.byPath[p], r)
 		}
 	}
 	return t
+}
+
+// functionName is the name of a function rule (one with arguments, named
+// by one term); ok is false for other rules.
+func functionName(r *ast.Rule) (ast.Var, bool) {
+	ref := r.Head.Ref()
+	name, ok := ref[0].Value.(ast.Var)
+	return name, ok && len(ref) == 1 && len(r.Head.Args) > 0
+}
+
+// ruleRef is the full reference of module m's rule name: data.pkg.name.
+func ruleRef(m *ast.Module, name ast.Var) ast.Ref {
+	return m.Package.Path.Append(ast.StringTerm(string(name)))
 }
 
 // resolve is the rules of the function op calls from module m: one of
@@ -396,7 +407,7 @@ func (t *functionTable) resolve(m *ast.Module, op *ast.Term) []*ast.Rule {
 		return nil
 	}
 	if len(ref) == 1 {
-		if rules := t.byPath[m.Package.Path.Append(ast.StringTerm(string(head))).String()]; rules != nil {
+		if rules := t.byPath[ruleRef(m, head).String()]; rules != nil {
 			return rules
 		}
 	}
