@@ -95,7 +95,8 @@ bench: build $(BIN)/kubeconform $(BIN)/gator
 	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) $(GO) test -run '^$$' -bench . -benchmem ./...
 	@if [ -n "$(GATEKEEPER_LIBRARY)" ]; then lib=$(abspath $(GATEKEEPER_LIBRARY)); [ -d $$lib/library ] && lib=$$lib/library; \
 	  echo "gatekeep verify $$lib: $$($(BIN)/gatekeep verify $$lib | tail -1)"; \
-	  echo "gator verify $$lib/...: $$($(BIN)/gator verify -v $$lib/... | grep -c -- '^    --- PASS') cases passed, $$($(BIN)/gator verify -v $$lib/... | grep -c -- '^    --- FAIL') failed"; fi
+	  out=$$($(BIN)/gator verify -v $$lib/...); \
+	  echo "gator verify $$lib/...: $$(echo "$$out" | grep -c -- '^    --- PASS') cases passed, $$(echo "$$out" | grep -c -- '^    --- FAIL') failed"; fi
 	$(GO) run ./hack/bench -apps $(APPS) -gatekeep $(BIN)/gatekeep -kubeconform $(BIN)/kubeconform -gator $(BIN)/gator $(if $(GATEKEEPER_LIBRARY),-library $(GATEKEEPER_LIBRARY))
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
 	$(GO) run ./hack/webhookbench -templates 50 -ingresses 10000 -rate 1000 -duration 10s
