@@ -2,12 +2,12 @@ package engine
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/internal/bundletest"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
@@ -18,31 +18,9 @@ import (
 // it over the built-in bundle.
 func unsupportedBundle(t *testing.T, config string) *bundle.Bundle {
 	t.Helper()
-	src, err := filepath.Abs("../bundle/testdata/unsupported")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "policy"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name())) //nolint:gosec // G304: the test's own fixture
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == bundle.ConfigFile {
-			data = []byte(config)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "policy", e.Name()), data, 0o600); err != nil { //nolint:gosec // G703: copying the test's own fixture bundle into its TempDir
-			t.Fatal(err)
-		}
-	}
-	t.Chdir(dir)
+	dir := bundletest.Copy(t, "../bundle/testdata/unsupported", config)
+	// Findings name the bundle's files as the user gives them: policy/...
+	t.Chdir(filepath.Dir(dir))
 	b, err := bundle.LoadOverBuiltin("policy")
 	if err != nil {
 		t.Fatal(err)

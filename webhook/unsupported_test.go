@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -13,34 +11,8 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/internal/bundletest"
 )
-
-// copyBundle copies the bundle directory src into a new directory, with
-// config as its gatekeep.yaml, and returns the copy.
-func copyBundle(t *testing.T, src, config string) string {
-	t.Helper()
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "policy")
-	if err := os.Mkdir(dir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name())) //nolint:gosec // G304: the test's own fixture
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == bundle.ConfigFile {
-			data = []byte(config)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil { //nolint:gosec // G703: copying the test's own fixture bundle into its TempDir
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // TestLogsUnsupportedPolicies: a bundle file holding policy kinds gatekeep
 // does not run is logged once each time the bundle loads (at start and on
@@ -65,7 +37,7 @@ func TestLogsUnsupportedPolicies(t *testing.T) {
 		{"off", "checks: {policy-unsupported: off}\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyBundle(t, "../bundle/testdata/unsupported", tc.config)
+			dir := bundletest.Copy(t, "../bundle/testdata/unsupported", tc.config)
 			logs := &syncBuffer{}
 			s := New(Options{Load: func() (*engine.Engine, error) { return loadEngine(dir) }, Log: funcr.New(logs.write, funcr.Options{})})
 			var want []string
