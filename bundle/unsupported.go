@@ -79,9 +79,9 @@ var unsupportedKinds = map[string]map[string]UnsupportedFamily{
 	},
 }
 
-// UnsupportedFamilyOf says whether o is a policy kind gatekeep does not
+// unsupportedFamilyOf says whether o is a policy kind gatekeep does not
 // run, and which.
-func UnsupportedFamilyOf(o *manifest.Object) (UnsupportedFamily, bool) {
+func unsupportedFamilyOf(o *manifest.Object) (UnsupportedFamily, bool) {
 	ref := o.Ref()
 	f, ok := unsupportedKinds[ref.Group()][ref.Kind]
 	return f, ok
@@ -93,7 +93,7 @@ func (b *Bundle) Unsupported() []Unsupported {
 	var out []Unsupported
 	byFile := map[string]int{}
 	for _, o := range b.Objects {
-		fam, ok := UnsupportedFamilyOf(o)
+		fam, ok := unsupportedFamilyOf(o)
 		if !ok {
 			continue
 		}
@@ -130,8 +130,8 @@ func (k UnsupportedKind) String() string {
 	return k.Kind
 }
 
-// KindNames names the file's unsupported kinds, with their counts.
-func (u Unsupported) KindNames() []string {
+// kindNames names the file's unsupported kinds, with their counts.
+func (u Unsupported) kindNames() []string {
 	out := make([]string, len(u.Kinds))
 	for i, k := range u.Kinds {
 		out[i] = k.String()

@@ -32,8 +32,8 @@ func TestUnsupported(t *testing.T) {
 			t.Fatalf("Unsupported() = %d files, want 4 (one per file): %+v", len(got), got)
 		}
 		u := got[i]
-		if u.File != w.file || u.Line != w.line || !reflect.DeepEqual(u.KindNames(), w.kinds) || u.Message() != w.message {
-			t.Errorf("Unsupported()[%d] = %s:%d %q %q\nwant %s:%d %q %q", i, u.File, u.Line, u.KindNames(), u.Message(), w.file, w.line, w.kinds, w.message)
+		if u.File != w.file || u.Line != w.line || !reflect.DeepEqual(u.kindNames(), w.kinds) || u.Message() != w.message {
+			t.Errorf("Unsupported()[%d] = %s:%d %q %q\nwant %s:%d %q %q", i, u.File, u.Line, u.kindNames(), u.Message(), w.file, w.line, w.kinds, w.message)
 		}
 	}
 	// The ConstraintTemplate and its Constraint are still there to run.
@@ -101,8 +101,8 @@ func TestUnsupportedKinds(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("Unsupported() = %+v, want one entry", got)
 			}
-			if got[0].File != "policy/policies.yaml" || got[0].Line != 1 || !reflect.DeepEqual(got[0].KindNames(), tc.kinds) || got[0].Message() != tc.message {
-				t.Errorf("Unsupported() = %s:%d %q %q\nwant policy/policies.yaml:1 %q %q", got[0].File, got[0].Line, got[0].KindNames(), got[0].Message(), tc.kinds, tc.message)
+			if got[0].File != "policy/policies.yaml" || got[0].Line != 1 || !reflect.DeepEqual(got[0].kindNames(), tc.kinds) || got[0].Message() != tc.message {
+				t.Errorf("Unsupported() = %s:%d %q %q\nwant policy/policies.yaml:1 %q %q", got[0].File, got[0].Line, got[0].kindNames(), got[0].Message(), tc.kinds, tc.message)
 			}
 		})
 	}
