@@ -529,7 +529,7 @@ func (sc *joinScope) filterVars(e *ast.Expr, outer, region ast.VarSet) (ast.VarS
 			return nil, false
 		}
 	}
-	if !refsOK(e, sc) {
+	if !refsOK(e) {
 		return nil, false
 	}
 	return vars, true
@@ -582,16 +582,15 @@ func isInventoryRoot(e *ast.Expr, v ast.Var) bool {
 	return ok
 }
 
-// refsOK: every reference in e starts at a variable or at data.inventory
-// (or is a pure function's name).
-func refsOK(e *ast.Expr, sc *joinScope) bool {
+// refsOK: every reference in e starts at a variable (a pure function's
+// name is one) or at data.inventory.
+func refsOK(e *ast.Expr) bool {
 	ok := true
 	ast.WalkRefs(e, func(ref ast.Ref) bool {
 		head, isVar := ref[0].Value.(ast.Var)
 		switch {
 		case !isVar:
 			ok = false
-		case len(ref) == 1 && sc.pure[head] != nil:
 		case head == ast.InputRootDocument.Value.(ast.Var):
 			ok = false
 		case head == ast.DefaultRootDocument.Value.(ast.Var) && !ref.HasPrefix(inventoryRef):
