@@ -75,6 +75,8 @@ type options struct {
 	strict bool
 	crds   []map[string]any
 	dirs   []string
+	// noCatalog leaves the embedded CRD catalog out (see Catalog).
+	noCatalog bool
 }
 
 // Strict rejects unknown fields and duplicate keys, as `kubectl apply
@@ -108,6 +110,8 @@ type Validator struct {
 	groups map[string]bool
 	crds   map[gvKey]*customSchema
 	dirs   []*schemaDir
+	// catalog: the embedded CRD catalog is the last source (custom.go).
+	catalog bool
 }
 
 // knownGroups are the built-in API groups of every Kubernetes release
@@ -144,7 +148,7 @@ func New(v kubeversion.Version, opts ...Option) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	val := &Validator{target: v, b: b, strict: o.strict, groups: builtinGroups(b), crds: map[gvKey]*customSchema{}}
+	val := &Validator{target: v, b: b, strict: o.strict, groups: builtinGroups(b), crds: map[gvKey]*customSchema{}, catalog: !o.noCatalog}
 	val.exact = e.version.Major == v.Major && e.version.Minor == v.Minor
 	if !val.exact {
 		val.note = fmt.Sprintf("no schemas for Kubernetes %s: validating with %s", v.MinorString(), e.version.MinorString())
@@ -286,8 +290,11 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 			return cs.compiled(v.b.objectMeta)
 		}
 	}
+	if n, ok, err := v.catalogSchema(k, res); ok {
+		return n, err
+	}
 	res.NoSchema = true
-	res.Message = fmt.Sprintf("no schema for %s %s: add its CRD or --schema-dir", k.apiVersion, k.kind)
+	res.Message = noSchemaMessage(k)
 	return nil, nil
 }
 
