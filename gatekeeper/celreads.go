@@ -1,13 +1,18 @@
 package gatekeeper
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
 	"github.com/open-policy-agent/frameworks/constraint/pkg/core/templates"
 	celschema "github.com/open-policy-agent/gatekeeper/v3/pkg/drivers/k8scel/schema"
 	"github.com/open-policy-agent/opa/v1/ast"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apiserver/pkg/cel/environment"
 
@@ -27,6 +32,13 @@ import (
 // variables they use; the others are never evaluated): whether a
 // constraint is violated. messages is what the message expressions read
 // besides: what a violation says, often the object's name.
+//
+// Under a failure policy of Fail, what a map's transform reads inside
+// size() is a message read, not a decide one: size(xs.map(x, f)) is
+// size(xs), and f runs only on elements, so it can change the verdict
+// (by an error, which denies) only when there are elements, that is when
+// the constraint is violated anyway (the library's host-filesystem
+// builds its messages so, naming the Pod in a list it counts).
 func celReads(ct *templates.ConstraintTemplate) (decide, messages []ast.Ref, ok bool) {
 	src, err := celschema.GetSourceFromTemplate(ct)
 	if err != nil {
@@ -40,7 +52,10 @@ func celReads(ct *templates.ConstraintTemplate) (decide, messages []ast.Ref, ok 
 	for _, v := range src.Variables {
 		vars[v.Name] = v.Expression
 	}
-	d := &celReader{env: env, vars: vars, done: map[string]bool{}, ok: true}
+	d := &celReader{env: env, vars: vars, done: map[string]bool{}, counted: map[string]bool{}, ok: true}
+	if fp, err := src.GetFailurePolicy(); err == nil && fp != nil && *fp == admissionv1.Fail {
+		d.counting = true
+	}
 	d.add(ast.Ref{ast.StringTerm("operation")})
 	for _, m := range src.MatchConditions {
 		d.expr(m.Expression)
@@ -48,16 +63,26 @@ func celReads(ct *templates.ConstraintTemplate) (decide, messages []ast.Ref, ok 
 	for _, v := range src.Validations {
 		d.expr(v.Expression)
 	}
-	m := &celReader{env: env, vars: vars, done: d.done, ok: true}
+	// Variables decide reads whole need no message reads.
+	m := &celReader{env: env, vars: vars, done: maps.Clone(d.done), ok: true}
 	for _, v := range src.Validations {
 		if v.MessageExpression != "" {
 			m.expr(v.MessageExpression)
 		}
 	}
+	for _, f := range d.transforms {
+		m.walk(f)
+	}
 	if !d.ok || !m.ok {
 		return nil, nil, false
 	}
-	return prefixFree(d.paths), prefixFree(m.paths), true
+	decide = prefixFree(d.paths)
+	for _, p := range prefixFree(m.paths) {
+		if !slices.ContainsFunc(decide, p.HasPrefix) {
+			messages = append(messages, p)
+		}
+	}
+	return decide, messages, true
 }
 
 type celReader struct {
@@ -66,6 +91,11 @@ type celReader struct {
 	done  map[string]bool   // variables read already
 	paths []ast.Ref
 	ok    bool
+	// counting: walkSize leaves map transforms to transforms (see
+	// celReads); counted are the variables it has walked so.
+	counting   bool
+	counted    map[string]bool
+	transforms []celast.Expr
 }
 
 func (r *celReader) add(p ast.Ref) { r.paths = append(r.paths, p) }
@@ -81,12 +111,19 @@ func (r *celReader) variable(name string) {
 }
 
 func (r *celReader) expr(text string) {
+	parsed, ok := r.parse(text)
+	if ok {
+		r.walk(parsed)
+	}
+}
+
+func (r *celReader) parse(text string) (celast.Expr, bool) {
 	parsed, iss := r.env.Parse(text)
 	if iss.Err() != nil {
 		r.ok = false // the check at load reports it
-		return
+		return nil, false
 	}
-	r.walk(parsed.NativeRep().Expr())
+	return parsed.NativeRep().Expr(), true
 }
 
 // walk records the reads of e.
@@ -115,6 +152,16 @@ func (r *celReader) walk(e celast.Expr) {
 		r.root(x.AsIdent(), fields)
 	case celast.CallKind:
 		c := e.AsCall()
+		if r.counting && c.FunctionName() == "size" {
+			switch {
+			case c.IsMemberFunction() && len(c.Args()) == 0:
+				r.walkSize(c.Target())
+				return
+			case !c.IsMemberFunction() && len(c.Args()) == 1:
+				r.walkSize(c.Args()[0])
+				return
+			}
+		}
 		if c.IsMemberFunction() {
 			r.walk(c.Target())
 		}
@@ -140,6 +187,72 @@ func (r *celReader) walk(e celast.Expr) {
 			r.walk(x)
 		}
 	}
+}
+
+// walkSize records what decides the size of e's value: through a map
+// macro, its range's size and its filter; a variable, so walked once.
+// Anything else is read whole (the size of a string is its content's).
+func (r *celReader) walkSize(e celast.Expr) {
+	if !r.ok {
+		return
+	}
+	if e.Kind() == celast.SelectKind && e.AsSelect().Operand().Kind() == celast.IdentKind && e.AsSelect().Operand().AsIdent() == "variables" {
+		name := e.AsSelect().FieldName()
+		if _, ok := r.vars[name]; !ok || r.done[name] {
+			r.walk(e)
+			return
+		}
+		if r.counted[name] {
+			return
+		}
+		r.counted[name] = true
+		if x, ok := r.parse(r.vars[name]); ok {
+			r.walkSize(x)
+		}
+		return
+	}
+	rng, filter, transform, ok := mapMacro(e)
+	if !ok {
+		r.walk(e)
+		return
+	}
+	if filter != nil {
+		// Which elements pass reads them: the range whole.
+		r.walk(rng)
+		r.walk(filter)
+	} else {
+		r.walkSize(rng)
+	}
+	r.transforms = append(r.transforms, transform)
+}
+
+// mapMacro takes apart what the map (and filter) macros expand to: a
+// comprehension over rng that appends transform for each element (that
+// passes filter, if any) to an empty list and yields it.
+func mapMacro(e celast.Expr) (rng, filter, transform celast.Expr, ok bool) {
+	if e.Kind() != celast.ComprehensionKind {
+		return nil, nil, nil, false
+	}
+	c := e.AsComprehension()
+	accu := c.AccuVar()
+	isAccu := func(x celast.Expr) bool { return x.Kind() == celast.IdentKind && x.AsIdent() == accu }
+	if c.HasIterVar2() || c.AccuInit().Kind() != celast.ListKind || len(c.AccuInit().AsList().Elements()) != 0 ||
+		c.LoopCondition().Kind() != celast.LiteralKind || c.LoopCondition().AsLiteral() != types.True || !isAccu(c.Result()) {
+		return nil, nil, nil, false
+	}
+	step := c.LoopStep()
+	if step.Kind() == celast.CallKind && step.AsCall().FunctionName() == operators.Conditional && len(step.AsCall().Args()) == 3 &&
+		isAccu(step.AsCall().Args()[2]) {
+		filter, step = step.AsCall().Args()[0], step.AsCall().Args()[1]
+	}
+	if step.Kind() != celast.CallKind || step.AsCall().FunctionName() != operators.Add || len(step.AsCall().Args()) != 2 || !isAccu(step.AsCall().Args()[0]) {
+		return nil, nil, nil, false
+	}
+	add := step.AsCall().Args()[1]
+	if add.Kind() != celast.ListKind || len(add.AsList().Elements()) != 1 {
+		return nil, nil, nil, false
+	}
+	return c.IterRange(), filter, add.AsList().Elements()[0], true
 }
 
 // root records a read of fields from a root variable. Comprehension

@@ -28,6 +28,21 @@ func TestCELReads(t *testing.T) {
 			[]string{"operation", "object.spec"}, nil},
 		{"params are the constraint's", `{validations: [{expression: "object.spec.n < variables.params.max && object.spec.n < params.spec.parameters.max"}]}`,
 			[]string{"operation", "object.spec.n"}, nil},
+		{"what a counted map makes is for messages",
+			`{variables: [{name: vols, expression: "object.spec.volumes.filter(v, has(v.hostPath))"},
+			              {name: bad, expression: "variables.vols.map(v, v.name + ' in ' + object.metadata.name)"},
+			              {name: names, expression: "object.spec.containers.map(c, c.image)"}],
+			  validations: [{expression: "size(variables.bad) == 0 && variables.names.size() < 5"}, {expression: "size(object.metadata.namespace) > 2"},
+			                {expression: "size(object.spec.initContainers.map(c, c.name).map(n, n + object.kind)) == 0"}],
+			  }`,
+			[]string{"operation", "object.spec.volumes", "object.spec.containers", "object.metadata.namespace", "object.spec.initContainers"},
+			[]string{"object.kind", "object.metadata.name"}},
+		{"a counted variable read whole too", `{variables: [{name: bad, expression: "object.spec.volumes.map(v, v.name + object.metadata.name)"}],
+			  validations: [{expression: "size(variables.bad) == 0 || variables.bad[0] == 'x'"}]}`,
+			[]string{"operation", "object.spec.volumes", "object.metadata.name"}, nil},
+		{"failure policy Ignore: an error admits, so transforms decide", `{failurePolicy: Ignore, variables: [{name: bad, expression: "object.spec.volumes.map(v, v.name + object.metadata.name)"}],
+			  validations: [{expression: "size(variables.bad) == 0"}]}`,
+			[]string{"operation", "object.spec.volumes", "object.metadata.name"}, nil},
 		{"the whole request", `{validations: [{expression: "request != null"}]}`, nil, nil},
 		{"the variables map", `{validations: [{expression: "size(variables) > 0"}]}`, nil, nil},
 		{"the authorizer", `{validations: [{expression: "authorizer.group('').resource('pods').check('get').allowed()"}]}`, nil, nil},
@@ -81,8 +96,19 @@ func TestCELVerdictCacheAgrees(t *testing.T) {
 	var reqs []Request
 	for i := 0; i < 40; i++ {
 		ns := []string{"shop", "pull", "kube-system"}[i%3]
-		pod := obj(t, fmt.Sprintf(`{apiVersion: v1, kind: Pod, metadata: {name: web-%d, namespace: %s},
-  spec: {hostPID: %v, containers: [{name: c0, image: nginx, imagePullPolicy: %s}]}}`, i, ns, i%4 == 0, []string{"Always", "Never"}[i%2]))
+		// Some Pods mount host paths, allowed or not; some have no name
+		// yet (generateName), which acmehostpaths' messages need.
+		name := fmt.Sprintf("name: web-%d", i)
+		if i%10 == 7 || i%10 == 8 {
+			name = "generateName: web-"
+		}
+		volumes := [][]string{nil, {"/var/log/web"}, {"/etc/ssl", "/var/log"}}[i%3]
+		vs := []string{}
+		for j, v := range volumes {
+			vs = append(vs, fmt.Sprintf("{name: v%d, hostPath: {path: %s}}", j, v))
+		}
+		pod := obj(t, fmt.Sprintf(`{apiVersion: v1, kind: Pod, metadata: {%s, namespace: %s},
+  spec: {hostPID: %v, volumes: [%s], containers: [{name: c0, image: nginx, imagePullPolicy: %s}]}}`, name, ns, i%4 == 0, strings.Join(vs, ", "), []string{"Always", "Never"}[i%2]))
 		pvc := obj(t, fmt.Sprintf(`{apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data-%d, namespace: shop},
   spec: {resources: {requests: {storage: %s}}}}`, i, []string{"10Gi", "200Gi"}[i%2]))
 		for _, o := range []map[string]any{pod, pvc} {

@@ -96,6 +96,7 @@ func TestChecks(t *testing.T) {
 		"AcmeImmutableLabels/team-label-is-immutable":     Deny,
 		"AcmeRequiredProbes/workload-pods-have-readiness": Deny,
 		"AcmeHostNamespaces/no-host-namespaces":           Deny,
+		"AcmeHostPaths/host-paths-under-var-log":          Deny,
 		"AcmePullPolicy/pull-always-or-ifnotpresent":      "deny", "AcmePullPolicy/pull-default": "deny", "AcmePVCSize/claims-up-to-50gi": Warn,
 	}
 	if !reflect.DeepEqual(got, want) {
