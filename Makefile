@@ -85,9 +85,12 @@ test: vet controlplane $(BIN)/kubeseal
 	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test -race $(RACE_PKGS)
 
 # Regenerate the embedded OpenAPI schemas (schema/data) from the
-# api/openapi-spec of each pinned k8s.io/kubernetes release.
+# api/openapi-spec of each pinned k8s.io/kubernetes release, and the CRD
+# catalog (schema/crdcatalog, and its table in the README) from the CRDs
+# the pinned modules of hack/crdgen ship.
 schemas:
 	$(GO) run ./hack/schemagen -out schema/data
+	$(GO) run ./hack/crdgen -out schema/crdcatalog/catalog.json.gz -readme README.md
 
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
 # the binary over a generated repo of $(APPS) apps.

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatekeep-dev/gatekeep/schema/crdcatalog"
 )
 
 // customSchema is the schema of one custom kind, compiled on first use.
@@ -278,18 +280,149 @@ func listOrObject(doc any) []map[string]any {
 	return []map[string]any{m}
 }
 
-// Catalog turns the embedded CRD catalog on (the default) or off. The
-// catalog is the last source of a custom kind's schema: a CRD among the
-// inputs or in a schema directory for the same group and kind overrides it.
+// Catalog turns the embedded CRD catalog (package crdcatalog) on, the
+// default, or off. The catalog is the last source of a custom kind's
+// schema: a CRD among the inputs or in a schema directory for the same
+// group and kind overrides it, whatever versions it has.
 func Catalog(on bool) Option { return func(o *options) { o.noCatalog = !on } }
 
-// catalogSchema finds k in the embedded CRD catalog; ok is false when the
-// catalog does not know k's group and kind.
-func (v *Validator) catalogSchema(k gvKey, res *Result) (n *node, ok bool, err error) {
-	return nil, false, nil
+// catalogKind is a kind of the catalog: its CRD, and where each version
+// came from.
+type catalogKind struct {
+	cat *crdcatalog.Catalog
+	crd *crdcatalog.CRD
 }
 
-// noSchemaMessage says that k has no schema, and where one can come from.
+var (
+	catalogIndexOnce sync.Once
+	catalogIndex     map[groupKind]catalogKind
+	catalogIndexErr  error
+	// catalogCompiled holds the compiled schemas of catalog kinds, per
+	// Kubernetes minor (its ObjectMeta) and kind, shared by validators.
+	catalogCompiled sync.Map // catalogKey -> *customSchema
+)
+
+type groupKind struct{ group, kind string }
+
+type catalogKey struct {
+	objectMeta *node
+	k          gvKey
+}
+
+// catalogKinds indexes the catalog by group and kind, decoding it on first
+// use: runs without custom kinds never pay for it.
+func catalogKinds() (map[groupKind]catalogKind, error) {
+	catalogIndexOnce.Do(func() {
+		cat, err := crdcatalog.Load()
+		if err != nil {
+			catalogIndexErr = err
+			return
+		}
+		catalogIndex = make(map[groupKind]catalogKind, len(cat.CRDs))
+		for i := range cat.CRDs {
+			crd := &cat.CRDs[i]
+			catalogIndex[groupKind{crd.Group, crd.Kind}] = catalogKind{cat, crd}
+		}
+	})
+	return catalogIndex, catalogIndexErr
+}
+
+// catalogSchema finds k in the embedded CRD catalog; ok is false when the
+// catalog is off, does not know k's group and kind, or a CRD among the
+// inputs or in a schema directory defines them. A version the catalog's
+// CRD does not serve is a problem at /apiVersion naming those it serves.
+func (v *Validator) catalogSchema(k gvKey, res *Result) (n *node, ok bool, err error) {
+	if !v.catalog {
+		return nil, false, nil
+	}
+	group, version := splitAPIVersion(k.apiVersion)
+	if group == "" || v.definesKind(group, k.kind) {
+		return nil, false, nil
+	}
+	kinds, err := catalogKinds()
+	if err != nil {
+		return nil, true, err
+	}
+	ck, found := kinds[groupKind{group, k.kind}]
+	if !found {
+		return nil, false, nil
+	}
+	for _, cv := range ck.crd.Versions {
+		if cv.Name != version || !cv.Served {
+			continue
+		}
+		key := catalogKey{v.b.objectMeta, k}
+		cs, loaded := catalogCompiled.Load(key)
+		if !loaded {
+			src := ck.cat.Sources[cv.Source]
+			cs, _ = catalogCompiled.LoadOrStore(key, &customSchema{
+				source:  "the CRD catalog (" + src.Release + ")",
+				dialect: dialectCRD,
+				schema:  ck.cat.Schema(cv),
+			})
+		}
+		n, err := cs.(*customSchema).compiled(v.b.objectMeta)
+		return n, true, err
+	}
+	res.Unserved = true
+	src := ck.cat.Sources[ck.crd.Versions[0].Source]
+	msg := fmt.Sprintf("%s %s is not served by its CRD in gatekeep's catalog (%s)", k.apiVersion, k.kind, src.Release)
+	if served := ck.crd.Served(); len(served) > 0 {
+		msg += ": use " + strings.Join(served, " or ") + ","
+	}
+	msg += " or give your cluster's CRD among the inputs or in --schema-dir"
+	res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
+	return nil, true, nil
+}
+
+// definesKind reports whether a CRD among the inputs or in a schema
+// directory defines group and kind, in any version.
+func (v *Validator) definesKind(group, kind string) bool {
+	match := func(crds map[gvKey]*customSchema) bool {
+		for ck := range crds {
+			if g, _ := splitAPIVersion(ck.apiVersion); ck.kind == kind && g == group {
+				return true
+			}
+		}
+		return false
+	}
+	if match(v.crds) {
+		return true
+	}
+	for _, d := range v.dirs {
+		if match(d.crds) {
+			return true
+		}
+	}
+	return false
+}
+
+// noSchemaMessage says that k has no schema, and where one can come from:
+// its CRD, or a --schema-dir holding the CRD or a JSON Schema file named as
+// kubeconform names it.
 func noSchemaMessage(k gvKey) string {
-	return fmt.Sprintf("no schema for %s %s: add its CRD or --schema-dir", k.apiVersion, k.kind)
+	return fmt.Sprintf("no schema for %s %s: add its CustomResourceDefinition to the inputs, or give --schema-dir a directory holding it or %s.json",
+		k.apiVersion, k.kind, kubeconformNames(k)[0])
+}
+
+// SchemaMissing reports whether nothing describes obj's kind: it is not
+// built in, not in the catalog, and no CRD among the inputs nor schema
+// directory defines it (or its schema cannot be used); message says so and
+// where a schema can come from. It looks the schema up without validating
+// obj: what Validate would say as NoSchema, at the cost of a map lookup.
+func (v *Validator) SchemaMissing(obj map[string]any) (message string, missing bool) {
+	av, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	if av == "" || kind == "" {
+		return "", false // the schema check reports it
+	}
+	var res Result
+	_, err := v.schemaFor(gvKey{av, kind}, &res)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("no usable schema for %s %s: %v", av, kind, err), true
+	case res.NoSchema:
+		return res.Message, true
+	}
+	return "", false
 }

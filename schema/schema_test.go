@@ -420,8 +420,8 @@ func TestNoSchemaForCustomKind(t *testing.T) {
 	crd := one(t, widgetCRD("example.com")).Data
 	v := newValidator(t, "1.35", schema.Strict(true), schema.WithCRDs(crd))
 	for _, doc := range []string{
-		"apiVersion: example.com/v3\nkind: Widget\nmetadata: {name: w}\n",          // a version the CRD lacks
-		"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n", // no CRD at all
+		"apiVersion: example.com/v3\nkind: Widget\nmetadata: {name: w}\n", // a version the CRD lacks
+		"apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: c}\n", // no CRD at all, nor in the catalog
 	} {
 		o := one(t, doc)
 		r := v.Validate(o.Data)
@@ -429,7 +429,8 @@ func TestNoSchemaForCustomKind(t *testing.T) {
 			t.Errorf("%s: got %+v, want NoSchema and no problems", doc, r)
 		}
 		av, kind := o.Data["apiVersion"].(string), o.Data["kind"].(string)
-		if want := "no schema for " + av + " " + kind + ": add its CRD or --schema-dir"; r.Message != want {
+		file := strings.ToLower(kind) + "-example-" + av[strings.LastIndex(av, "/")+1:] + ".json"
+		if want := "no schema for " + av + " " + kind + ": add its CustomResourceDefinition to the inputs, or give --schema-dir a directory holding it or " + file; r.Message != want {
 			t.Errorf("message %q, want %q", r.Message, want)
 		}
 	}
