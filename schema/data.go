@@ -3,30 +3,36 @@ package schema
 import (
 	"bytes"
 	"compress/gzip"
-	"embed"
+	_ "embed" // the embedded schemas
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 )
 
-// The schemas of every embedded Kubernetes minor, written by hack/schemagen
-// (`make schemas`) from the OpenAPI v3 documents of k8s.io/kubernetes.
+// The schemas of every supported Kubernetes minor, written by
+// hack/schemagen (`make schemas`) from the OpenAPI documents of
+// k8s.io/kubernetes: one table of nodes, shared by the releases.
 //
-//go:embed data/*.json.gz
-var dataFS embed.FS
+//go:embed data/kubernetes.json.gz
+var kubernetesData []byte
 
-// wireFile and wireNode are the stored form hack/schemagen writes.
+// wireFile, wireRelease and wireNode are the stored form hack/schemagen
+// writes.
 type wireFile struct {
-	Kubernetes string         `json:"kubernetes"`
-	Groups     []string       `json:"groups"`
-	Kinds      map[string]int `json:"kinds"` // "group/version/Kind"
-	Nodes      []wireNode     `json:"nodes"`
+	Releases []wireRelease `json:"releases"`
+	Nodes    []wireNode    `json:"nodes"`
+}
+
+type wireRelease struct {
+	Kubernetes string   `json:"kubernetes"`
+	Groups     []string `json:"groups"`
+	// Kinds maps "group/version/Kind" to its node; it is decoded when the
+	// release is first used, as a run uses one release of 22.
+	Kinds json.RawMessage `json:"kinds"`
 }
 
 type wireNode struct {
@@ -50,77 +56,124 @@ type builtin struct {
 	kinds      map[gvKey]*node
 	groups     map[string]bool
 	objectMeta *node
-	nodes      []*node
-}
+	nodes      []*node // every node of the table, shared by the releases
 
-type embedded struct {
-	version kubeversion.Version
-	file    string
-	once    sync.Once
-	b       *builtin
-	err     error
+	once     sync.Once
+	kindsRaw json.RawMessage
+	err      error
 }
 
 var (
-	catalogOnce sync.Once
-	catalog     []*embedded // by version, oldest first
+	dataOnce sync.Once
+	releases []*builtin // oldest first
+	dataErr  error
 )
 
-func embeddedVersions() []*embedded {
-	catalogOnce.Do(func() {
-		entries, _ := dataFS.ReadDir("data")
-		for _, e := range entries {
-			name := e.Name()
-			v, err := kubeversion.Parse(strings.TrimSuffix(name, ".json.gz"))
-			if err != nil {
-				continue
-			}
-			catalog = append(catalog, &embedded{version: v, file: path.Join("data", name)})
-		}
-		sort.Slice(catalog, func(i, j int) bool { return catalog[i].version.Less(catalog[j].version) })
-	})
-	return catalog
+// builtins returns the schemas of every embedded minor, oldest first,
+// decoding them on first use: all at once, as they share their nodes.
+func builtins() ([]*builtin, error) {
+	dataOnce.Do(func() { releases, dataErr = decode(kubernetesData) })
+	return releases, dataErr
 }
 
-// load returns the schemas of an embedded minor, decoding them on first use.
-func (e *embedded) load() (*builtin, error) {
-	e.once.Do(func() { e.b, e.err = decode(e.version, e.file) })
-	return e.b, e.err
-}
-
-func decode(v kubeversion.Version, file string) (*builtin, error) {
-	raw, err := dataFS.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
+func decode(raw []byte) ([]*builtin, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("schemas for Kubernetes %s: %w", v, err)
+		return nil, fmt.Errorf("embedded Kubernetes schemas: %w", err)
 	}
 	js, err := io.ReadAll(zr)
 	if err != nil {
-		return nil, fmt.Errorf("schemas for Kubernetes %s: %w", v, err)
+		return nil, fmt.Errorf("embedded Kubernetes schemas: %w", err)
 	}
 	var wf wireFile
 	if err := json.Unmarshal(js, &wf); err != nil {
-		return nil, fmt.Errorf("schemas for Kubernetes %s: %w", v, err)
+		return nil, fmt.Errorf("embedded Kubernetes schemas: %w", err)
 	}
-	b := &builtin{version: v, release: wf.Kubernetes, kinds: make(map[gvKey]*node, len(wf.Kinds)), groups: map[string]bool{}}
-	for _, g := range wf.Groups {
+	nodes, err := decodeNodes(wf.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("embedded Kubernetes schemas: %w", err)
+	}
+	all := make([]*node, len(nodes))
+	for i := range nodes {
+		all[i] = &nodes[i]
+	}
+	out := make([]*builtin, 0, len(wf.Releases))
+	for _, wr := range wf.Releases {
+		b, err := decodeRelease(wr, all)
+		if err != nil {
+			return nil, fmt.Errorf("embedded Kubernetes schemas: %s: %w", wr.Kubernetes, err)
+		}
+		if len(out) > 0 && !out[len(out)-1].version.Less(b.version) {
+			return nil, fmt.Errorf("embedded Kubernetes schemas: %s is out of order", wr.Kubernetes)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("embedded Kubernetes schemas: no releases")
+	}
+	return out, nil
+}
+
+func decodeRelease(wr wireRelease, nodes []*node) (*builtin, error) {
+	v, err := kubeversion.Parse(wr.Kubernetes)
+	if err != nil {
+		return nil, err
+	}
+	v = kubeversion.Version{Major: v.Major, Minor: v.Minor}
+	b := &builtin{version: v, release: wr.Kubernetes, groups: map[string]bool{}, nodes: nodes, kindsRaw: wr.Kinds}
+	for _, g := range wr.Groups {
 		b.groups[g] = true
 	}
-	nodes := make([]node, len(wf.Nodes))
-	b.nodes = make([]*node, len(wf.Nodes))
-	for i := range nodes {
-		b.nodes[i] = &nodes[i]
+	return b, nil
+}
+
+// load decodes the release's kinds on first use.
+func (b *builtin) load() error {
+	b.once.Do(func() {
+		b.err = b.decodeKinds()
+		b.kindsRaw = nil
+		if b.err != nil {
+			b.err = fmt.Errorf("embedded Kubernetes schemas: %s: %w", b.release, b.err)
+		}
+	})
+	return b.err
+}
+
+func (b *builtin) decodeKinds() error {
+	var kinds map[string]int
+	if err := json.Unmarshal(b.kindsRaw, &kinds); err != nil {
+		return err
 	}
+	b.kinds = make(map[gvKey]*node, len(kinds))
+	for k, idx := range kinds {
+		parts := strings.SplitN(k, "/", 3)
+		if len(parts) != 3 {
+			return fmt.Errorf("bad kind %q", k)
+		}
+		if idx < 0 || idx >= len(b.nodes) {
+			return fmt.Errorf("kind %s: node %d out of range", k, idx)
+		}
+		b.kinds[gvKey{apiVersion(parts[0], parts[1]), parts[2]}] = b.nodes[idx]
+	}
+	if cm := b.kinds[gvKey{"v1", "ConfigMap"}]; cm != nil {
+		b.objectMeta = cm.props["metadata"]
+	}
+	if b.objectMeta == nil {
+		return fmt.Errorf("no ObjectMeta")
+	}
+	return nil
+}
+
+// decodeNodes builds the node table; references become pointers.
+func decodeNodes(wire []wireNode) ([]node, error) {
+	nodes := make([]node, len(wire))
 	at := func(i int) (*node, error) {
 		if i < 0 || i >= len(nodes) {
-			return nil, fmt.Errorf("schemas for Kubernetes %s: node %d out of range", v, i)
+			return nil, fmt.Errorf("node %d out of range", i)
 		}
 		return &nodes[i], nil
 	}
-	for i, w := range wf.Nodes {
+	for i, w := range wire {
 		n := &nodes[i]
 		n.nullable = true // the API server decodes null into the zero value
 		switch w.T {
@@ -154,7 +207,7 @@ func decode(v kubeversion.Version, file string) (*builtin, error) {
 			n.types, n.format = tsString|tsInteger, fmtIntOrStr
 		case "*":
 		default:
-			return nil, fmt.Errorf("schemas for Kubernetes %s: node %d has unknown type %q", v, i, w.T)
+			return nil, fmt.Errorf("node %d has unknown type %q", i, w.T)
 		}
 		if len(w.P) > 0 {
 			n.props = make(map[string]*node, len(w.P))
@@ -186,24 +239,7 @@ func decode(v kubeversion.Version, file string) (*builtin, error) {
 		// hold anything; the others reject unknown fields in strict mode.
 		n.open = w.U || (n.props == nil && n.additional == nil)
 	}
-	for k, idx := range wf.Kinds {
-		parts := strings.SplitN(k, "/", 3)
-		if len(parts) != 3 {
-			return nil, fmt.Errorf("schemas for Kubernetes %s: bad kind %q", v, k)
-		}
-		n, err := at(idx)
-		if err != nil {
-			return nil, err
-		}
-		b.kinds[gvKey{apiVersion(parts[0], parts[1]), parts[2]}] = n
-	}
-	if cm := b.kinds[gvKey{"v1", "ConfigMap"}]; cm != nil {
-		b.objectMeta = cm.props["metadata"]
-	}
-	if b.objectMeta == nil {
-		return nil, fmt.Errorf("schemas for Kubernetes %s: no ObjectMeta", v)
-	}
-	return b, nil
+	return nodes, nil
 }
 
 func apiVersion(group, version string) string {
@@ -219,4 +255,29 @@ func splitAPIVersion(av string) (group, version string) {
 		return av[:i], av[i+1:]
 	}
 	return "", av
+}
+
+// release returns the schemas of v's minor, or an error naming the
+// supported range when none are embedded: no other minor's schemas stand
+// in, as what a release serves is part of what is checked.
+func release(v kubeversion.Version) (*builtin, error) {
+	all, err := builtins()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range all {
+		if b.version.Major == v.Major && b.version.Minor == v.Minor {
+			return b, b.load()
+		}
+	}
+	return nil, fmt.Errorf("Kubernetes %s is not supported: gatekeep knows %s to %s", //nolint:staticcheck // ST1005: Kubernetes is a name
+		v.MinorString(), all[0].version.MinorString(), all[len(all)-1].version.MinorString())
+}
+
+// Supported returns nil when gatekeep has the schemas of v's minor, else an
+// error naming the supported range: "Kubernetes 1.15 is not supported:
+// gatekeep knows 1.16 to 1.37".
+func Supported(v kubeversion.Version) error {
+	_, err := release(v)
+	return err
 }

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,20 +14,16 @@ const quantityPattern = `^\s*[+-]?(\d+\.?\d*|\.\d+)([numkMGTPE]|[KMGTPE]i|[eE][+
 
 const base64Pattern = `^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$`
 
-// WriteJSONSchemas writes the embedded schemas of v's minor (the nearest
-// embedded one when v has none) as draft-04 JSON Schema files in
-// kubeconform's layout, {kind}-{group}-{version}.json, one self-contained
-// file per kind, so that kubeconform (-schema-location
+// WriteJSONSchemas writes the embedded schemas of v's minor (an error
+// naming the supported range when there are none) as draft-04 JSON Schema
+// files in kubeconform's layout, {kind}-{group}-{version}.json, one
+// self-contained file per kind, so that kubeconform (-schema-location
 // 'DIR/{{ .ResourceKind }}{{ .KindSuffix }}.json') validates against the
 // very schemas gatekeep uses. strict closes every object whose fields the
 // schema lists (additionalProperties: false), as kubeconform's -strict
 // schemas do. It returns the number of files written.
 func WriteJSONSchemas(v kubeversion.Version, dir string, strict bool) (int, error) {
-	all := embeddedVersions()
-	if len(all) == 0 {
-		return 0, fmt.Errorf("no schemas are embedded")
-	}
-	b, err := nearest(all, v).load()
+	b, err := release(v)
 	if err != nil {
 		return 0, err
 	}

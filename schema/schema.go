@@ -44,16 +44,13 @@ type Result struct {
 	// and no schema directory describes (or whose schema cannot be used);
 	// Message says so. It is a warning, not a violation.
 	NoSchema bool
-	// Unserved: the object's apiVersion is of a built-in API group, but the
-	// Kubernetes version of the schemas does not serve its kind. When the
-	// schemas are the target's own, Problems holds one problem at
-	// /apiVersion saying so; leave it out when the deprecated-api check
-	// reports the API as removed, so that it is reported once. When the
-	// schemas are another version's (see Note), there is no problem and
-	// Message says the object was not validated.
+	// Unserved: the target does not serve the object's apiVersion and
+	// kind, though it knows of the API: its group is a built-in one (a
+	// removed, not yet added or misspelled kind). Problems holds one problem at /apiVersion saying so and naming what
+	// is served for the kind; leave it out when the deprecated-api check
+	// reports the API as removed, so that it is reported once.
 	Unserved bool
-	// Message explains NoSchema, or an Unserved object that was not
-	// validated.
+	// Message explains NoSchema.
 	Message string
 }
 
@@ -104,8 +101,6 @@ func WithSchemaDir(dir string) Option {
 type Validator struct {
 	target kubeversion.Version
 	b      *builtin
-	exact  bool
-	note   string
 	strict bool
 	groups map[string]bool
 	crds   map[gvKey]*customSchema
@@ -114,45 +109,26 @@ type Validator struct {
 	catalog bool
 }
 
-// knownGroups are the built-in API groups of every Kubernetes release
-// since 1.16, served or not; a test keeps it a superset of the groups of
-// the embedded releases. Their kinds are built-in APIs (current, removed or
-// misspelled), never custom resources.
-var knownGroups = []string{
-	"", "admission.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
-	"apiregistration.k8s.io", "apps", "auditregistration.k8s.io", "authentication.k8s.io",
-	"authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io", "coordination.k8s.io",
-	"discovery.k8s.io", "events.k8s.io", "extensions", "flowcontrol.apiserver.k8s.io",
-	"imagepolicy.k8s.io", "internal.apiserver.k8s.io", "lifecycle.k8s.io", "networking.k8s.io",
-	"node.k8s.io", "policy", "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io",
-	"settings.k8s.io", "storage.k8s.io", "storagemigration.k8s.io",
-}
-
-// New returns a validator for Kubernetes version v. When no schemas are
-// embedded for v's minor it validates with the nearest embedded minor and
-// Note says so.
+// New returns a validator for Kubernetes version v (the zero version:
+// kubeversion.Latest). A minor with no embedded schemas is an error naming
+// the supported range.
 func New(v kubeversion.Version, opts ...Option) (*Validator, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	all := embeddedVersions()
-	if len(all) == 0 {
-		return nil, fmt.Errorf("no schemas are embedded")
-	}
 	if v.IsZero() {
 		v = kubeversion.Latest
 	}
-	e := nearest(all, v)
-	b, err := e.load()
+	b, err := release(v)
 	if err != nil {
 		return nil, err
 	}
-	val := &Validator{target: v, b: b, strict: o.strict, groups: builtinGroups(b), crds: map[gvKey]*customSchema{}, catalog: !o.noCatalog}
-	val.exact = e.version.Major == v.Major && e.version.Minor == v.Minor
-	if !val.exact {
-		val.note = fmt.Sprintf("no schemas for Kubernetes %s: validating with %s", v.MinorString(), e.version.MinorString())
+	groups, err := builtinGroups()
+	if err != nil {
+		return nil, err
 	}
+	val := &Validator{target: v, b: b, strict: o.strict, groups: groups, crds: map[gvKey]*customSchema{}, catalog: !o.noCatalog}
 	for _, crd := range o.crds {
 		for k, cs := range crdSchemas(crd, "inputs") {
 			if _, dup := val.crds[k]; !dup {
@@ -170,45 +146,33 @@ func New(v kubeversion.Version, opts ...Option) (*Validator, error) {
 	return val, nil
 }
 
-func nearest(all []*embedded, v kubeversion.Version) *embedded {
-	best := all[0]
-	dist := func(e *embedded) int {
-		d := (e.version.Major-v.Major)*1000 + e.version.Minor - v.Minor
-		if d < 0 {
-			d = -d
-		}
-		return d
+var (
+	groupsOnce sync.Once
+	allGroups  map[string]bool
+)
+
+// builtinGroups are the built-in API groups of every embedded release,
+// served or not: whatever the target, their kinds are built-in APIs
+// (removed, not yet added, or misspelled), never custom resources.
+func builtinGroups() (map[string]bool, error) {
+	all, err := builtins()
+	if err != nil {
+		return nil, err
 	}
-	for _, e := range all[1:] {
-		if d := dist(e); d < dist(best) || (d == dist(best) && best.version.Less(e.version)) {
-			best = e
+	groupsOnce.Do(func() {
+		allGroups = map[string]bool{}
+		for _, b := range all {
+			for g := range b.groups { // those of its kinds among them
+				allGroups[g] = true
+			}
 		}
-	}
-	return best
+	})
+	return allGroups, nil
 }
 
-// builtinGroups are the known groups and those of b.
-func builtinGroups(b *builtin) map[string]bool {
-	m := make(map[string]bool, len(knownGroups)+len(b.groups))
-	for _, g := range knownGroups {
-		m[g] = true
-	}
-	for g := range b.groups {
-		m[g] = true
-	}
-	for k := range b.kinds {
-		g, _ := splitAPIVersion(k.apiVersion)
-		m[g] = true
-	}
-	return m
-}
-
-// Note is non-empty when the target version has no embedded schemas:
-// "no schemas for Kubernetes 1.20: validating with 1.29". Say it once.
-func (v *Validator) Note() string { return v.note }
-
-// SchemaVersion is the Kubernetes minor whose schemas are used.
-func (v *Validator) SchemaVersion() kubeversion.Version { return v.b.version }
+// Note is always empty: every supported minor has schemas of its own, and
+// any other is refused by New. It stays for callers that still ask.
+func (v *Validator) Note() string { return "" }
 
 // Validate validates one object (values as JSON decoding gives them;
 // integers may be int64 or int, numbers float64).
@@ -273,16 +237,12 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 	}
 	group, _ := splitAPIVersion(k.apiVersion)
 	if v.groups[group] {
-		res.Unserved = true
-		if v.exact {
-			msg := fmt.Sprintf("%s %s is not served by Kubernetes %s", k.apiVersion, k.kind, v.b.version.MinorString())
-			if alt := v.servedVersions(group, k.kind); len(alt) > 0 {
-				msg += ": use " + strings.Join(alt, " or ")
-			}
-			res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
-		} else {
-			res.Message = fmt.Sprintf("%s %s is not in the schemas of Kubernetes %s: not validated", k.apiVersion, k.kind, v.b.version.MinorString())
+		msg := fmt.Sprintf("%s %s is not served by Kubernetes %s", k.apiVersion, k.kind, v.target.MinorString())
+		if alt := v.servedVersions(k.kind); len(alt) > 0 {
+			msg += "; it serves " + strings.Join(alt, ", ")
 		}
+		res.Unserved = true
+		res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
 		return nil, nil
 	}
 	for _, d := range v.dirs {
@@ -298,14 +258,12 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 	return nil, nil
 }
 
-// servedVersions lists the apiVersions of group that serve kind.
-func (v *Validator) servedVersions(group, kind string) []string {
+// servedVersions lists the apiVersions that serve a kind of that name in
+// the target, in any group (extensions/v1beta1 Ingress: networking.k8s.io/v1).
+func (v *Validator) servedVersions(kind string) []string {
 	var out []string
 	for k := range v.b.kinds {
-		if k.kind != kind {
-			continue
-		}
-		if g, _ := splitAPIVersion(k.apiVersion); g == group {
+		if k.kind == kind {
 			out = append(out, k.apiVersion)
 		}
 	}
@@ -313,46 +271,45 @@ func (v *Validator) servedVersions(group, kind string) []string {
 	return out
 }
 
-// Versions lists the Kubernetes minors with embedded schemas, oldest first.
+// Versions lists the Kubernetes minors with embedded schemas, oldest
+// first: every minor from the oldest to the newest supported.
 func Versions() []kubeversion.Version {
-	var out []kubeversion.Version
-	for _, e := range embeddedVersions() {
-		out = append(out, e.version)
+	all, err := builtins()
+	if err != nil {
+		return nil
+	}
+	out := make([]kubeversion.Version, 0, len(all))
+	for _, b := range all {
+		out = append(out, b.version)
 	}
 	return out
 }
 
 // Served lists the kinds the embedded OpenAPI spec of v's minor serves
 // (alpha and beta APIs included, List kinds and meta kinds such as
-// DeleteOptions left out), ordered; nil when v's minor is not embedded.
+// DeleteOptions left out), ordered; nil when v's minor is not supported.
 func Served(v kubeversion.Version) []GVK {
-	for _, e := range embeddedVersions() {
-		if e.version.Major != v.Major || e.version.Minor != v.Minor {
+	b, err := release(v)
+	if err != nil {
+		return nil
+	}
+	var out []GVK
+	for k := range b.kinds {
+		g, ver := splitAPIVersion(k.apiVersion)
+		if strings.HasSuffix(k.kind, "List") && b.kinds[gvKey{k.apiVersion, strings.TrimSuffix(k.kind, "List")}] != nil {
 			continue
 		}
-		b, err := e.load()
-		if err != nil {
-			return nil
-		}
-		var out []GVK
-		for k := range b.kinds {
-			g, ver := splitAPIVersion(k.apiVersion)
-			if strings.HasSuffix(k.kind, "List") && b.kinds[gvKey{k.apiVersion, strings.TrimSuffix(k.kind, "List")}] != nil {
-				continue
-			}
-			out = append(out, GVK{g, ver, k.kind})
-		}
-		sort.Slice(out, func(i, j int) bool {
-			a, b := out[i], out[j]
-			if a.Group != b.Group {
-				return a.Group < b.Group
-			}
-			if a.Version != b.Version {
-				return a.Version < b.Version
-			}
-			return a.Kind < b.Kind
-		})
-		return out
+		out = append(out, GVK{g, ver, k.kind})
 	}
-	return nil
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.Kind < b.Kind
+	})
+	return out
 }

@@ -436,69 +436,92 @@ func TestNoSchemaForCustomKind(t *testing.T) {
 	}
 }
 
-func TestUnservedBuiltinAPIs(t *testing.T) {
-	v := newValidator(t, "1.35")
-	cases := []struct {
-		doc  string
-		want string
+// TestServedByTarget: whether the target serves an apiVersion and kind
+// is decided by the target's own minor, from 1.16 on; what it does not
+// serve is denied at /apiVersion, naming what it serves for the kind.
+func TestServedByTarget(t *testing.T) {
+	const hpa = "metadata: {name: web}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}, maxReplicas: 3}\n"
+	const flowSchema = "metadata: {name: f}\nspec: {priorityLevelConfiguration: {name: global-default}}\n"
+	const ingress = "metadata: {name: i}\nspec: {rules: [{host: a.example.com}]}\n"
+	for _, tc := range []struct {
+		target, apiVersion, kind, body string
+		want                           string // the /apiVersion problem; "" when served
 	}{
-		{"apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec: {backend: {serviceName: s}}\n",
-			"/apiVersion: extensions/v1beta1 Ingress is not served by Kubernetes 1.35"},
-		{"apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: d}\n",
-			"/apiVersion: apps/v1beta2 Deployment is not served by Kubernetes 1.35: use apps/v1"},
-		{"apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: p}\n",
-			"/apiVersion: policy/v1beta1 PodSecurityPolicy is not served by Kubernetes 1.35"},
-		{"apiVersion: v1\nkind: Deploymnet\nmetadata: {name: d}\n",
-			"/apiVersion: v1 Deploymnet is not served by Kubernetes 1.35"},
-	}
-	for _, tc := range cases {
-		r := v.Validate(one(t, tc.doc).Data)
-		if !r.Unserved || r.NoSchema {
-			t.Errorf("%s: Unserved=%v NoSchema=%v, want an unserved API and no NoSchema", tc.doc, r.Unserved, r.NoSchema)
+		{"1.22", "autoscaling/v2", "HorizontalPodAutoscaler", hpa,
+			"autoscaling/v2 HorizontalPodAutoscaler is not served by Kubernetes 1.22; it serves autoscaling/v1, autoscaling/v2beta1, autoscaling/v2beta2"},
+		{"1.23", "autoscaling/v2", "HorizontalPodAutoscaler", hpa, ""},
+		{"1.25", "flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", flowSchema,
+			"flowcontrol.apiserver.k8s.io/v1beta3 FlowSchema is not served by Kubernetes 1.25; it serves flowcontrol.apiserver.k8s.io/v1beta1, flowcontrol.apiserver.k8s.io/v1beta2"},
+		{"1.26", "flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", flowSchema, ""},
+		{"1.28", "flowcontrol.apiserver.k8s.io/v1", "FlowSchema", flowSchema,
+			"flowcontrol.apiserver.k8s.io/v1 FlowSchema is not served by Kubernetes 1.28; it serves flowcontrol.apiserver.k8s.io/v1beta2, flowcontrol.apiserver.k8s.io/v1beta3"},
+		{"1.29", "flowcontrol.apiserver.k8s.io/v1", "FlowSchema", flowSchema, ""},
+		// 1.16 stopped serving apps/v1beta1 and apps/v1beta2 whole, and
+		// the workload kinds of extensions/v1beta1: kinds the group
+		// version never had are denied as well.
+		{"1.16", "apps/v1beta1", "Deployment", "metadata: {name: d}\n", "apps/v1beta1 Deployment is not served by Kubernetes 1.16; it serves apps/v1"},
+		{"1.16", "apps/v1beta1", "StatefulSet", "metadata: {name: s}\n", "apps/v1beta1 StatefulSet is not served by Kubernetes 1.16; it serves apps/v1"},
+		{"1.16", "apps/v1beta1", "ControllerRevision", "metadata: {name: c}\nrevision: 1\n", "apps/v1beta1 ControllerRevision is not served by Kubernetes 1.16; it serves apps/v1"},
+		{"1.16", "apps/v1beta1", "ReplicaSet", "metadata: {name: r}\n", "apps/v1beta1 ReplicaSet is not served by Kubernetes 1.16; it serves apps/v1"},
+		{"1.17", "apps/v1beta2", "DaemonSet", "metadata: {name: d}\n", "apps/v1beta2 DaemonSet is not served by Kubernetes 1.17; it serves apps/v1"},
+		{"1.16", "extensions/v1beta1", "Deployment", "metadata: {name: d}\n", "extensions/v1beta1 Deployment is not served by Kubernetes 1.16; it serves apps/v1"},
+		{"1.16", "extensions/v1beta1", "Ingress", ingress, ""},
+		{"1.21", "extensions/v1beta1", "Ingress", ingress, ""},
+		{"1.22", "extensions/v1beta1", "Ingress", ingress, "extensions/v1beta1 Ingress is not served by Kubernetes 1.22; it serves networking.k8s.io/v1"},
+		{"1.16", "apps/v1", "Deployment", "metadata: {name: d}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i}]}}}\n", ""},
+		// Misspelt kinds in a built-in group version.
+		{"1.28", "apps/v1", "Deploymnet", "metadata: {name: d}\n", "apps/v1 Deploymnet is not served by Kubernetes 1.28"},
+		{"1.16", "v1", "Deploymnet", "metadata: {name: d}\n", "v1 Deploymnet is not served by Kubernetes 1.16"},
+		// Groups only some releases have are built-in in every one.
+		{"1.37", "settings.k8s.io/v1alpha1", "PodPreset", "metadata: {name: p}\n", "settings.k8s.io/v1alpha1 PodPreset is not served by Kubernetes 1.37"},
+		{"1.16", "storagemigration.k8s.io/v1alpha1", "StorageVersionMigration", "metadata: {name: m}\n",
+			"storagemigration.k8s.io/v1alpha1 StorageVersionMigration is not served by Kubernetes 1.16"},
+		{"1.35", "policy/v1beta1", "PodSecurityPolicy", "metadata: {name: p}\n", "policy/v1beta1 PodSecurityPolicy is not served by Kubernetes 1.35"},
+		{"1.35", "apps/v1beta2", "Deployment", "metadata: {name: d}\n", "apps/v1beta2 Deployment is not served by Kubernetes 1.35; it serves apps/v1"},
+	} {
+		doc := "apiVersion: " + tc.apiVersion + "\nkind: " + tc.kind + "\n" + tc.body
+		r := newValidator(t, tc.target).Validate(one(t, doc).Data)
+		var want []string
+		if tc.want != "" {
+			want = []string{"/apiVersion: " + tc.want}
 		}
-		if got := problemStrings(r); !reflect.DeepEqual(got, []string{tc.want}) {
-			t.Errorf("%s: problems %q, want %q", tc.doc, got, tc.want)
+		if got := problemStrings(r); !reflect.DeepEqual(got, want) || r.Unserved != (tc.want != "") || r.NoSchema {
+			t.Errorf("%s %s %s: problems %q Unserved=%v NoSchema=%v, want %q", tc.target, tc.apiVersion, tc.kind, got, r.Unserved, r.NoSchema, want)
 		}
-	}
-	// In 1.24 batch/v1beta1 CronJob is still served: with 1.29's schemas
-	// standing in for it, say it was not validated, and claim nothing.
-	old := newValidator(t, "1.24")
-	r := old.Validate(one(t, "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\n").Data)
-	if !r.Unserved || len(r.Problems) != 0 || r.Message != "batch/v1beta1 CronJob is not in the schemas of Kubernetes 1.29: not validated" {
-		t.Errorf("fallback: got %+v", r)
 	}
 }
 
-func TestVersionFallback(t *testing.T) {
+// TestUnsupportedVersions: a minor with no schemas of its own is refused,
+// naming the range; no other minor stands in for it.
+func TestUnsupportedVersions(t *testing.T) {
 	versions := schema.Versions()
-	if len(versions) < 7 {
-		t.Fatalf("embedded versions %v, want 1.29 through 1.35 at least", versions)
+	if len(versions) == 0 || versions[0].MinorString() != "1.16" || versions[len(versions)-1] != kubeversion.Latest {
+		t.Fatalf("embedded versions %v, want 1.16 to %s", versions, kubeversion.Latest)
 	}
-	for minor := 29; minor <= 35; minor++ {
-		v := newValidator(t, "1."+strconv.Itoa(minor))
-		if v.Note() != "" {
-			t.Errorf("1.%d: note %q, want none (its schemas are embedded)", minor, v.Note())
+	for _, target := range []string{"1.15", "1.99", "1.0", "1." + strconv.Itoa(kubeversion.Latest.Minor+1) + ".2"} {
+		v := ver(t, target)
+		want := "Kubernetes " + v.MinorString() + " is not supported: gatekeep knows 1.16 to " + kubeversion.Latest.MinorString()
+		if _, err := schema.New(v); err == nil || err.Error() != want {
+			t.Errorf("New(%s): error %v, want %q", target, err, want)
 		}
-		if got := v.SchemaVersion().MinorString(); got != "1."+strconv.Itoa(minor) {
-			t.Errorf("1.%d: schemas of %s", minor, got)
+		if err := schema.Supported(v); err == nil || err.Error() != want {
+			t.Errorf("Supported(%s): %v, want %q", target, err, want)
+		}
+		if _, err := schema.WriteJSONSchemas(v, t.TempDir(), false); err == nil || err.Error() != want {
+			t.Errorf("WriteJSONSchemas(%s): %v, want %q", target, err, want)
+		}
+		if got := schema.Served(v); got != nil {
+			t.Errorf("Served(%s): %d kinds, want none", target, len(got))
 		}
 	}
-	oldest, newest := versions[0].MinorString(), versions[len(versions)-1].MinorString()
-	for _, tc := range []struct{ target, note string }{
-		{"1.20", "no schemas for Kubernetes 1.20: validating with " + oldest},
-		{"1.16.3", "no schemas for Kubernetes 1.16: validating with " + oldest},
-		{"1.99", "no schemas for Kubernetes 1.99: validating with " + newest},
-		{"1.35.2", ""},
-	} {
-		v := newValidator(t, tc.target)
-		if v.Note() != tc.note {
-			t.Errorf("%s: note %q, want %q", tc.target, v.Note(), tc.note)
+	for _, target := range []string{"1.16", "1.16.3", "1.28.15", kubeversion.Latest.String() + ".9"} {
+		if err := schema.Supported(ver(t, target)); err != nil {
+			t.Errorf("Supported(%s): %v", target, err)
 		}
-		// Other checks run whatever the version; this one still validates.
-		r := v.Validate(one(t, deployment("  replicas: two\n")).Data)
-		if got := problemStrings(r); !reflect.DeepEqual(got, []string{`/spec/replicas: got string "two", want integer`}) {
-			t.Errorf("%s: problems %q", tc.target, got)
-		}
+	}
+	// The zero version is the newest.
+	if _, err := schema.New(kubeversion.Version{}); err != nil {
+		t.Errorf("New(zero): %v", err)
 	}
 }
 

@@ -174,22 +174,6 @@ checks:
 	expect(t, got, "deprecated-api deny cert.yaml:1 /apiVersion: cert-manager.io/v1alpha2 Certificate")
 }
 
-func TestSchemaVersionFallback(t *testing.T) {
-	dir := tree(t, map[string]string{"cm.yaml": cleanCM})
-	cmd := newRootCommand()
-	var out, errOut strings.Builder
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	t.Chdir(dir)
-	cmd.SetArgs([]string{"check", "--kubernetes-version", "1.20", "cm.yaml"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("a target with no embedded schemas must still check: %v", err)
-	}
-	if !strings.Contains(errOut.String(), "no schemas for Kubernetes 1.20") || strings.Count(errOut.String(), "note:") != 1 {
-		t.Errorf("want one note about the schema version, got %q", errOut.String())
-	}
-}
-
 // sealedSecretCRD is enough of sealed-secrets' CRD for the schema check to
 // validate SealedSecrets.
 const sealedSecretCRD = `apiVersion: apiextensions.k8s.io/v1
