@@ -475,7 +475,11 @@ func build(ctx context.Context, templateDocs, constraintDocs []Document, opts ..
 			Summary: summary(k.t.doc.Object), Source: k.d.Source, Template: k.t.doc.Source,
 		})
 	}
-	p.reviewer = rvw
+	if rvw != nil {
+		// The reviewer judges alone: the clients' copies of templates
+		// and constraints (a CRD each) would only hold memory.
+		p.reviewer, p.client = rvw, nil
+	}
 	// Compiled now rather than by the first review.
 	driver.warm(ctx)
 	sort.Slice(p.checks, func(i, j int) bool { return p.checks[i].ID < p.checks[j].ID })
