@@ -20,6 +20,11 @@ import (
 // cached; the combined program's own conditions (no "with input", no
 // nondeterministic builtin, no rego.metadata) make the rest a function of
 // those values and the unit's parameters, which are fixed per program.
+//
+// Some values only name things in messages (messageReads): of those a
+// verdict without violations keeps only whether each was defined, so
+// that it answers a review that differs in them (a ReplicaSet's Pods, in
+// their names); a verdict with violations answers only the same values.
 type verdictCache struct {
 	mu sync.Mutex
 	// verdicts are kept the second time their key is met, so that the
@@ -41,6 +46,7 @@ type verdictKey struct {
 
 type verdict struct {
 	vals       []ast.Value // the values read, nil where undefined
+	msgs       []ast.Value // the values read for messages, likewise
 	violations []*ast.Term
 }
 
@@ -52,10 +58,11 @@ func newVerdictCache(size int) *verdictCache {
 	return c
 }
 
-// reads is the values of a review that a unit can read, and their hash.
+// reads is the values of a review that a unit can read, and their hash:
+// of the message paths' values, only whether each is defined.
 type reads struct {
-	vals []ast.Value
-	hash uint64
+	vals, msgs []ast.Value
+	hash       uint64
 }
 
 // lookup finds the reads of one review's units. They mostly read the
@@ -78,12 +85,24 @@ func (c *verdictCache) lookup(review *ast.Term) *lookup {
 // reads looks up a cacheable unit's paths in input.review.
 func (l *lookup) reads(u *unit) reads {
 	r := reads{vals: make([]ast.Value, len(u.reviewPaths)), hash: uint64(len(u.reviewPaths))}
+	const undefined = uint64(0x9e3779b97f4a7c15)
 	for i, p := range u.reviewPaths {
 		v, err := l.review.Value.Find(p)
-		h := uint64(0x9e3779b97f4a7c15) // undefined
+		h := undefined
 		if err == nil {
 			v, h = l.intern(v)
 			r.vals[i] = v
+		}
+		r.hash = r.hash*1099511628211 ^ h
+	}
+	if len(u.messagePaths) > 0 {
+		r.msgs = make([]ast.Value, len(u.messagePaths))
+	}
+	for i, p := range u.messagePaths {
+		h := undefined
+		if v, err := l.review.Value.Find(p); err == nil {
+			r.msgs[i], _ = l.intern(v)
+			h = 1
 		}
 		r.hash = r.hash*1099511628211 ^ h
 	}
@@ -125,7 +144,9 @@ func identical(a, b ast.Value) bool {
 func (c *verdictCache) get(u *unit, r reads) ([]*ast.Term, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.verdicts.Get(verdictKey{u, r.hash}, func(v *verdict) bool { return sameValues(v.vals, r.vals) })
+	v, ok := c.verdicts.Get(verdictKey{u, r.hash}, func(v *verdict) bool {
+		return sameValues(v.vals, r.vals) && sameDefined(v.msgs, r.msgs) && (len(v.violations) == 0 || sameValues(v.msgs, r.msgs))
+	})
 	if !ok {
 		c.misses++
 		return nil, false
@@ -144,7 +165,8 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	// What the entry holds, in Rego values; interned ones are counted
 	// once. Requests can be large (MiBs): the cache must not hold many.
 	weight := 0
-	for _, v := range r.vals {
+	all := append(slices.Clip(r.vals), r.msgs...)
+	for _, v := range all {
 		if composite(v) && !identical(c.interned[uint64(v.Hash())], v) { //nolint:gosec // G115: hash bits reinterpreted, wrapping is intended
 			weight += nodes(v, maxVerdictWeight+1-weight)
 		}
@@ -155,8 +177,8 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	if weight > maxVerdictWeight {
 		return
 	}
-	c.verdicts.Put(k, &verdict{vals: r.vals, violations: violations}, weight)
-	for _, v := range r.vals {
+	c.verdicts.Put(k, &verdict{vals: r.vals, msgs: r.msgs, violations: violations}, weight)
+	for _, v := range all {
 		if !composite(v) {
 			continue
 		}
@@ -202,6 +224,19 @@ func nodes(v ast.Value, limit int) int {
 		})
 	}
 	return n
+}
+
+// sameDefined tells whether a and b are defined at the same places.
+func sameDefined(a, b []ast.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameValues(a, b []ast.Value) bool {
@@ -264,9 +299,13 @@ func sameValue(a, b ast.Value) bool {
 // a prefix of another. ok is false when that cannot be told or is
 // input.review as a whole: an import or a reference into input.review
 // that starts with a variable, or input itself.
-func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
+//
+// messages are the paths read only for messages (see messageTerms),
+// apart from paths and none within one of them.
+func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
 	ok = true
-	var all []ast.Ref
+	var all, forMessages []ast.Ref
+	inMessage := messageTerms(mods)
 	fns := newFunctionTable(mods)
 	// Arguments that hand input.review (or a part of it) to a function of
 	// the modules are read through its parameter: is_update(input.review)
@@ -333,6 +372,10 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 			if handled[t] {
 				return true
 			}
+			if inMessage[t] {
+				forMessages = append(forMessages, t.Value.(ast.Ref)[2:].Copy())
+				return true
+			}
 			if ref, isRef := t.Value.(ast.Ref); isRef {
 				visit(ref)
 			}
@@ -345,10 +388,142 @@ func reviewReads(mods []*ast.Module) (paths []ast.Ref, ok bool) {
 		}
 	}
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
-	return prefixFree(all), true
+	// A message path that holds a path read otherwise is read whole.
+	for _, m := range forMessages {
+		if slices.ContainsFunc(all, func(p ast.Ref) bool { return p.HasPrefix(m) && len(p) > len(m) }) {
+			all = append(all, m)
+		}
+	}
+	paths = prefixFree(all)
+	for _, m := range prefixFree(forMessages) {
+		if !slices.ContainsFunc(paths, m.HasPrefix) {
+			messages = append(messages, m)
+		}
+	}
+	return paths, messages, true
 }
+
+// messageTerms finds the references into input.review whose values only
+// make messages: the constant references (input.review.object.metadata.name)
+// among the arguments of a
+//
+//	msg := sprintf("constant format", [...])
+//
+// in the body of a violation rule, where msg is read by the rule's head
+// alone and no rule reads the violation rule. Given whether each such
+// reference is defined (if not, the body fails), the rule's body
+// succeeds alike whatever their values: sprintf formats any values.
+func messageTerms(mods []*ast.Module) map[*ast.Term]bool {
+	for _, m := range mods {
+		for _, imp := range m.Imports {
+			if ref, ok := imp.Path.Value.(ast.Ref); ok && slices.ContainsFunc(ref, func(t *ast.Term) bool { return t.Value.Compare(ast.String("violation")) == 0 }) {
+				return nil
+			}
+		}
+		for _, r := range m.Rules {
+			readsViolation := false
+			parts := []any{r.Body, r.Head.Args}
+			for _, t := range []*ast.Term{r.Head.Key, r.Head.Value} {
+				if t != nil {
+					parts = append(parts, t)
+				}
+			}
+			if r.Else != nil {
+				parts = append(parts, r.Else)
+			}
+			for _, x := range parts {
+				ast.WalkTerms(x, func(t *ast.Term) bool {
+					readsViolation = readsViolation || t.Value.Compare(ast.Var("violation")) == 0 || t.Value.Compare(ast.String("violation")) == 0
+					return readsViolation
+				})
+			}
+			if readsViolation {
+				return nil
+			}
+		}
+	}
+	terms := map[*ast.Term]bool{}
+	for _, m := range mods {
+		for _, r := range m.Rules {
+			if r.Head.Name != "violation" && !(len(r.Head.Reference) == 1 && r.Head.Reference[0].Value.Compare(ast.Var("violation")) == 0) {
+				continue
+			}
+			for _, e := range r.Body {
+				msg, args, ok := sprintfAssignment(e)
+				if !ok || !readByHeadAlone(r, e, msg) {
+					continue
+				}
+				for i := 0; i < args.Len(); i++ {
+					a := args.Elem(i)
+					ref, isRef := a.Value.(ast.Ref)
+					if !isRef || len(ref) < 3 || !ref[0].Equal(ast.InputRootDocument) || !ref[1].Equal(reviewKey) ||
+						slices.ContainsFunc(ref[2:], func(t *ast.Term) bool { return !ast.IsScalar(t.Value) }) {
+						continue
+					}
+					terms[a] = true
+				}
+			}
+		}
+	}
+	return terms
+}
+
+// sprintfAssignment takes apart msg := sprintf("format", [args]) (or =,
+// or sprintf("format", [args], msg)).
+func sprintfAssignment(e *ast.Expr) (msg ast.Var, args *ast.Array, ok bool) {
+	if e.Negated || len(e.With) > 0 || !e.IsCall() {
+		return "", nil, false
+	}
+	ts := e.Terms.([]*ast.Term)
+	var call []*ast.Term
+	switch {
+	case (e.IsAssignment() || e.IsEquality()) && len(ts) == 3:
+		v, isVar := ts[1].Value.(ast.Var)
+		c, isCall := ts[2].Value.(ast.Call)
+		if !isVar || !isCall {
+			return "", nil, false
+		}
+		msg, call = v, c
+	case len(ts) == 4:
+		v, isVar := ts[3].Value.(ast.Var)
+		if !isVar {
+			return "", nil, false
+		}
+		msg, call = v, ts[:3]
+	default:
+		return "", nil, false
+	}
+	if len(call) != 3 || call[0].Value.Compare(ast.Sprintf.Ref()) != 0 {
+		return "", nil, false
+	}
+	if _, isStr := call[1].Value.(ast.String); !isStr {
+		return "", nil, false
+	}
+	args, ok = call[2].Value.(*ast.Array)
+	return msg, args, ok && !msg.IsWildcard() && !msg.IsGenerated()
+}
+
+// readByHeadAlone tells whether v, bound by the expression at, is read
+// by nothing in r's body but at, and nowhere else than the head.
+func readByHeadAlone(r *ast.Rule, at *ast.Expr, v ast.Var) bool {
+	for _, e := range r.Body {
+		if e == at {
+			continue
+		}
+		uses := false
+		ast.WalkVars(e, func(x ast.Var) bool {
+			uses = uses || x == v
+			return uses
+		})
+		if uses {
+			return false
+		}
+	}
+	return r.Else == nil
+}
+
 
 // prefixFree keeps the paths that have no other as a prefix (one of
 // equal ones), shortest first.

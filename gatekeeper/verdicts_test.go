@@ -219,13 +219,35 @@ g(x) = x.kind`, nil},
 		{"an import", "import input.review.object.spec as s\nviolation[{\"msg\": m}] { m := s.x }", []string{"object.spec"}},
 		{"an import of the review", "import input.review as r\nviolation[{\"msg\": m}] { m := r.x }", nil},
 		{"in the rule head", `violation[{"msg": "x", "details": input.review.object.metadata.labels}] { true }`, []string{"object.metadata.labels"}},
+		{"a message's", `violation[{"msg": msg}] { input.review.object.spec.x; msg := sprintf("%v in %v", [input.review.object.metadata.name, input.review.namespace]) }`,
+			[]string{"(msg) namespace", "(msg) object.metadata.name", "object.spec.x"}},
+		{"sprintf with its output last", `violation[{"msg": msg}] { input.review.object.spec.x; sprintf("%v", [input.review.object.metadata.name], msg) }`,
+			[]string{"(msg) object.metadata.name", "object.spec.x"}},
+		{"read otherwise too", `violation[{"msg": msg}] { input.review.object.metadata.name != "x"; msg := sprintf("%v", [input.review.object.metadata.name]) }`,
+			[]string{"object.metadata.name"}},
+		{"within a path read otherwise", `violation[{"msg": msg}] { input.review.object.metadata; msg := sprintf("%v", [input.review.object.metadata.name]) }`,
+			[]string{"object.metadata"}},
+		{"holding a path read otherwise", `violation[{"msg": msg}] { input.review.object.metadata.name.x; msg := sprintf("%v", [input.review.object.metadata]) }`,
+			[]string{"object.metadata"}},
+		{"the message read in the body", `violation[{"msg": msg}] { msg := sprintf("%v", [input.review.object.metadata.name]); msg != "" }`,
+			[]string{"object.metadata.name"}},
+		{"a variable format", `violation[{"msg": msg}] { f := input.parameters.f; msg := sprintf(f, [input.review.object.metadata.name]) }`,
+			[]string{"object.metadata.name"}},
+		{"another function", `violation[{"msg": msg}] { msg := concat("", [input.review.object.metadata.name]) }`,
+			[]string{"object.metadata.name"}},
+		{"a rule other than violation", `violation[{"msg": msg}] { msg := m }
+m := sprintf("%v", [input.review.object.metadata.name])`, []string{"object.metadata.name"}},
+		{"violation read by a rule", `violation[{"msg": msg}] { msg := sprintf("%v", [input.review.object.metadata.name]) }
+n := count(violation)`, []string{"object.metadata.name"}},
+		{"an index with a variable", `violation[{"msg": msg}] { c := input.parameters.c; msg := sprintf("%v", [input.review.object.spec.containers[c]]) }`,
+			[]string{"object.spec.containers"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := ast.ParseModuleWithOpts("t.rego", "package t\n"+tc.rego, ast.ParserOptions{RegoVersion: ast.RegoV0})
 			if err != nil {
 				t.Fatal(err)
 			}
-			paths, ok := reviewReads([]*ast.Module{m})
+			paths, messages, ok := reviewReads([]*ast.Module{m})
 			if tc.want == nil {
 				if ok {
 					t.Fatalf("cacheable with paths %v", paths)
@@ -233,10 +255,13 @@ g(x) = x.kind`, nil},
 				return
 			}
 			got := []string{}
-			for _, p := range paths {
+			for i, p := range append(paths, messages...) {
 				var parts []string
 				for _, term := range p {
 					parts = append(parts, string(term.Value.(ast.String)))
+				}
+				if i >= len(paths) {
+					parts[0] = "(msg) " + parts[0]
 				}
 				got = append(got, strings.Join(parts, "."))
 			}
