@@ -23,10 +23,12 @@
 package gatekeeper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -766,11 +768,8 @@ func (p *Policy) review(ctx context.Context, r *Request, expand bool) ([]Violati
 			out = append(out, vs...)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Check != out[j].Check {
-			return out[i].Check < out[j].Check
-		}
-		return out[i].Message < out[j].Message
+	slices.SortStableFunc(out, func(a, b Violation) int {
+		return cmp.Or(strings.Compare(a.Check, b.Check), strings.Compare(a.Message, b.Message))
 	})
 	return out, nil
 }
