@@ -91,6 +91,11 @@ type Engine struct {
 	regoOpts   regoOptions
 	rego       *regoPolicies
 	gatekeeper *gatekeeper.Policy
+	// constraintCRDs are the CRDs of the bundle's ConstraintTemplates, for
+	// the schema check of constraints among a CI run's inputs; made for
+	// the first run that has any.
+	constraintCRDs     []map[string]any
+	constraintCRDsOnce sync.Once
 	// values makes the Rego value of each reviewed object once, for the
 	// Rego checks and Gatekeeper both; in admission mode it remembers
 	// the fields that come again (a ReplicaSet's Pods share a spec).

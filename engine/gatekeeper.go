@@ -46,6 +46,23 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 	return gatekeeper.New(ctx, templates, constraints, opts...)
 }
 
+// constraintCRDs makes the CRD of each ConstraintTemplate among objs, as
+// Gatekeeper would, so that the schema check validates their constraints'
+// parameters against the templates' schemas. A template that does not
+// load has none (the Gatekeeper check reports it, when it is policy).
+func constraintCRDs(objs []*manifest.Object) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		if !gatekeeper.IsTemplate(o.Data) {
+			continue
+		}
+		if crd, err := gatekeeper.ConstraintCRD(o.Data); err == nil {
+			out = append(out, crd)
+		}
+	}
+	return out
+}
+
 // admissionVerdicts is the size of the webhook's verdict cache
 // generations: a thousand or two (constraint, object shape) verdicts.
 // admissionValues is that of its Rego values: the specs of a few hundred

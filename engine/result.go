@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/checks"
 	"github.com/gatekeep-dev/gatekeep/conftest"
+	"github.com/gatekeep-dev/gatekeep/gatekeeper"
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
@@ -150,6 +151,12 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		Rendered:          set.Rendered,
 	}
 	inv := checks.InventoryOf(set.Objects)
+	if slices.ContainsFunc(set.Objects, func(o *manifest.Object) bool { return gatekeeper.IsConstraint(o.Data) }) {
+		// Constraints among the inputs are validated against their
+		// templates, the inputs' own before the bundle's.
+		e.constraintCRDsOnce.Do(func() { e.constraintCRDs = constraintCRDs(e.bundle.Objects) })
+		inv.CRDs = append(append(inv.CRDs, constraintCRDs(set.Objects)...), e.constraintCRDs...)
+	}
 	if e.gatekeeper != nil {
 		e.inventoryMu.Lock()
 		defer e.inventoryMu.Unlock()
