@@ -46,7 +46,9 @@ type Result struct {
 	NoSchema bool
 	// Unserved: the target does not serve the object's apiVersion and
 	// kind, though it knows of the API: its group is a built-in one (a
-	// removed, not yet added or misspelled kind). Problems holds one problem at /apiVersion saying so and naming what
+	// removed, not yet added or misspelled kind), or a CustomResourceDefinition
+	// among the inputs defines the kind but does not serve that version.
+	// Problems holds one problem at /apiVersion saying so and naming what
 	// is served for the kind; leave it out when the deprecated-api check
 	// reports the API as removed, so that it is reported once.
 	Unserved bool
@@ -104,7 +106,10 @@ type Validator struct {
 	strict bool
 	groups map[string]bool
 	crds   map[gvKey]*customSchema
-	dirs   []*schemaDir
+	// crdServed: the group/kind of each CRD among the inputs, and the
+	// apiVersions it serves, for objects of versions it does not.
+	crdServed map[gvKey]*servedCRD
+	dirs      []*schemaDir
 	// catalog: the embedded CRD catalog is the last source (custom.go).
 	catalog bool
 }
@@ -128,9 +133,19 @@ func New(v kubeversion.Version, opts ...Option) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	val := &Validator{target: v, b: b, strict: o.strict, groups: groups, crds: map[gvKey]*customSchema{}, catalog: !o.noCatalog}
+	val := &Validator{target: v, b: b, strict: o.strict, groups: groups, crds: map[gvKey]*customSchema{}, crdServed: map[gvKey]*servedCRD{}, catalog: !o.noCatalog}
 	for _, crd := range o.crds {
+		sc := servedVersionsOf(crd)
+		if sc == nil {
+			continue
+		}
+		if _, dup := val.crdServed[sc.key]; !dup {
+			val.crdServed[sc.key] = sc
+		}
 		for k, cs := range crdSchemas(crd, "inputs") {
+			if !sc.served[k.apiVersion] {
+				continue // the API server refuses it: see schemaFor
+			}
 			if _, dup := val.crds[k]; !dup {
 				val.crds[k] = cs
 			}
@@ -240,6 +255,20 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 		msg := fmt.Sprintf("%s %s is not served by Kubernetes %s", k.apiVersion, k.kind, v.target.MinorString())
 		if alt := v.servedVersions(k.kind); len(alt) > 0 {
 			msg += "; it serves " + strings.Join(alt, ", ")
+		}
+		res.Unserved = true
+		res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
+		return nil, nil
+	}
+	// A CRD among the inputs defines the kind, but not this version or
+	// not served: the API server refuses the object, whatever a schema
+	// directory or the catalog may say of the version.
+	if sc := v.crdServed[gvKey{group, k.kind}]; sc != nil {
+		msg := fmt.Sprintf("%s %s is not served: %s", k.apiVersion, k.kind, sc.source)
+		if len(sc.list) > 0 {
+			msg += " serves " + strings.Join(sc.list, ", ")
+		} else {
+			msg += " serves no version"
 		}
 		res.Unserved = true
 		res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})

@@ -420,7 +420,6 @@ func TestNoSchemaForCustomKind(t *testing.T) {
 	crd := one(t, widgetCRD("example.com")).Data
 	v := newValidator(t, "1.35", schema.Strict(true), schema.WithCRDs(crd))
 	for _, doc := range []string{
-		"apiVersion: example.com/v3\nkind: Widget\nmetadata: {name: w}\n", // a version the CRD lacks
 		"apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: c}\n", // no CRD at all, nor in the catalog
 	} {
 		o := one(t, doc)
@@ -522,6 +521,75 @@ func TestUnsupportedVersions(t *testing.T) {
 	// The zero version is the newest.
 	if _, err := schema.New(kubeversion.Version{}); err != nil {
 		t.Errorf("New(zero): %v", err)
+	}
+}
+
+// gadgetCRDs serves example.com/v1 Gadget, defines v2 but does not serve
+// it, and knows no v3; a v1beta1 CRD with spec.version alone serves that.
+const gadgetCRDs = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Gadget, plural: gadgets}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}}
+  - {name: v2, served: false, storage: false, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.com}
+spec:
+  group: example.com
+  names: {kind: Gizmo, plural: gizmos}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: false, storage: true, schema: {openAPIV3Schema: {type: object}}}
+---
+apiVersion: apiextensions.k8s.io/v1beta1
+kind: CustomResourceDefinition
+metadata: {name: doodads.example.com}
+spec:
+  group: example.com
+  version: v1alpha1
+  names: {kind: Doodad, plural: doodads}
+  scope: Namespaced
+`
+
+// TestCRDServedVersions: a CRD among the inputs that defines an object's
+// kind but does not serve its version (absent, or served: false) denies
+// it, naming what it serves, as the API server would refuse it; a schema
+// directory does not stand in for it.
+func TestCRDServedVersions(t *testing.T) {
+	var crds []map[string]any
+	for _, o := range parseManifests(t, []byte(gadgetCRDs)) {
+		crds = append(crds, o.Data)
+	}
+	dir := writeFiles(t, map[string]string{"gadget-example-v3.json": `{"type": "object"}`})
+	v := newValidator(t, "1.35", schema.WithCRDs(crds...), schema.WithSchemaDir(dir))
+	for _, tc := range []struct{ doc, want string }{
+		{"apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 2}\n", ""},
+		{"apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: two}\n", `/spec/size: got string "two", want integer`},
+		{"apiVersion: example.com/v2\nkind: Gadget\nmetadata: {name: g}\n",
+			"/apiVersion: example.com/v2 Gadget is not served: its CustomResourceDefinition gadgets.example.com serves example.com/v1"},
+		{"apiVersion: example.com/v3\nkind: Gadget\nmetadata: {name: g}\n",
+			"/apiVersion: example.com/v3 Gadget is not served: its CustomResourceDefinition gadgets.example.com serves example.com/v1"},
+		{"apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n",
+			"/apiVersion: example.com/v1 Gizmo is not served: its CustomResourceDefinition gizmos.example.com serves no version"},
+		{"apiVersion: example.com/v1alpha1\nkind: Doodad\nmetadata: {name: d}\n", ""},
+		{"apiVersion: example.com/v1\nkind: Doodad\nmetadata: {name: d}\n",
+			"/apiVersion: example.com/v1 Doodad is not served: its CustomResourceDefinition doodads.example.com serves example.com/v1alpha1"},
+	} {
+		r := v.Validate(one(t, tc.doc).Data)
+		var want []string
+		if tc.want != "" {
+			want = []string{tc.want}
+		}
+		unserved := strings.HasPrefix(tc.want, "/apiVersion")
+		if got := problemStrings(r); !reflect.DeepEqual(got, want) || r.Unserved != unserved || r.NoSchema {
+			t.Errorf("%s: problems %q Unserved=%v NoSchema=%v, want %q", tc.doc, got, r.Unserved, r.NoSchema, want)
+		}
 	}
 }
 
