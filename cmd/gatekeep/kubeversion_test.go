@@ -71,3 +71,34 @@ func TestServedByTargetVersion(t *testing.T) {
 		}
 	}
 }
+
+// A CRD among the inputs that defines an object's kind but does not serve
+// its version denies it, as the API server would refuse it.
+func TestCRDAmongInputsServes(t *testing.T) {
+	const notServed = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Gadget, plural: gadgets}
+  scope: Namespaced
+  versions:
+    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
+    - {name: v2, served: false, storage: false, schema: {openAPIV3Schema: {type: object}}}
+`
+	dir := tree(t, map[string]string{
+		"crds/widget.yaml":  widgetCRD,
+		"crds/gadget.yaml":  notServed,
+		"apps/widget.yaml":  "apiVersion: example.com/v2\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 1}\n",
+		"apps/gadget.yaml":  "apiVersion: example.com/v2\nkind: Gadget\nmetadata: {name: g, namespace: shop}\n",
+		"apps/gadget1.yaml": "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: shop}\n",
+	})
+	got, code := findings(t, dir, ".")
+	expect(t, got,
+		"schema deny apps/gadget.yaml:1 /apiVersion: /apiVersion: example.com/v2 Gadget is not served: its CustomResourceDefinition gadgets.example.com serves example.com/v1",
+		"schema deny apps/widget.yaml:1 /apiVersion: /apiVersion: example.com/v2 Widget is not served: its CustomResourceDefinition widgets.example.com serves example.com/v1",
+	)
+	if code != exitDenied {
+		t.Errorf("exit %d, want %d", code, exitDenied)
+	}
+}
