@@ -354,11 +354,15 @@ func (v *Validator) catalogSchema(k gvKey, res *Result) (n *node, ok bool, err e
 		key := catalogKey{v.b.objectMeta, k}
 		cs, loaded := catalogCompiled.Load(key)
 		if !loaded {
+			s, err := ck.cat.Schema(cv)
+			if err != nil {
+				return nil, true, err
+			}
 			src := ck.cat.Sources[cv.Source]
 			cs, _ = catalogCompiled.LoadOrStore(key, &customSchema{
 				source:  "the CRD catalog (" + src.Release + ")",
 				dialect: dialectCRD,
-				schema:  ck.cat.Schema(cv),
+				schema:  s,
 			})
 		}
 		n, err := cs.(*customSchema).compiled(v.b.objectMeta)

@@ -59,7 +59,7 @@ func generate(srcs []source) (*crdcatalog.Catalog, error) {
 							return nil, fmt.Errorf("%s: %s %s: %w", src.Project, d.group, d.kind, err)
 						}
 						if cv.Schema = schemaIndex[string(key)]; cv.Schema == 0 {
-							cat.Schemas = append(cat.Schemas, v.schema)
+							cat.Schemas = append(cat.Schemas, key)
 							cv.Schema = len(cat.Schemas)
 							schemaIndex[string(key)] = cv.Schema
 						}

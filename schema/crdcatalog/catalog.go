@@ -37,7 +37,9 @@ type Catalog struct {
 	// CRDs are ordered by group, then kind.
 	CRDs []CRD `json:"crds"`
 	// Schemas are the distinct openAPIV3Schemas; Version.Schema points in.
-	Schemas []map[string]any `json:"schemas"`
+	// They stay JSON until a kind is used (Schema decodes them): decoded,
+	// the whole catalog would hold some 18 MB of a run's heap.
+	Schemas []json.RawMessage `json:"schemas"`
 }
 
 // Source is one project's module at a pinned version.
@@ -160,12 +162,17 @@ func Encode(c *Catalog) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Schema returns a version's openAPIV3Schema (nil when it is not served).
-func (c *Catalog) Schema(v Version) map[string]any {
+// Schema decodes a version's openAPIV3Schema (nil when it is not served);
+// each call decodes it anew, for the caller to keep.
+func (c *Catalog) Schema(v Version) (map[string]any, error) {
 	if v.Schema == 0 {
-		return nil
+		return nil, nil
 	}
-	return c.Schemas[v.Schema-1]
+	var s map[string]any
+	if err := json.Unmarshal(c.Schemas[v.Schema-1], &s); err != nil {
+		return nil, fmt.Errorf("crd catalog: schema %d: %w", v.Schema, err)
+	}
+	return s, nil
 }
 
 // Table is the README's table of the catalog: per source its project,
