@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
+	"github.com/gatekeep-dev/gatekeep/schema"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
@@ -142,7 +144,11 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	version := f.version
 	if version == "" {
-		version = serverVersion(cfg)
+		var note string
+		version, note = serverVersion(cfg)
+		if note != "" {
+			log.Info(note)
+		}
 	}
 	keys := secrets.NewKeys()
 	opts := []engine.Option{engine.WithMode(engine.Admission), engine.SealingKeys(keys)}
@@ -259,21 +265,38 @@ func clusterConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 // serverVersion asks the API server its version, when the bundle does not
-// name one ("" lets the bundle or the default decide).
-func serverVersion(cfg *rest.Config) string {
+// name one ("" lets the bundle or the default decide). A cluster outside
+// the versions gatekeep knows is judged as the nearest it knows, and note
+// says so: a webhook that refused to start would block every deployment,
+// where check refuses such a --kubernetes-version outright.
+func serverVersion(cfg *rest.Config) (version, note string) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	info, err := dc.ServerVersion()
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	v, err := kubeversion.Parse(info.Major + "." + info.Minor)
+	v, err := kubeversion.Parse(info.Major + "." + strings.TrimSuffix(info.Minor, "+"))
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return v.String()
+	return nearestKnown(v, schema.Versions())
+}
+
+// nearestKnown is v, or the nearest of known (oldest first) with a note
+// when v is not among them.
+func nearestKnown(v kubeversion.Version, known []kubeversion.Version) (version, note string) {
+	if len(known) == 0 || schema.Supported(v) == nil {
+		return v.String(), ""
+	}
+	near := known[0]
+	if known[len(known)-1].Less(v) {
+		near = known[len(known)-1]
+	}
+	return near.String(), fmt.Sprintf("the cluster runs Kubernetes %s, which gatekeep does not know (%s to %s): judging as %s",
+		v.MinorString(), known[0].MinorString(), known[len(known)-1].MinorString(), near.MinorString())
 }
 
 func envOr(name, def string) string {
