@@ -20,7 +20,7 @@ type Violation struct {
 	Path    string
 	Message string
 	// Warning caps the finding at warn even where the check denies (a
-	// deprecated API that is still served, a kind with no schema).
+	// deprecated API that is still served).
 	Warning bool
 }
 
@@ -60,19 +60,16 @@ type Config struct {
 
 // Builtin returns every built-in check, in a stable order.
 func Builtin(cfg Config) ([]Check, error) {
-	sc, err := newSchemaCheck(cfg)
+	sc, err := newSchemaChecks(cfg)
 	if err != nil {
 		return nil, err
 	}
 	// privileged-container and plaintext-secret are Rego, in the built-in
 	// bundle (policies/checks). The host index stays Go: it must answer in
 	// time independent of the number of Ingresses, and hold only hosts.
-	return []Check{
-		IngressHostCollision,
-		deprecatedAPI(cfg),
-		sc,
-		sealedSecret(cfg),
-	}, nil
+	out := []Check{IngressHostCollision, deprecatedAPI(cfg)}
+	out = append(out, sc...)
+	return append(out, sealedSecret(cfg)), nil
 }
 
 // Inventory is what a check may know beyond the object under review: in CI

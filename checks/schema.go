@@ -8,19 +8,31 @@ import (
 	"github.com/gatekeep-dev/gatekeep/schema"
 )
 
-// SchemaCheck is the ID of the schema check.
+// SchemaCheck is the ID of the schema check: the object is not valid for
+// the target version, or not served by it.
 const SchemaCheck = "schema"
 
-// newSchemaCheck validates objects against the target version's OpenAPI
-// schemas, and custom resources against their CRDs.
-func newSchemaCheck(cfg Config) (Check, error) {
-	opts := []schema.Option{schema.Strict(cfg.Strict)}
+// SchemaMissingCheck is the ID of the check of kinds with no schema at all
+// (not built in, not in the CRD catalog, no CRD among the inputs or in a
+// schema directory). It warns by default (policies/gatekeep.yaml); in the
+// cluster it says nothing, since the API server validates custom resources
+// against their CRDs itself.
+const SchemaMissingCheck = "schema-missing"
+
+// newSchemaChecks returns the schema and schema-missing checks. Both ask one
+// validator: the target version's OpenAPI schemas, the CRDs among the
+// inputs and in the schema directories, and (in CI) the embedded CRD
+// catalog. In the cluster the catalog stays out: the API server has already
+// validated a custom resource against the CRD it really has, which a
+// catalog of another release of the project could only contradict.
+func newSchemaChecks(cfg Config) ([]Check, error) {
+	opts := []schema.Option{schema.Strict(cfg.Strict), schema.Catalog(!cfg.Admission)}
 	for _, d := range cfg.SchemaDirs {
 		opts = append(opts, schema.WithSchemaDir(d))
 	}
 	base, err := schema.New(cfg.Version, opts...)
 	if err != nil {
-		return Check{}, fmt.Errorf("schemas: %w", err)
+		return nil, fmt.Errorf("schemas: %w", err)
 	}
 	// With CRDs among the inputs, a validator that knows them is built once
 	// per inventory.
@@ -33,7 +45,7 @@ func newSchemaCheck(cfg Config) (Check, error) {
 		})
 		return inv.schemas, inv.err
 	}
-	return Check{
+	valid := Check{
 		ID:      SchemaCheck,
 		Summary: "objects must be valid for the target Kubernetes version's API (types, required and, with --strict, unknown fields)",
 		Note:    base.Note(),
@@ -44,10 +56,7 @@ func newSchemaCheck(cfg Config) (Check, error) {
 			}
 			res := v.ValidateWithDuplicates(obj.Data, obj.Duplicates())
 			if res.NoSchema {
-				if cfg.Admission {
-					return nil
-				}
-				return []Violation{{Message: res.Message, Warning: true}}
+				return nil // schema-missing reports it
 			}
 			var out []Violation
 			for _, p := range res.Problems {
@@ -58,7 +67,25 @@ func newSchemaCheck(cfg Config) (Check, error) {
 			}
 			return out
 		},
-	}, nil
+	}
+	missing := Check{
+		ID:      SchemaMissingCheck,
+		Summary: "objects must be of a kind with a schema: built in, in the CRD catalog, or with its CRD among the inputs or in --schema-dir",
+		Review: func(obj *manifest.Object, inv *Inventory) []Violation {
+			if cfg.Admission {
+				return nil
+			}
+			v, err := validator(inv)
+			if err != nil {
+				return nil // the schema check reports it
+			}
+			if msg, ok := v.SchemaMissing(obj.Data); ok {
+				return []Violation{{Message: msg}}
+			}
+			return nil
+		},
+	}
+	return []Check{valid, missing}, nil
 }
 
 func removed(t *deprecation.Table, obj *manifest.Object, cfg Config) bool {

@@ -69,15 +69,15 @@ func TestCheckVerdictsAndSummary(t *testing.T) {
 		want   Summary
 		checks string
 	}{
-		{"defaults", "", nil, Summary{Files: 1, Objects: 3, Denied: 2, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,sealed-secret"},
-		{"warn", "checks: {plaintext-secret: warn}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Warned: 1, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,sealed-secret"},
-		{"dryrun passes", "checks: {plaintext-secret: dryrun, privileged-container: dryrun}", nil, Summary{Files: 1, Objects: 3, Passed: 3}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,sealed-secret"},
-		{"off", "checks: {plaintext-secret: off}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,deprecated-api,schema,sealed-secret"},
-		{"exempt object", "exemptions: {objects: [{kind: Pod, name: priv, reason: debug pod}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,sealed-secret"},
-		{"exempt namespace for one check", "exemptions: {namespaces: [{name: a, checks: [plaintext-secret], reason: test fixtures}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,sealed-secret"},
-		{"admission leaves CI-only checks out", "", []Option{WithMode(Admission)}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,deprecated-api,schema,sealed-secret"},
+		{"defaults", "", nil, Summary{Files: 1, Objects: 3, Denied: 2, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"warn", "checks: {plaintext-secret: warn}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Warned: 1, Passed: 1}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"dryrun passes", "checks: {plaintext-secret: dryrun, privileged-container: dryrun}", nil, Summary{Files: 1, Objects: 3, Passed: 3}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"off", "checks: {plaintext-secret: off}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"exempt object", "exemptions: {objects: [{kind: Pod, name: priv, reason: debug pod}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"exempt namespace for one check", "exemptions: {namespaces: [{name: a, checks: [plaintext-secret], reason: test fixtures}]}", nil, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,plaintext-secret,deprecated-api,schema,schema-missing,sealed-secret"},
+		{"admission leaves CI-only checks out", "", []Option{WithMode(Admission)}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,ingress-host-collision,deprecated-api,schema,schema-missing,sealed-secret"},
 		{"only", "", []Option{Only("plaintext-secret")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "plaintext-secret"},
-		{"skip", "", []Option{Skip("plaintext-secret", "ingress-host-collision")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,deprecated-api,schema,sealed-secret"},
+		{"skip", "", []Option{Skip("plaintext-secret", "ingress-host-collision")}, Summary{Files: 1, Objects: 3, Denied: 1, Passed: 2}, "privileged-container,deprecated-api,schema,schema-missing,sealed-secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			eng, err := New(withChecks(t, tc.config), tc.opts...)

@@ -159,6 +159,31 @@ func unsupported() *engine.Result {
 	return r
 }
 
+// schemaMissing is a result with a kind no schema describes (a
+// schema-missing warning) beside a custom resource the CRD catalog
+// invalidates (a schema deny), and the two checks' rules.
+func schemaMissing() *engine.Result {
+	gadget := manifest.Ref{APIVersion: "example.com/v1", Kind: "Gadget", Namespace: "shop", Name: "g"}
+	app := manifest.Ref{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Namespace: "argocd", Name: "web"}
+	const gadgetFile, appFile = "apps/gadget.yaml", "argocd/web.yaml"
+	return &engine.Result{
+		BundleName: "builtin", BundleDigest: "sha256:00", KubernetesVersion: "1.35", Files: 2,
+		Objects: []engine.ObjectResult{
+			{Object: gadget, File: gadgetFile, Line: 1, Findings: []engine.Finding{
+				{Check: "schema-missing", Action: engine.Warn, Message: "no schema for example.com/v1 Gadget: add its CustomResourceDefinition to the inputs, or give --schema-dir a directory holding it or gadget-example-v1.json", Object: gadget, File: gadgetFile, Line: 1},
+			}},
+			{Object: app, File: appFile, Line: 1, Findings: []engine.Finding{
+				{Check: "schema", Action: engine.Deny, Message: `/spec/syncPolicy/automated/prune: got string "yes", want boolean`, Object: app, Path: "/spec/syncPolicy/automated/prune", File: appFile, Line: 12},
+			}},
+		},
+	}
+}
+
+var schemaChecks = []engine.CheckInfo{
+	{ID: "schema", Summary: "objects must be valid for the target Kubernetes version's API (types, required and, with --strict, unknown fields)", Action: engine.Deny},
+	{ID: "schema-missing", Summary: "objects must be of a kind with a schema: built in, in the CRD catalog, or with its CRD among the inputs or in --schema-dir", Action: engine.Warn},
+}
+
 var goldens = []struct {
 	golden string
 	format string
@@ -194,6 +219,11 @@ var goldens = []struct {
 	{"junit-unsupported", "junit", nil, unsupported},
 	{"sarif-unsupported", "sarif", []Option{withSARIFDirs("/srv/repo", "/srv/repo")}, unsupported},
 	{"github-unsupported", "github", nil, unsupported},
+	{"text-schemamissing", "text", nil, schemaMissing},
+	{"json-schemamissing", "json", nil, schemaMissing},
+	{"junit-schemamissing", "junit", nil, schemaMissing},
+	{"sarif-schemamissing", "sarif", []Option{WithChecks(schemaChecks), WithVersion("v0.1.0"), withSARIFDirs("/srv/repo", "/srv/repo")}, schemaMissing},
+	{"github-schemamissing", "github", nil, schemaMissing},
 }
 
 func render(t *testing.T, format string, r *engine.Result, opts ...Option) []byte {

@@ -117,7 +117,7 @@ spec:
 		`schema deny apps/deploy.yaml:7 /spec/replicas: /spec/replicas: got string "two", want integer`,
 		`schema deny apps/widgets.yaml:9 /spec: /spec: missing required field "size"`,
 		`schema deny apps/widgets.yaml:10 /spec/colour: /spec/colour: `,
-		`schema warn apps/gadget.yaml:1 : no schema for example.com/v1 Gadget: add its CustomResourceDefinition to the inputs, or give --schema-dir a directory holding it or gadget-example-v1.json`,
+		`schema-missing warn apps/gadget.yaml:1 : no schema for example.com/v1 Gadget: add its CustomResourceDefinition to the inputs, or give --schema-dir a directory holding it or gadget-example-v1.json`,
 	)
 
 	// --strict: unknown fields and duplicate keys, at their lines.
