@@ -21,12 +21,19 @@ import (
 
 // generate builds the catalog from the sources' modules.
 func generate(srcs []source) (*crdcatalog.Catalog, error) {
+	// go mod download runs in an empty directory: outside any module, it
+	// leaves every go.mod and go.sum alone.
+	outside, err := os.MkdirTemp("", "crdgen")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(outside)
 	cat := &crdcatalog.Catalog{}
 	type groupKind struct{ group, kind string }
 	crds := map[groupKind]*crdcatalog.CRD{}
 	schemaIndex := map[string]int{} // canonical JSON -> 1 + index
 	for i, src := range srcs {
-		files, err := moduleFiles(src.Module, src.Version, src.Files)
+		files, err := moduleFiles(outside, src.Module, src.Version, src.Files)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Project, err)
 		}
@@ -111,8 +118,8 @@ func filesOf(fs []moduleFile) []string {
 
 // moduleFiles returns the files of module@version matching patterns, in
 // name order; every pattern must match.
-func moduleFiles(module, version string, patterns []string) ([]moduleFile, error) {
-	zipPath, err := moduleZip(module, version)
+func moduleFiles(dir, module, version string, patterns []string) ([]moduleFile, error) {
+	zipPath, err := moduleZip(dir, module, version)
 	if err != nil {
 		return nil, err
 	}
@@ -162,16 +169,16 @@ func moduleFiles(module, version string, patterns []string) ([]moduleFile, error
 
 // moduleZip downloads module@version through the module proxy into the
 // module cache and returns its zip, which the go command has checked
-// against the checksum database. It runs outside this repository's module
-// so that go.mod and go.sum are left alone.
+// against the checksum database. It runs in dir, outside any module (and
+// workspace), so that no go.mod or go.sum changes.
 //
 // A module whose go.mod asks for a newer Go than the running one is still
 // downloaded and checked, and go mod download reports its zip along with
 // the error: its files are read all the same, since nothing is built.
-func moduleZip(module, version string) (string, error) {
+func moduleZip(dir, module, version string) (string, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version) //nolint:gosec // G204: a dev tool downloading the pinned modules
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GO111MODULE=on")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOWORK=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	outb, runErr := cmd.Output()

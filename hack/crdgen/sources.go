@@ -55,7 +55,8 @@ var sources = []source{
 		// The proxy serves none of these controllers' own modules, and
 		// their api modules hold Go types only. flux-operator ships each
 		// Flux release's manifests as published; v2.9.5 is the release
-		// whose source- and kustomize-controller are pinned above.
+		// whose source- and kustomize-controller are pinned above (its
+		// copies of their CRDs are the same as theirs, spec for spec).
 		Project: "Flux helm-, notification-, image-reflector- and image-automation-controller", Module: "github.com/controlplaneio-fluxcd/flux-operator", Version: "v0.59.0",
 		Files: []string{
 			"config/data/flux/v2.9.5/helm-controller.yaml",
