@@ -35,7 +35,7 @@ type Check struct {
 	CIOnly bool
 	// Review returns the object's violations.
 	Review func(obj *manifest.Object, inv *Inventory) []Violation
-	// Note is said once per run when set (schemas of another version used).
+	// Note is said once per run when set (what the check could not do).
 	Note string
 }
 
@@ -49,6 +49,10 @@ type Config struct {
 	SchemaDirs []string
 	// Deprecations is the deprecated-API table (built-in plus the bundle's).
 	Deprecations *deprecation.Table
+	// RemovedAPIsDenied: the deprecated-api check runs and denies an
+	// apiVersion the target no longer serves, so schema need not say so
+	// too; otherwise schema denies it.
+	RemovedAPIsDenied bool
 	// Admission: the API server validates custom resources against their
 	// CRDs itself, so a kind without a schema is not worth a warning.
 	Admission bool

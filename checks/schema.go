@@ -12,6 +12,10 @@ import (
 // the target version, or not served by it.
 const SchemaCheck = "schema"
 
+// DeprecatedAPICheck is the ID of the check of deprecated and removed
+// APIs.
+const DeprecatedAPICheck = "deprecated-api"
+
 // SchemaMissingCheck is the ID of the check of kinds with no schema at all
 // (not built in, not in the CRD catalog, no CRD among the inputs or in a
 // schema directory). It warns by default (policies/gatekeep.yaml); in the
@@ -48,7 +52,6 @@ func newSchemaChecks(cfg Config) ([]Check, error) {
 	valid := Check{
 		ID:      SchemaCheck,
 		Summary: "objects must be valid for the target Kubernetes version's API (types, required and, with --strict, unknown fields)",
-		Note:    base.Note(),
 		Review: func(obj *manifest.Object, inv *Inventory) []Violation {
 			v, err := validator(inv)
 			if err != nil {
@@ -60,7 +63,7 @@ func newSchemaChecks(cfg Config) ([]Check, error) {
 			}
 			var out []Violation
 			for _, p := range res.Problems {
-				if res.Unserved && p.Pointer == "/apiVersion" && removed(cfg.Deprecations, obj, cfg) {
+				if res.Unserved && p.Pointer == "/apiVersion" && cfg.RemovedAPIsDenied && removed(cfg.Deprecations, obj, cfg) {
 					continue // deprecated-api reports it, once
 				}
 				out = append(out, Violation{Path: p.Pointer, Message: p.String()})
@@ -100,7 +103,7 @@ func removed(t *deprecation.Table, obj *manifest.Object, cfg Config) bool {
 // those it no longer serves, naming the replacement.
 func deprecatedAPI(cfg Config) Check {
 	return Check{
-		ID:      "deprecated-api",
+		ID:      DeprecatedAPICheck,
 		Summary: "apiVersion and kind must be served by the target Kubernetes version; deprecated ones warn",
 		Review: func(obj *manifest.Object, _ *Inventory) []Violation {
 			if cfg.Deprecations == nil {

@@ -274,13 +274,18 @@ func (e *Engine) builtinChecks() ([]checks.Check, error) {
 	if err != nil {
 		return nil, err
 	}
+	deprecatedAction, set := b.Config.Checks[checks.DeprecatedAPICheck]
+	if !set {
+		deprecatedAction = Deny
+	}
 	builtin, err := checks.Builtin(checks.Config{
-		Version:      e.version,
-		Strict:       e.strict || b.Config.Strict,
-		SchemaDirs:   e.schemaDirs,
-		Deprecations: table,
-		Admission:    e.mode == Admission,
-		SealingKeys:  e.sealingKeys,
+		Version:           e.version,
+		Strict:            e.strict || b.Config.Strict,
+		SchemaDirs:        e.schemaDirs,
+		Deprecations:      table,
+		RemovedAPIsDenied: e.selected(checks.DeprecatedAPICheck) && deprecatedAction == Deny,
+		Admission:         e.mode == Admission,
+		SealingKeys:       e.sealingKeys,
 	})
 	if err != nil {
 		return nil, err
@@ -306,8 +311,7 @@ func (e *Engine) selected(id string) bool {
 	return !contains(e.skip, id)
 }
 
-// Notes are what the run should say once (schemas of another version
-// used for the target, say).
+// Notes are what the run should say once: the checks' notes.
 func (e *Engine) Notes() []string { return e.notes }
 
 // Bundle returns the engine's bundle.

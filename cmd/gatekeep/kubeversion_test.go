@@ -72,6 +72,36 @@ func TestServedByTargetVersion(t *testing.T) {
 	}
 }
 
+// A removed API is denied whatever deprecated-api is set to: by
+// deprecated-api when it runs and denies, else by schema.
+func TestRemovedAPIDeniedOnce(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"deployment.yaml": "apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d, namespace: shop}\n",
+	})
+	warnDir := tree(t, map[string]string{
+		"gatekeep.yaml": "checks: {deprecated-api: warn}\n",
+	})
+	const bySchema = "schema deny deployment.yaml:1 /apiVersion: /apiVersion: apps/v1beta1 Deployment is not served by Kubernetes 1.16; it serves apps/v1"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"deprecated-api denies", nil, []string{"deprecated-api deny deployment.yaml:1 /apiVersion: apps/v1beta1 Deployment was removed in Kubernetes 1.16"}},
+		{"deprecated-api skipped", []string{"--skip", "deprecated-api"}, []string{bySchema}},
+		{"schema alone", []string{"--only", "schema"}, []string{bySchema}},
+		{"deprecated-api warns", []string{"--bundle", warnDir}, []string{"deprecated-api warn deployment.yaml:1 /apiVersion: apps/v1beta1 Deployment was removed in Kubernetes 1.16", bySchema}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, code := findings(t, dir, append(append([]string{"--kubernetes-version", "1.16"}, tc.args...), "deployment.yaml")...)
+			expect(t, got, tc.want...)
+			if code != exitDenied {
+				t.Errorf("exit %d, want %d", code, exitDenied)
+			}
+		})
+	}
+}
+
 // A CRD among the inputs that defines an object's kind but does not serve
 // its version denies it, as the API server would refuse it.
 func TestCRDAmongInputsServes(t *testing.T) {
