@@ -47,7 +47,8 @@ type Result struct {
 	// Unserved: the target does not serve the object's apiVersion and
 	// kind, though it knows of the API: its group is a built-in one (a
 	// removed, not yet added or misspelled kind), or a CustomResourceDefinition
-	// among the inputs defines the kind but does not serve that version.
+	// (among the inputs, in a schema directory or in the CRD catalog)
+	// defines the kind but does not serve that version.
 	// Problems holds one problem at /apiVersion saying so and naming what
 	// is served for the kind; leave it out when the deprecated-api check
 	// reports the API as removed, so that it is reported once.
@@ -184,10 +185,6 @@ func builtinGroups() (map[string]bool, error) {
 	})
 	return allGroups, nil
 }
-
-// Note is always empty: every supported minor has schemas of its own, and
-// any other is refused by New. It stays for callers that still ask.
-func (v *Validator) Note() string { return "" }
 
 // Validate validates one object (values as JSON decoding gives them;
 // integers may be int64 or int, numbers float64).
