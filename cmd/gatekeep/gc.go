@@ -44,6 +44,10 @@ func collectLoadGarbage() {
 	}
 }
 
+// gcSwitched, when set (by tests), is called once lazyGCAt has switched to
+// proportional collection.
+var gcSwitched func()
+
 func lazyGCAt(gcLimit int64, gcPercent int) (stop func()) {
 	prevPercent := debug.SetGCPercent(-1)
 	prevLimit := debug.SetMemoryLimit(gcLimit)
@@ -77,6 +81,9 @@ func lazyGCAt(gcLimit int64, gcPercent int) (stop func()) {
 			if live := sample[0].Value.Uint64(); live*growth/100 >= limit {
 				debug.SetGCPercent(gcPercent)
 				debug.SetMemoryLimit(math.MaxInt64)
+				if gcSwitched != nil {
+					gcSwitched()
+				}
 				return
 			}
 		}
