@@ -524,7 +524,6 @@ func readByHeadAlone(r *ast.Rule, at *ast.Expr, v ast.Var) bool {
 	return r.Else == nil
 }
 
-
 // prefixFree keeps the paths that have no other as a prefix (one of
 // equal ones), shortest first.
 func prefixFree(all []ast.Ref) (paths []ast.Ref) {
