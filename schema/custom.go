@@ -51,22 +51,29 @@ func (cs *customSchema) compiled(objectMeta *node) (*node, error) {
 	return cs.node, cs.err
 }
 
+// crdHeader reads what makes obj a CustomResourceDefinition
+// (apiextensions.k8s.io/v1 or v1beta1): its apiVersion and spec, and the
+// group and kind it defines; ok is false when it is none.
+func crdHeader(obj map[string]any) (apiVersion string, spec map[string]any, group, kind string, ok bool) {
+	if obj["kind"] != "CustomResourceDefinition" {
+		return "", nil, "", "", false
+	}
+	apiVersion, _ = obj["apiVersion"].(string)
+	if apiVersion != "apiextensions.k8s.io/v1" && apiVersion != "apiextensions.k8s.io/v1beta1" {
+		return "", nil, "", "", false
+	}
+	spec, _ = obj["spec"].(map[string]any)
+	group, _ = spec["group"].(string)
+	kind, _ = nested(spec, "names", "kind").(string)
+	return apiVersion, spec, group, kind, group != "" && kind != ""
+}
+
 // crdSchemas returns the schema of every version a CustomResourceDefinition
 // defines (apiextensions.k8s.io/v1, or the v1beta1 form), keyed by the
 // apiVersion and kind of its objects; nil when obj is no CRD.
 func crdSchemas(obj map[string]any, source string) map[gvKey]*customSchema {
-	if obj["kind"] != "CustomResourceDefinition" {
-		return nil
-	}
-	av, _ := obj["apiVersion"].(string)
-	if av != "apiextensions.k8s.io/v1" && av != "apiextensions.k8s.io/v1beta1" {
-		return nil
-	}
-	spec, _ := obj["spec"].(map[string]any)
-	group, _ := spec["group"].(string)
-	names, _ := spec["names"].(map[string]any)
-	kind, _ := names["kind"].(string)
-	if group == "" || kind == "" {
+	av, spec, group, kind, ok := crdHeader(obj)
+	if !ok {
 		return nil
 	}
 	if name, _ := nested(obj, "metadata", "name").(string); name != "" {

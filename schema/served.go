@@ -14,17 +14,8 @@ type servedCRD struct {
 // or v1beta1) serves: those of spec.versions with served: true, or the
 // v1beta1 spec.version when it lists none. Nil when obj is no CRD.
 func servedVersionsOf(obj map[string]any) *servedCRD {
-	if obj["kind"] != "CustomResourceDefinition" {
-		return nil
-	}
-	av, _ := obj["apiVersion"].(string)
-	if av != "apiextensions.k8s.io/v1" && av != "apiextensions.k8s.io/v1beta1" {
-		return nil
-	}
-	spec, _ := obj["spec"].(map[string]any)
-	group, _ := spec["group"].(string)
-	kind, _ := nested(spec, "names", "kind").(string)
-	if group == "" || kind == "" {
+	_, spec, group, kind, ok := crdHeader(obj)
+	if !ok {
 		return nil
 	}
 	sc := &servedCRD{key: gvKey{group, kind}, source: "its CustomResourceDefinition", served: map[string]bool{}}
