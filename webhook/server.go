@@ -188,6 +188,12 @@ const bundleRetry = 10 * time.Second
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The bundle is watched before it is first read, so that no change
+	// between the two goes unseen.
+	var bundles *fsnotify.Watcher
+	if len(s.opts.Watch) > 0 {
+		bundles = s.watchBundleFiles()
+	}
 	if err := s.reload(); err != nil {
 		s.opts.Log.Error(err, "policy bundle did not load; not ready until it does")
 		go s.retryLoad(ctx)
@@ -199,8 +205,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.opts.MetricsListen != "" && s.opts.MetricsListen != "0" {
 		go func() { errs <- s.serveMetrics(ctx) }()
 	}
-	if len(s.opts.Watch) > 0 {
-		go s.watchBundles(ctx)
+	if bundles != nil {
+		go s.watchBundles(ctx, bundles)
 	}
 	if s.opts.Cluster != nil {
 		// What the cluster caches hold depends on the bundle: they start
@@ -439,16 +445,13 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	return nil
 }
 
-// watchBundles reloads the engine when a bundle file changes (a ConfigMap
-// mount swaps a symlink; an editor renames files). Bursts of events are
-// folded into one reload.
-func (s *Server) watchBundles(ctx context.Context) {
+// watchBundleFiles watches the bundles' directories; nil if it cannot.
+func (s *Server) watchBundleFiles() *fsnotify.Watcher {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.opts.Log.Error(err, "cannot watch bundles; changes need a restart")
-		return
+		return nil
 	}
-	defer w.Close()
 	for _, p := range s.opts.Watch {
 		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -460,6 +463,14 @@ func (s *Server) watchBundles(ctx context.Context) {
 			_ = w.Add(filepath.Dir(p))
 		}
 	}
+	return w
+}
+
+// watchBundles reloads the engine when a bundle file changes (a ConfigMap
+// mount swaps a symlink; an editor renames files). Bursts of events are
+// folded into one reload.
+func (s *Server) watchBundles(ctx context.Context, w *fsnotify.Watcher) {
+	defer w.Close()
 	var debounce <-chan time.Time
 	for {
 		select {
