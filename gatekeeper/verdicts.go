@@ -447,7 +447,7 @@ func messageTerms(mods []*ast.Module) map[*ast.Term]bool {
 	terms := map[*ast.Term]bool{}
 	for _, m := range mods {
 		for _, r := range m.Rules {
-			if r.Head.Name != "violation" && !(len(r.Head.Reference) == 1 && r.Head.Reference[0].Value.Compare(ast.Var("violation")) == 0) {
+			if name := r.Head.Ref(); len(name) != 1 || name[0].Value.Compare(ast.Var("violation")) != 0 {
 				continue
 			}
 			for _, e := range r.Body {
