@@ -126,8 +126,11 @@ func nested(m map[string]any, keys ...string) any {
 // has it, or the whole group; none for the core group), kind and group in
 // lower case.
 type schemaDir struct {
-	crds  map[gvKey]*customSchema
-	files map[string]string // lower-case base name without .json -> path
+	crds map[gvKey]*customSchema
+	// served: the group/kind of each CRD in the directory, and the
+	// apiVersions it serves (the others' schemas are not in crds).
+	served map[gvKey]*servedCRD
+	files  map[string]string // lower-case base name without .json -> path
 
 	mu      sync.Mutex
 	fromDir map[gvKey]*customSchema
@@ -141,7 +144,7 @@ func loadSchemaDir(dir string) (*schemaDir, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("schema dir %s: not a directory", dir)
 	}
-	d := &schemaDir{crds: map[gvKey]*customSchema{}, files: map[string]string{}, fromDir: map[gvKey]*customSchema{}}
+	d := &schemaDir{crds: map[gvKey]*customSchema{}, served: map[gvKey]*servedCRD{}, files: map[string]string{}, fromDir: map[gvKey]*customSchema{}}
 	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -170,8 +173,15 @@ func loadSchemaDir(dir string) (*schemaDir, error) {
 			}
 			for _, doc := range docs {
 				for _, obj := range listOrObject(doc) {
+					sc := servedVersionsOf(obj)
+					if sc == nil {
+						continue
+					}
+					if _, dup := d.served[sc.key]; !dup {
+						d.served[sc.key] = sc
+					}
 					for k, cs := range crdSchemas(obj, p) {
-						if _, dup := d.crds[k]; !dup {
+						if _, dup := d.crds[k]; !dup && sc.served[k.apiVersion] {
 							d.crds[k] = cs
 						}
 					}

@@ -261,19 +261,19 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 	// not served: the API server refuses the object, whatever a schema
 	// directory or the catalog may say of the version.
 	if sc := v.crdServed[gvKey{group, k.kind}]; sc != nil {
-		msg := fmt.Sprintf("%s %s is not served: %s", k.apiVersion, k.kind, sc.source)
-		if len(sc.list) > 0 {
-			msg += " serves " + strings.Join(sc.list, ", ")
-		} else {
-			msg += " serves no version"
-		}
-		res.Unserved = true
-		res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
+		notServed(k, sc, res)
 		return nil, nil
 	}
 	for _, d := range v.dirs {
 		if cs := d.lookup(k); cs != nil {
 			return cs.compiled(v.b.objectMeta)
+		}
+	}
+	// Likewise a CRD in a schema directory, which stands for the cluster's.
+	for _, d := range v.dirs {
+		if sc := d.served[gvKey{group, k.kind}]; sc != nil {
+			notServed(k, sc, res)
+			return nil, nil
 		}
 	}
 	if n, ok, err := v.catalogSchema(k, res); ok {
@@ -282,6 +282,19 @@ func (v *Validator) schemaFor(k gvKey, res *Result) (*node, error) {
 	res.NoSchema = true
 	res.Message = noSchemaMessage(k)
 	return nil, nil
+}
+
+// notServed denies an object of a version its kind's CRD does not serve,
+// naming those it does.
+func notServed(k gvKey, sc *servedCRD, res *Result) {
+	msg := fmt.Sprintf("%s %s is not served: %s", k.apiVersion, k.kind, sc.source)
+	if len(sc.list) > 0 {
+		msg += " serves " + strings.Join(sc.list, ", ")
+	} else {
+		msg += " serves no version"
+	}
+	res.Unserved = true
+	res.Problems = append(res.Problems, Problem{Pointer: "/apiVersion", Message: msg})
 }
 
 // servedVersions lists the apiVersions that serve a kind of that name in

@@ -566,8 +566,20 @@ func TestCRDServedVersions(t *testing.T) {
 	for _, o := range parseManifests(t, []byte(gadgetCRDs)) {
 		crds = append(crds, o.Data)
 	}
+	// Among the inputs, a CRD wins over a schema directory's JSON Schema
+	// of a version it does not serve; in a schema directory, it says
+	// alike what is served.
 	dir := writeFiles(t, map[string]string{"gadget-example-v3.json": `{"type": "object"}`})
-	v := newValidator(t, "1.35", schema.WithCRDs(crds...), schema.WithSchemaDir(dir))
+	inDir := writeFiles(t, map[string]string{"crds/gadgets.yaml": gadgetCRDs})
+	for name, v := range map[string]*schema.Validator{
+		"among the inputs":      newValidator(t, "1.35", schema.WithCRDs(crds...), schema.WithSchemaDir(dir)),
+		"in a schema directory": newValidator(t, "1.35", schema.WithSchemaDir(inDir)),
+	} {
+		t.Run(name, func(t *testing.T) { servedVersionsCases(t, v) })
+	}
+}
+
+func servedVersionsCases(t *testing.T, v *schema.Validator) {
 	for _, tc := range []struct{ doc, want string }{
 		{"apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 2}\n", ""},
 		{"apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: two}\n", `/spec/size: got string "two", want integer`},
