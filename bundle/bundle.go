@@ -6,6 +6,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gatekeep-dev/gatekeep/deprecation"
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -257,7 +259,16 @@ func readTarGz(p string) (map[string][]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	gz, err := gzip.NewReader(f)
+	files, err := readTarGzFrom(f)
+	if err != nil {
+		return nil, err
+	}
+	return stripTopDir(files), nil
+}
+
+// readTarGzFrom reads the files of a .tar.gz as they are named in it.
+func readTarGzFrom(r io.Reader) (map[string][]byte, error) {
+	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +310,7 @@ func readTarGz(p string) (map[string][]byte, error) {
 		}
 		files[name] = data
 	}
-	return stripTopDir(files), nil
+	return files, nil
 }
 
 // stripTopDir removes a folder every entry shares (tar czf b.tar.gz policy/).
@@ -344,6 +355,81 @@ func digest(files map[string][]byte) string {
 		h.Write(files[p])
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Archive is the canonical .tar.gz of the bundle at p (a directory or a
+// .tar.gz): its files in path order, with fixed modes and times, so that
+// the same content gives the same bytes; and the bundle's digest.
+func Archive(p string) (archive []byte, bundleDigest string, err error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("archive bundle %s: %w", p, err)
+	}
+	var files map[string][]byte
+	switch {
+	case st.IsDir():
+		files, err = readDir(p)
+	case strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz"):
+		files, err = readTarGz(p)
+	default:
+		return nil, "", fmt.Errorf("archive bundle %s: not a directory or a .tar.gz", p)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("archive bundle %s: %w", p, err)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range sortedPaths(files) {
+		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, "", err
+		}
+		if _, err := tw.Write(files[name]); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, "", err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), digest(files), nil
+}
+
+// LoadArchive loads a bundle from a .tar.gz held in memory that Archive
+// made (one pulled from a registry): its files are the bundle's, as named,
+// so the bundle has the digest Archive gave. name names it and source is
+// where it came from, for messages.
+func LoadArchive(name, source string, archive []byte) (*Bundle, error) {
+	files, err := readTarGzFrom(bytes.NewReader(archive))
+	if err != nil {
+		return nil, fmt.Errorf("load bundle %s: %w", source, err)
+	}
+	return fromFiles(name, source, files)
+}
+
+// Extract writes the files of a bundle's .tar.gz into dir, which must not
+// exist or be empty.
+func Extract(archive []byte, dir string) error {
+	files, err := readTarGzFrom(bytes.NewReader(archive))
+	if err != nil {
+		return fmt.Errorf("extract bundle: %w", err)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("extract bundle: %s is not empty", dir)
+	}
+	for _, name := range sortedPaths(files) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			return fmt.Errorf("extract bundle: %w", err)
+		}
+		if err := os.WriteFile(p, files[name], 0o600); err != nil {
+			return fmt.Errorf("extract bundle: %w", err)
+		}
+	}
+	return nil
 }
 
 // LoadOverBuiltin loads the bundles at paths and lays them, in order, over
