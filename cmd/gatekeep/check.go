@@ -106,7 +106,12 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	b, err := bundle.LoadOverBuiltin(f.bundles...)
+	bundles, cleanup, err := resolveBundles(ctx, f.bundles)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	b, err := bundle.LoadOverBuiltin(bundles...)
 	if err != nil {
 		return usageError("%v", err)
 	}

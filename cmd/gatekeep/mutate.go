@@ -48,6 +48,11 @@ func runMutate(ctx context.Context, bundles, exclude, sealKeys []string, render 
 	if err != nil {
 		return err
 	}
+	bundles, cleanup, err := resolveBundles(ctx, bundles)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	eng, err := newEngine(bundles, "", engine.WithMode(engine.Admission), engine.SealingKeys(keys))
 	if err != nil {
 		return err

@@ -124,6 +124,13 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err := f.bounds.check(); err != nil {
 		return err
 	}
+	// Bundles in registries are pulled once, at start.
+	bundles, cleanup, err := resolveBundles(ctx, f.bundles)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	f.bundles = bundles
 	log := zap.New()
 	cfg, err := clusterConfig(f.kubeconfig)
 	if err != nil {

@@ -52,6 +52,11 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 	//
 	// What check would warn about the bundle itself (policy kinds gatekeep
 	// does not run) is printed too, and does not fail verify.
+	paths, cleanup, err := resolveBundles(ctx, paths)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	rep := &verify.Report{Results: []verify.SuiteResult{}, Warnings: []verify.Warning{}}
 	if len(paths) == 0 {
 		fs, err := verifyCompiles("")
@@ -89,7 +94,6 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 		}
 		rep.Add(suites...)
 	}
-	var err error
 	if output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

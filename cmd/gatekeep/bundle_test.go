@@ -1,0 +1,83 @@
+package main
+
+import (
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+// TestBundleInRegistry pushes a bundle to a real registry on loopback
+// (go-containerregistry's), then check and verify load it by tag and by
+// digest with --bundle oci://..., and pull writes it back out.
+func TestBundleInRegistry(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // anonymous, whatever the machine's docker login
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	policy := tree(t, map[string]string{
+		"gatekeep.yaml": "checks: {privileged-container: warn}\n",
+		"team/deny.rego": `package main
+import rego.v1
+deny contains msg if {
+	input.kind == "ConfigMap"
+	not input.metadata.labels.team
+	msg := sprintf("ConfigMap %s has no team label", [input.metadata.name])
+}
+`,
+		"team/deny_test.rego": `package main
+import rego.v1
+test_unlabelled if { count(deny) == 1 with input as {"kind": "ConfigMap", "metadata": {"name": "x"}} }
+`,
+	})
+	out, code, msg := run(t, "", "", "bundle", "push", policy, host+"/policy/team:v1")
+	if code != exitPass || !strings.HasPrefix(out, "pushed "+host+"/policy/team:v1@sha256:") {
+		t.Fatalf("push: exit %d %s\n%s", code, msg, out)
+	}
+	digest := strings.Fields(strings.TrimPrefix(out, "pushed "+host+"/policy/team:v1@"))[0]
+
+	manifests := tree(t, map[string]string{
+		"cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\n",
+		"pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec: {containers: [{name: c, image: nginx, securityContext: {privileged: true}}]}\n",
+	})
+	for _, ref := range []string{"oci://" + host + "/policy/team:v1", "oci://" + host + "/policy/team@" + digest} {
+		got, code := findings(t, manifests, "--bundle", ref, ".")
+		expect(t, got,
+			"main.deny deny cm.yaml:1 : ConfigMap settings has no team label",
+			`privileged-container warn pod.yaml:4 /spec/containers/0/securityContext/privileged: container "c" is privileged`,
+		)
+		if code != exitDenied {
+			t.Errorf("%s: exit %d, want %d", ref, code, exitDenied)
+		}
+		out, code, msg := run(t, "", "", "verify", ref)
+		if code != exitPass || !strings.Contains(out, "passed") {
+			t.Errorf("verify %s: exit %d %s\n%s", ref, code, msg, out)
+		}
+	}
+
+	dest := filepath.Join(t.TempDir(), "pulled")
+	out, code, msg = run(t, "", "", "bundle", "pull", "oci://"+host+"/policy/team:v1", dest)
+	if code != exitPass || !strings.HasPrefix(out, "pulled ") {
+		t.Fatalf("pull: exit %d %s\n%s", code, msg, out)
+	}
+	for _, f := range []string{"gatekeep.yaml", "team/deny.rego", "team/deny_test.rego"} {
+		want, _ := os.ReadFile(filepath.Join(policy, f))
+		got, err := os.ReadFile(filepath.Join(dest, f))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("pulled %s: %q, %v; want %q", f, got, err, want)
+		}
+	}
+	// Unusable input, exit 2: no such tag, and a pull into a full folder.
+	if _, code, msg := run(t, manifests, "", "check", "--bundle", "oci://"+host+"/policy/team:v9", "."); code != exitUnusable || !strings.Contains(msg, "team:v9") {
+		t.Errorf("a missing tag: exit %d %q", code, msg)
+	}
+	if _, code, _ := run(t, "", "", "bundle", "pull", "oci://"+host+"/policy/team:v1", dest); code != exitUnusable {
+		t.Errorf("a pull into a full folder: exit %d", code)
+	}
+}
