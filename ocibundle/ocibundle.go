@@ -111,6 +111,20 @@ func Push(ctx context.Context, dir, ref string, opts ...Option) (Pushed, error) 
 	return Pushed{Ref: r.String(), Digest: d.String(), BundleDigest: digest}, nil
 }
 
+// Digest is the registry digest ref names now (a tag's moves when a new
+// bundle is pushed), read without pulling the bundle.
+func Digest(ctx context.Context, ref string, opts ...Option) (string, error) {
+	r, err := parse(ref)
+	if err != nil {
+		return "", err
+	}
+	d, err := remote.Head(r, remoteOptions(ctx, opts)...)
+	if err != nil {
+		return "", fmt.Errorf("bundle %s: %w", r, err)
+	}
+	return d.Digest.String(), nil
+}
+
 // Pulled is a bundle read from a registry.
 type Pulled struct {
 	Ref          string // the reference pulled

@@ -305,6 +305,10 @@ func (s *Server) syncInventory(add bool, obj map[string]any) {
 	}
 }
 
+// Reload loads the bundles again now, keeping the last good engine if they
+// do not load (a poller of a registry calls it when a tag moves).
+func (s *Server) Reload() error { return s.reload() }
+
 func (s *Server) reload() error {
 	err := s.load()
 	s.metrics.bundleReloaded(err == nil)

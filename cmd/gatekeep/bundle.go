@@ -7,7 +7,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
@@ -60,10 +62,16 @@ docker config (docker login), as image pulls do.`,
 	return cmd
 }
 
+// pulledBundle is a --bundle value pulled from a registry, and the file it
+// was written to.
+type pulledBundle struct {
+	ref, file, digest string
+}
+
 // resolveBundles pulls the --bundle values that are registry references
 // (oci://...) into .tar.gz files of a temporary directory and returns the
 // paths to load, the others as given; cleanup removes the files.
-func resolveBundles(ctx context.Context, paths []string) (local []string, cleanup func(), err error) {
+func resolveBundles(ctx context.Context, paths []string) (local []string, pulled []pulledBundle, cleanup func(), err error) {
 	cleanup = func() {}
 	var tmp string
 	for _, p := range paths {
@@ -71,14 +79,14 @@ func resolveBundles(ctx context.Context, paths []string) (local []string, cleanu
 			local = append(local, p)
 			continue
 		}
-		pulled, err := ocibundle.Pull(ctx, p)
+		got, err := ocibundle.Pull(ctx, p)
 		if err != nil {
 			cleanup()
-			return nil, func() {}, usageError("--bundle %s: %v", p, err)
+			return nil, nil, func() {}, usageError("--bundle %s: %v", p, err)
 		}
 		if tmp == "" {
 			if tmp, err = os.MkdirTemp("", "gatekeep-bundles-"); err != nil {
-				return nil, func() {}, err
+				return nil, nil, func() {}, err
 			}
 			dir := tmp
 			cleanup = func() { _ = os.RemoveAll(dir) } // temporary files: best effort
@@ -89,13 +97,75 @@ func resolveBundles(ctx context.Context, paths []string) (local []string, cleanu
 		file := filepath.Join(tmp, fmt.Sprint(len(local)), repo+".tar.gz")
 		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 			cleanup()
-			return nil, func() {}, err
+			return nil, nil, func() {}, err
 		}
-		if err := os.WriteFile(file, pulled.Archive, 0o600); err != nil {
+		if err := writeFileAtomic(file, got.Archive); err != nil {
 			cleanup()
-			return nil, func() {}, err
+			return nil, nil, func() {}, err
 		}
 		local = append(local, file)
+		pulled = append(pulled, pulledBundle{ref: p, file: file, digest: got.Digest})
 	}
-	return local, cleanup, nil
+	return local, pulled, cleanup, nil
+}
+
+// writeFileAtomic replaces file with data whole: a reload never reads half
+// a bundle.
+func writeFileAtomic(file string, data []byte) error {
+	tmp := file + ".new"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+// bundlePoller follows the registry tags serve's bundles came from: when a
+// tag names a new artifact, it is pulled over the bundle's file and the
+// bundles reloaded; one that does not pull or load leaves the last good
+// bundle in force (the server's reload counts and logs a failed load).
+type bundlePoller struct {
+	bundles []pulledBundle
+	reload  func() error
+	log     logr.Logger
+}
+
+// poll checks every tag once.
+func (p *bundlePoller) poll(ctx context.Context) {
+	for i := range p.bundles {
+		b := &p.bundles[i]
+		d, err := ocibundle.Digest(ctx, b.ref)
+		if err != nil || d == b.digest {
+			if err != nil {
+				p.log.Error(err, "cannot read the bundle's tag; keeping the bundle in force", "bundle", b.ref)
+			}
+			continue
+		}
+		got, err := ocibundle.Pull(ctx, b.ref)
+		if err != nil {
+			p.log.Error(err, "new bundle refused; keeping the one in force", "bundle", b.ref)
+			continue
+		}
+		b.digest = got.Digest
+		if err := writeFileAtomic(b.file, got.Archive); err != nil {
+			p.log.Error(err, "cannot write the new bundle; keeping the one in force", "bundle", b.ref)
+			continue
+		}
+		if err := p.reload(); err != nil {
+			p.log.Error(err, "new bundle did not load; keeping the last good one", "bundle", b.ref, "digest", got.Digest)
+		}
+	}
+}
+
+// run polls every interval until ctx ends.
+func (p *bundlePoller) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.poll(ctx)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -9,7 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/ocibundle"
+	"github.com/gatekeep-dev/gatekeep/webhook"
 )
 
 // TestBundleInRegistry pushes a bundle to a real registry on loopback
@@ -79,5 +86,63 @@ test_unlabelled if { count(deny) == 1 with input as {"kind": "ConfigMap", "metad
 	}
 	if _, code, _ := run(t, "", "", "bundle", "pull", "oci://"+host+"/policy/team:v1", dest); code != exitUnusable {
 		t.Errorf("a pull into a full folder: exit %d", code)
+	}
+}
+
+// TestServeFollowsBundleTag: serve's bundle from a registry tag is
+// replaced when the tag moves to a new bundle that loads, and kept when it
+// moves to one that does not (the failed load counted).
+func TestServeFollowsBundleTag(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srvReg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srvReg.Close)
+	ref := "oci://" + strings.TrimPrefix(srvReg.URL, "http://") + "/policy/team:live"
+	ctx := context.Background()
+	push := func(config string) string {
+		t.Helper()
+		p, err := ocibundle.Push(ctx, tree(t, map[string]string{"gatekeep.yaml": config}), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.BundleDigest
+	}
+	v1 := push("checks: {schema: warn}\n")
+	local, pulled, cleanup, err := resolveBundles(ctx, []string{ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
+		return newEngine(local, "", engine.WithMode(engine.Admission))
+	}, Log: logr.Discard()})
+	if err := srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	inForce := func() (digest string, schema bundle.Action) {
+		b := srv.Engines().Get().Bundle()
+		return b.Digest, b.Config.Checks["schema"]
+	}
+	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, log: logr.Discard()}
+	before, _ := inForce()
+
+	poller.poll(ctx) // the tag has not moved
+	if d, s := inForce(); d != before || s != "warn" {
+		t.Fatalf("before any push: %s %s", d, s)
+	}
+	v2 := push("checks: {schema: dryrun}\n")
+	poller.poll(ctx)
+	after, s := inForce()
+	if after == before || s != "dryrun" {
+		t.Fatalf("after a push of a new bundle: %s %s, want dryrun in force", after, s)
+	}
+	// Loads as a bundle, but no engine takes it (a check that does not
+	// exist): the last good bundle stays.
+	push("checks: {no-such-check: deny}\n")
+	poller.poll(ctx)
+	if d, s := inForce(); d != after || s != "dryrun" {
+		t.Fatalf("after a push of a bundle that does not load: %s %s, want the last good one", d, s)
+	}
+	if v1 == v2 {
+		t.Fatal("the two bundles have one digest")
 	}
 }

@@ -106,7 +106,7 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	bundles, cleanup, err := resolveBundles(ctx, f.bundles)
+	bundles, _, cleanup, err := resolveBundles(ctx, f.bundles)
 	if err != nil {
 		return err
 	}

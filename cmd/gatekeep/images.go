@@ -98,7 +98,7 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 	if output == "" || output == "text" || err != nil {
 		return usageError("scan: unknown output format %q (valid: %s)", output, strings.Join(report.ScanNames(), ", "))
 	}
-	bundles, cleanup, err := resolveBundles(ctx, bundles)
+	bundles, _, cleanup, err := resolveBundles(ctx, bundles)
 	if err != nil {
 		return err
 	}

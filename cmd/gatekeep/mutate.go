@@ -48,7 +48,7 @@ func runMutate(ctx context.Context, bundles, exclude, sealKeys []string, render 
 	if err != nil {
 		return err
 	}
-	bundles, cleanup, err := resolveBundles(ctx, bundles)
+	bundles, _, cleanup, err := resolveBundles(ctx, bundles)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,7 @@ type serveFlags struct {
 	sealedNamespace                     string
 	images                              imageFlags
 	shutdownDelay                       time.Duration
+	bundlePoll                          time.Duration
 	bounds                              boundFlags
 	certs                               certFlags
 }
@@ -94,6 +95,7 @@ refused meanwhile.`,
 	fl.StringVar(&f.namespace, "namespace", envOr("POD_NAMESPACE", "gatekeep-system"), "gatekeep's own namespace, never judged")
 	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
 	f.images.register(cmd)
+	fl.DurationVar(&f.bundlePoll, "bundle-poll-interval", time.Minute, "how often the tag of an oci:// --bundle is checked for a new bundle (0: never)")
 	fl.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "keep answering this long after SIGTERM, while the Service drops the pod")
 	b := &f.bounds
 	fl.DurationVar(&b.readTimeout, "read-timeout", webhook.DefaultReadTimeout, "a webhook request (headers and body) must arrive within this; a slower one is cut off")
@@ -125,7 +127,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	// Bundles in registries are pulled once, at start.
-	bundles, cleanup, err := resolveBundles(ctx, f.bundles)
+	bundles, pulled, cleanup, err := resolveBundles(ctx, f.bundles)
 	if err != nil {
 		return err
 	}
@@ -186,6 +188,10 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		ReadTimeout: f.bounds.readTimeout, WriteTimeout: f.bounds.writeTimeout, IdleTimeout: f.bounds.idleTimeout,
 		MaxConnections: f.bounds.maxConnections, DecodeBudget: f.bounds.maxDecodeBytes,
 	})
+	if len(pulled) > 0 && f.bundlePoll > 0 {
+		p := &bundlePoller{bundles: pulled, reload: srv.Reload, log: log}
+		go p.run(ctx, f.bundlePoll)
+	}
 	return srv.Run(ctx)
 }
 

@@ -52,7 +52,7 @@ func runVerify(ctx context.Context, paths []string, output string, stdout io.Wri
 	//
 	// What check would warn about the bundle itself (policy kinds gatekeep
 	// does not run) is printed too, and does not fail verify.
-	paths, cleanup, err := resolveBundles(ctx, paths)
+	paths, _, cleanup, err := resolveBundles(ctx, paths)
 	if err != nil {
 		return err
 	}
