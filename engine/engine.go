@@ -248,11 +248,8 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 		if c.CIOnly && e.mode != CI || !e.selected(c.ID) {
 			continue
 		}
-		action, set := b.Config.Checks[c.ID]
-		if !set {
-			action = Deny
-		}
-		if action == bundle.Off {
+		action, on := e.action(c.ID, Deny)
+		if !on {
 			continue
 		}
 		e.checks = append(e.checks, rule{check: c, action: action})
@@ -274,16 +271,13 @@ func (e *Engine) builtinChecks() ([]checks.Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	deprecatedAction, set := b.Config.Checks[checks.DeprecatedAPICheck]
-	if !set {
-		deprecatedAction = Deny
-	}
+	deprecatedAction, deprecatedOn := e.action(checks.DeprecatedAPICheck, Deny)
 	builtin, err := checks.Builtin(checks.Config{
 		Version:           e.version,
 		Strict:            e.strict || b.Config.Strict,
 		SchemaDirs:        e.schemaDirs,
 		Deprecations:      table,
-		RemovedAPIsDenied: e.selected(checks.DeprecatedAPICheck) && deprecatedAction == Deny,
+		RemovedAPIsDenied: e.selected(checks.DeprecatedAPICheck) && deprecatedOn && deprecatedAction == Deny,
 		Admission:         e.mode == Admission,
 		SealingKeys:       e.sealingKeys,
 	})
