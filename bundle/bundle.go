@@ -410,6 +410,16 @@ func LoadArchive(name, source string, archive []byte) (*Bundle, error) {
 	return fromFiles(name, source, files)
 }
 
+// ArchiveDigest is the digest of the bundle in a .tar.gz that Archive made,
+// read without loading the bundle.
+func ArchiveDigest(archive []byte) (string, error) {
+	files, err := readTarGzFrom(bytes.NewReader(archive))
+	if err != nil {
+		return "", fmt.Errorf("bundle archive: %w", err)
+	}
+	return digest(files), nil
+}
+
 // Extract writes the files of a bundle's .tar.gz into dir, which must not
 // exist or be empty.
 func Extract(archive []byte, dir string) error {
