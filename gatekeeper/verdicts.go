@@ -416,33 +416,8 @@ func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
 // reference is defined (if not, the body fails), the rule's body
 // succeeds alike whatever their values: sprintf formats any values.
 func messageTerms(mods []*ast.Module) map[*ast.Term]bool {
-	for _, m := range mods {
-		for _, imp := range m.Imports {
-			if ref, ok := imp.Path.Value.(ast.Ref); ok && slices.ContainsFunc(ref, func(t *ast.Term) bool { return t.Value.Compare(ast.String("violation")) == 0 }) {
-				return nil
-			}
-		}
-		for _, r := range m.Rules {
-			readsViolation := false
-			parts := []any{r.Body, r.Head.Args}
-			for _, t := range []*ast.Term{r.Head.Key, r.Head.Value} {
-				if t != nil {
-					parts = append(parts, t)
-				}
-			}
-			if r.Else != nil {
-				parts = append(parts, r.Else)
-			}
-			for _, x := range parts {
-				ast.WalkTerms(x, func(t *ast.Term) bool {
-					readsViolation = readsViolation || t.Value.Compare(ast.Var("violation")) == 0 || t.Value.Compare(ast.String("violation")) == 0
-					return readsViolation
-				})
-			}
-			if readsViolation {
-				return nil
-			}
-		}
+	if namesViolation(mods) {
+		return nil
 	}
 	terms := map[*ast.Term]bool{}
 	for _, m := range mods {
@@ -468,6 +443,33 @@ func messageTerms(mods []*ast.Module) map[*ast.Term]bool {
 		}
 	}
 	return terms
+}
+
+// namesViolation tells whether anything in mods but the rules' own names
+// refers to a violation rule (an import, count(violation), ...).
+func namesViolation(mods []*ast.Module) bool {
+	found := false
+	var visit func(x any) bool
+	visit = func(x any) bool {
+		switch x := x.(type) {
+		case *ast.Head:
+			// A rule's name is not a read of it; its key, value and
+			// arguments may be.
+			for _, t := range append([]*ast.Term{x.Key, x.Value}, x.Args...) {
+				if t != nil {
+					ast.NewGenericVisitor(visit).Walk(t)
+				}
+			}
+			return true
+		case *ast.Term:
+			found = found || x.Value.Compare(ast.Var("violation")) == 0 || x.Value.Compare(ast.String("violation")) == 0
+		}
+		return found
+	}
+	for _, m := range mods {
+		ast.NewGenericVisitor(visit).Walk(m)
+	}
+	return found
 }
 
 // sprintfAssignment takes apart msg := sprintf("format", [args]) (or =,
