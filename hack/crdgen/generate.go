@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path"
 	"slices"
 	"sort"
@@ -16,24 +14,18 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatekeep-dev/gatekeep/internal/moddownload"
 	"github.com/gatekeep-dev/gatekeep/schema/crdcatalog"
 )
 
 // generate builds the catalog from the sources' modules.
 func generate(srcs []source) (*crdcatalog.Catalog, error) {
-	// go mod download runs in an empty directory: outside any module, it
-	// leaves every go.mod and go.sum alone.
-	outside, err := os.MkdirTemp("", "crdgen")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(outside)
 	cat := &crdcatalog.Catalog{}
 	type groupKind struct{ group, kind string }
 	crds := map[groupKind]*crdcatalog.CRD{}
 	schemaIndex := map[string]int{} // canonical JSON -> 1 + index
 	for i, src := range srcs {
-		files, err := moduleFiles(outside, src.Module, src.Version, src.Files)
+		files, err := moduleFiles(src.Module, src.Version, src.Files)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Project, err)
 		}
@@ -118,12 +110,12 @@ func filesOf(fs []moduleFile) []string {
 
 // moduleFiles returns the files of module@version matching patterns, in
 // name order; every pattern must match.
-func moduleFiles(dir, module, version string, patterns []string) ([]moduleFile, error) {
-	zipPath, err := moduleZip(dir, module, version)
+func moduleFiles(module, version string, patterns []string) ([]moduleFile, error) {
+	m, err := moddownload.Download(module, version)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := zip.OpenReader(zipPath)
+	zr, err := zip.OpenReader(m.Zip)
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", module, version, err)
 	}
@@ -165,40 +157,6 @@ func moduleFiles(dir, module, version string, patterns []string) ([]moduleFile, 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, nil
-}
-
-// moduleZip downloads module@version through the module proxy into the
-// module cache and returns its zip, which the go command has checked
-// against the checksum database. It runs in dir, outside any module (and
-// workspace), so that no go.mod or go.sum changes.
-//
-// A module whose go.mod asks for a newer Go than the running one is still
-// downloaded and checked, and go mod download reports its zip along with
-// the error: its files are read all the same, since nothing is built.
-func moduleZip(dir, module, version string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version) //nolint:gosec // G204: a dev tool downloading the pinned modules
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOWORK=off")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	outb, runErr := cmd.Output()
-	var info struct{ Zip, Sum, Error string }
-	if err := json.Unmarshal(outb, &info); err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w (%v; %s)", module, version, err, runErr, strings.TrimSpace(stderr.String()))
-	}
-	newerGo := strings.Contains(info.Error, " requires go >= ")
-	switch {
-	case info.Error != "" && !newerGo:
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	case runErr != nil && !newerGo:
-		return "", fmt.Errorf("go mod download %s@%s: %w: %s", module, version, runErr, strings.TrimSpace(stderr.String()))
-	case info.Zip == "" || info.Sum == "":
-		return "", fmt.Errorf("go mod download %s@%s: no verified zip (%s)", module, version, info.Error)
-	}
-	if _, err := os.Stat(info.Zip); err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	return info.Zip, nil
 }
 
 // crd is what the catalog keeps of a CustomResourceDefinition.

@@ -27,9 +27,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/gatekeep-dev/gatekeep/internal/moddownload"
 )
 
 // Releases are the pinned k8s.io/kubernetes versions, one per minor, oldest
@@ -124,20 +125,8 @@ func generateAll(releases []string, log interface{ Write([]byte) (int, error) })
 // moduleDir downloads a module version (a no-op when it is in the module
 // cache) and returns its directory.
 func moduleDir(path, version string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", path+"@"+version) //nolint:gosec // G204: a dev tool downloading the module versions it is asked for
-	cmd.Stderr = os.Stderr
-	outb, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(outb, &info); jerr != nil && err == nil {
-		err = jerr
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", path, version, info.Error)
-	}
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", path, version, err)
-	}
-	return info.Dir, nil
+	m, err := moddownload.Download(path, version)
+	return m.Dir, err
 }
 
 // file is the stored form; package schema reads the same JSON.
