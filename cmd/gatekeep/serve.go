@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/certrotation"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
+	"github.com/gatekeep-dev/gatekeep/ocibundle"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
 	"github.com/gatekeep-dev/gatekeep/schema"
@@ -126,7 +128,9 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if err := f.bounds.check(); err != nil {
 		return err
 	}
-	// Bundles in registries are pulled once, at start.
+	// Bundles in registries are pulled at start, then followed by the
+	// poller below, which reloads itself: their files are not watched.
+	watch := slices.DeleteFunc(slices.Clone(f.bundles), ocibundle.IsRef)
 	bundles, pulled, cleanup, err := resolveBundles(ctx, f.bundles)
 	if err != nil {
 		return err
@@ -183,7 +187,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
 		CertFile: f.certFile, KeyFile: f.keyFile, CertReady: certReady,
-		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: f.bundles, Log: log,
+		Namespace: f.namespace, Cluster: cfg, Load: load, Watch: watch, Log: log,
 		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace, ShutdownDelay: f.shutdownDelay,
 		ReadTimeout: f.bounds.readTimeout, WriteTimeout: f.bounds.writeTimeout, IdleTimeout: f.bounds.idleTimeout,
 		MaxConnections: f.bounds.maxConnections, DecodeBudget: f.bounds.maxDecodeBytes,
