@@ -17,6 +17,9 @@ type Ref struct {
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
+	// UID is the object's metadata.uid: set for objects read from a
+	// cluster (audit), empty for manifests.
+	UID string `json:"uid,omitempty"`
 }
 
 // String gives "Kind namespace/name" (or "Kind name" for cluster-scoped
@@ -114,7 +117,7 @@ func (o *Object) Ref() Ref {
 			name = gen + "*"
 		}
 	}
-	return Ref{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: name}
+	return Ref{APIVersion: o.APIVersion(), Kind: o.Kind(), Namespace: o.Namespace(), Name: name, UID: str(o.meta()["uid"])}
 }
 
 func (o *Object) meta() map[string]any {
