@@ -73,7 +73,29 @@ const (
 	CI Mode = iota
 	// Admission judges objects sent to the API server.
 	Admission
+	// Audit judges objects the cluster already holds, as admission
+	// would, except that Gatekeeper's constraints act at their audit
+	// enforcement point and review objects, not requests (as gator and
+	// Gatekeeper's audit do); a CI-only check runs when the bundle's
+	// checks: names it.
+	Audit
 )
+
+// runs says whether a check runs in the engine's mode: a CI-only check
+// always in CI, never at admission, and in an audit only when gatekeep.yaml
+// asks for it by name (the cluster must hold Secrets; a bundle may still
+// want them listed).
+func (e *Engine) runs(id string, ciOnly bool) bool {
+	return runsIn(e.mode, e.bundle, id, ciOnly)
+}
+
+func runsIn(mode Mode, b *bundle.Bundle, id string, ciOnly bool) bool {
+	if !ciOnly || mode == CI {
+		return true
+	}
+	_, named := b.Config.Checks[id]
+	return mode == Audit && named
+}
 
 // Engine is a bundle's checks, ready to review objects. It is safe for
 // concurrent use.
@@ -194,7 +216,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 			e.version = v
 		}
 	}
-	if e.mode == Admission {
+	if e.mode != CI {
 		e.values = regovalue.New(admissionValues)
 	}
 	// The Gatekeeper templates take the longest to compile, and nothing
@@ -245,7 +267,7 @@ func New(b *bundle.Bundle, opts ...Option) (*Engine, error) {
 		}
 	}
 	for _, c := range builtin {
-		if c.CIOnly && e.mode != CI || !e.selected(c.ID) {
+		if !e.runs(c.ID, c.CIOnly) || !e.selected(c.ID) {
 			continue
 		}
 		action, on := e.action(c.ID, Deny)
@@ -278,7 +300,7 @@ func (e *Engine) builtinChecks() ([]checks.Check, error) {
 		SchemaDirs:        e.schemaDirs,
 		Deprecations:      table,
 		RemovedAPIsDenied: e.selected(checks.DeprecatedAPICheck) && deprecatedOn && deprecatedAction == Deny,
-		Admission:         e.mode == Admission,
+		Admission:         e.mode != CI,
 		SealingKeys:       e.sealingKeys,
 	})
 	if err != nil {
@@ -337,7 +359,7 @@ func (e *Engine) Checks() []CheckInfo {
 	if e.rego != nil {
 		for _, pkg := range sortedKeys(e.rego.byPkg) {
 			c := e.rego.byPkg[pkg]
-			if a, ok := e.action(c.ID, Deny); ok && e.selected(c.ID) && (!c.CIOnly || e.mode == CI) {
+			if a, ok := e.action(c.ID, Deny); ok && e.selected(c.ID) && e.runs(c.ID, c.CIOnly) {
 				out = append(out, CheckInfo{ID: c.ID, Summary: c.Summary, Action: a})
 			}
 		}

@@ -33,11 +33,15 @@ func loadGatekeeper(ctx context.Context, b *bundle.Bundle, mode Mode) (*gatekeep
 		return nil, nil
 	}
 	opts := []gatekeeper.Option{gatekeeper.WithExpansionTemplates(expansions...)}
-	if mode == Admission {
+	switch mode {
+	case Admission:
 		// Admission reviews repeat (a ReplicaSet's Pods); a CI run's
 		// objects mostly do not.
 		opts = append(opts, gatekeeper.WithEnforcementPoint(gatekeeper.WebhookEnforcementPoint), gatekeeper.WithVerdictCache(admissionVerdicts))
-	} else {
+	case Audit:
+		// So do a cluster's (every replica of every ReplicaSet).
+		opts = append(opts, gatekeeper.WithEnforcementPoint(gatekeeper.AuditEnforcementPoint), gatekeeper.WithVerdictCache(admissionVerdicts))
+	default:
 		opts = append(opts, gatekeeper.WithEnforcementPoint(gatekeeper.GatorEnforcementPoint))
 	}
 	if !b.Config.AllowNetwork {
@@ -88,8 +92,8 @@ func (e *Engine) gatekeeperFindings(ctx context.Context, out []Finding, req Requ
 			_ = json.Unmarshal(b, &r.UserInfo)
 		}
 	}
-	if e.mode == CI {
-		r.Operation = "" // as gator: CI reviews objects, not requests
+	if e.mode != Admission {
+		r.Operation = "" // as gator and Gatekeeper's audit: objects, not requests
 	}
 	vs, err := e.gatekeeper.Review(ctx, r)
 	if err != nil {

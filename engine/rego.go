@@ -66,7 +66,7 @@ func loadRego(ctx context.Context, b *bundle.Bundle, o regoOptions, mode Mode, s
 			continue
 		}
 		rp.byPkg[pkg] = c
-		if c.CIOnly && mode == Admission || !selected(c.ID) || b.Config.Checks[c.ID] == bundle.Off {
+		if !runsIn(mode, b, c.ID, c.CIOnly) || !selected(c.ID) || b.Config.Checks[c.ID] == bundle.Off {
 			ciOnly = append(ciOnly, pkg)
 		} else {
 			rp.checkIDs = append(rp.checkIDs, c.ID)

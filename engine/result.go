@@ -36,6 +36,9 @@ type Result struct {
 	// Rendered counts the applications, charts and kustomizations
 	// rendered.
 	Rendered manifest.Rendered
+	// Audited counts the objects an audit judged: its Objects are only
+	// those with findings (0 for a check, whose Objects are all).
+	Audited int
 }
 
 // ObjectResult is one object and its findings.
@@ -77,6 +80,9 @@ type Summary struct {
 	Skipped        int               `json:"skipped"`
 	SkippedReasons map[string]int    `json:"skippedReasons"`
 	Rendered       manifest.Rendered `json:"rendered"`
+	// Audited counts the cluster's objects an audit judged (absent for
+	// check).
+	Audited int `json:"audited,omitempty"`
 }
 
 // Counts are the summary's numbers, comparable with ==.
@@ -91,7 +97,12 @@ func (s Summary) Counts() Counts {
 // counts as one more denial or warning.
 func (r *Result) Summary() Summary {
 	s := Summary{Files: r.Files, Objects: len(r.Objects), Exceptions: r.Exceptions,
-		SkippedReasons: map[string]int{}, Rendered: r.Rendered}
+		SkippedReasons: map[string]int{}, Rendered: r.Rendered, Audited: r.Audited}
+	if r.Audited > 0 {
+		// The objects without findings were judged, and may not be kept.
+		s.Objects = r.Audited
+		s.Passed = r.Audited - len(r.Objects)
+	}
 	for reason, n := range r.Skipped {
 		s.Skipped += n
 		s.SkippedReasons[reason] = n
