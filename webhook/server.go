@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
+	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/secrets"
 )
@@ -238,12 +239,8 @@ func (s *Server) Run(ctx context.Context) error {
 // sealing keys; failures go to errs.
 func (s *Server) watchCluster(ctx context.Context, errs chan<- error) {
 	cfg := s.engines.Get().Bundle().Config
-	var kinds []schema.GroupVersionKind
-	for _, g := range cfg.Sync {
-		kinds = append(kinds, schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind})
-	}
 	go func() {
-		if err := s.inventory.Start(ctx, s.opts.Cluster, kinds, s.syncInventory); err != nil && ctx.Err() == nil {
+		if err := s.inventory.Start(ctx, s.opts.Cluster, SyncKinds(cfg), s.syncInventory); err != nil && ctx.Err() == nil {
 			errs <- err
 		}
 	}()
@@ -264,6 +261,15 @@ func (s *Server) watchCluster(ctx context.Context, errs chan<- error) {
 		}
 		s.keysSynced.Store(true)
 	}()
+}
+
+// SyncKinds are the kinds a bundle keeps in data.inventory (its sync:).
+func SyncKinds(c bundle.Config) []schema.GroupVersionKind {
+	kinds := make([]schema.GroupVersionKind, 0, len(c.Sync))
+	for _, g := range c.Sync {
+		kinds = append(kinds, schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind})
+	}
+	return kinds
 }
 
 // retryLoad loads the bundle again every bundleRetry until one loads

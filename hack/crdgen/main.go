@@ -1,7 +1,8 @@
 // Command crdgen writes the CRD catalog gatekeep embeds
 // (schema/crdcatalog/catalog.json.gz) from the CustomResourceDefinition YAML
 // that each project ships in its Go module, fetched at a pinned version with
-// `go mod download`, and the catalog's table in the README.
+// `go mod download`, the catalog's table in the README, and the PolicyReport
+// CRDs the Helm chart installs (charts/gatekeep/files/crds).
 //
 // Usage (from the repository root, as `make schemas` does):
 //
@@ -22,6 +23,7 @@ import (
 func main() {
 	out := flag.String("out", "schema/crdcatalog/"+crdcatalog.File, "file to write the catalog to")
 	readme := flag.String("readme", "README.md", "README whose catalog table to rewrite (empty: none)")
+	chart := flag.String("chart-crds", chartCRDDir, "folder to write the chart's PolicyReport CRDs to (empty: none)")
 	flag.Parse()
 
 	cat, err := generate(sources)
@@ -41,6 +43,16 @@ func main() {
 	}
 	fmt.Printf("%s: %d sources, %d kinds, %d served versions, %d distinct schemas, %d bytes\n",
 		*out, len(cat.Sources), len(cat.CRDs), versions, len(cat.Schemas), len(data))
+	if *chart != "" {
+		files, err := chartCRDFiles(chartCRDs)
+		if err != nil {
+			fatal(err)
+		}
+		if err := writeChartCRDs(*chart, files); err != nil {
+			fatal(err)
+		}
+		fmt.Printf("%s: %d CRDs\n", *chart, len(files))
+	}
 	if *readme != "" {
 		raw, err := os.ReadFile(*readme)
 		if err != nil {

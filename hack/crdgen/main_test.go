@@ -115,3 +115,35 @@ spec:
 		}
 	}
 }
+
+// TestChartCRDsAreGenerated fails when the chart's PolicyReport CRDs differ
+// from the pinned modules' (or when one is missing or left over).
+func TestChartCRDsAreGenerated(t *testing.T) {
+	want, err := chartCRDFiles(chartCRDs)
+	if err != nil {
+		t.Fatalf("reading the chart's CRDs from the pinned modules failed (it needs the Go module proxy): %v", err)
+	}
+	dir := "../../" + chartCRDDir
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Name()] = true
+		got, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := want[e.Name()]; !ok {
+			t.Errorf("%s/%s comes from no pinned module: run make schemas", chartCRDDir, e.Name())
+		} else if !bytes.Equal(got, w) {
+			t.Errorf("%s/%s differs from the pinned module's: run make schemas", chartCRDDir, e.Name())
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("%s/%s is missing: run make schemas", chartCRDDir, name)
+		}
+	}
+}

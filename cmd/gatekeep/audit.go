@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gatekeep-dev/gatekeep/audit"
+	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/engine"
+	"github.com/gatekeep-dev/gatekeep/manifest"
+	"github.com/gatekeep-dev/gatekeep/policyreport"
+	"github.com/gatekeep-dev/gatekeep/report"
+	"github.com/gatekeep-dev/gatekeep/scanner"
+	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
+	"github.com/gatekeep-dev/gatekeep/webhook"
+)
+
+// auditFlags are the flags of gatekeep audit; serve's continuous audit
+// takes the ones that say what to audit and where reports go.
+type auditFlags struct {
+	bundles    []string
+	kubeconfig string
+	version    string
+	output     string
+	failOnWarn bool
+	quiet      bool
+	sealKeys   []string
+	images     imageFlags
+	scope      auditScope
+	reports    reportFlags
+}
+
+// auditScope says which objects an audit judges.
+type auditScope struct {
+	exclude  []string
+	pageSize int64
+}
+
+func (s *auditScope) register(cmd *cobra.Command, prefix string) {
+	cmd.Flags().StringArrayVar(&s.exclude, prefix+"exclude-namespace", nil, "namespace whose objects the audit leaves out, as the webhook configuration does (repeatable; namespaces labelled "+ignoreLabel+" and the bundle's exempt namespaces are left out anyway)")
+	cmd.Flags().Int64Var(&s.pageSize, prefix+"page-size", audit.DefaultPageSize, "objects asked of the API server per list request")
+}
+
+// reportFlags say whether and how PolicyReports are written.
+type reportFlags struct {
+	format string
+	pass   bool
+}
+
+func (r *reportFlags) register(cmd *cobra.Command, def string) {
+	cmd.Flags().StringVar(&r.format, "policy-report-format", def, "write the findings as PolicyReports: "+strings.Join(policyreport.Formats, " (wgpolicyk8s.io/v1alpha2) or ")+" (openreports.io/v1alpha1), none: do not")
+	cmd.Flags().BoolVar(&r.pass, "policy-report-pass", false, "PolicyReports list the objects that passed too (a pass result each)")
+}
+
+// writer is the PolicyReport writer the flags ask for (nil: none).
+func (r *reportFlags) writer(cfg *rest.Config) (*policyreport.Writer, error) {
+	if r.format == "" || r.format == "none" {
+		return nil, nil
+	}
+	f, err := policyreport.ParseFormat(r.format)
+	if err != nil {
+		return nil, usageError("--policy-report-format: %v", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return policyreport.New(dyn, f, policyreport.WithPass(r.pass)), nil
+}
+
+// ignoreLabel is the namespace label that keeps a namespace out of the
+// chart's webhooks, and so out of the audit.
+const ignoreLabel = "gatekeep.dev/ignore"
+
+func newAuditCommand() *cobra.Command {
+	f := &auditFlags{}
+	cmd := &cobra.Command{
+		Use:   "audit --kubeconfig FILE",
+		Short: "Judge what a cluster already runs, with the bundle the webhook uses",
+		Long: `Audit a cluster: list, page by page, every kind the API server serves (but
+Events and Leases), judge each object with the same engine and bundle as the
+webhook, with the cluster's Ingresses, Namespaces and the bundle's sync:
+kinds as the inventory, and print the same report as gatekeep check. Only
+the objects with findings are kept, so memory stays flat however large the
+cluster. An object last applied with a deprecated apiVersion that is still
+served is judged at that version, so deprecated-api finds it.
+
+Checks run as at admission. A CI-only check (plaintext-secret) runs only
+when gatekeep.yaml's checks: names it; image-vulnerability runs when the
+bundle has an images: policy. The audit never changes an object; with
+--policy-report-format it writes PolicyReports (one per namespace with
+findings, one for cluster-scoped objects) and removes those of namespaces
+now clean.
+
+Exit codes are those of check: 0 nothing denied, 1 something denied (or
+warned, with --fail-on-warn), 2 unusable flags, bundle or cluster (a kind
+that could not be listed is reported, the others still audited).`,
+		Example: `  gatekeep audit --kubeconfig ~/.kube/config --bundle policy/
+  gatekeep audit --bundle oci://registry.example.com/policy:prod -o json
+  gatekeep audit --policy-report-format wgpolicyk8s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAudit(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.bundles, "bundle", nil, "policy bundle: directory, .tar.gz or oci://REF, added to the built-in bundle (repeatable)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster configuration)")
+	fl.StringVar(&f.version, "kubernetes-version", "", "target Kubernetes version (default: the bundle's, else the API server's)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: "+strings.Join(report.Names(), "|"))
+	fl.BoolVar(&f.failOnWarn, "fail-on-warn", false, "exit 1 on warnings too")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
+	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
+	f.images.register(cmd)
+	f.scope.register(cmd, "")
+	f.reports.register(cmd, "none")
+	return cmd
+}
+
+func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The inventory's caches log through controller-runtime; a one-shot
+	// run reports what matters in its result.
+	ctrllog.SetLogger(logr.Discard())
+	var opts []report.Option
+	if f.output == "text" {
+		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
+	}
+	cfg, err := clusterConfig(f.kubeconfig)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	writer, err := f.reports.writer(cfg)
+	if err != nil {
+		return err
+	}
+	bundles, _, cleanup, err := resolveBundles(ctx, f.bundles)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	b, err := bundle.LoadOverBuiltin(bundles...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	keys, err := sealingKeys(f.sealKeys)
+	if err != nil {
+		return err
+	}
+	engOpts := []engine.Option{engine.SealingKeys(keys)}
+	if b.Config.Images != nil {
+		s, err := f.images.scanner(b.Config.Images, false)
+		if err != nil {
+			return err
+		}
+		clientset, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		// One-shot, as CI: every scan is waited for.
+		engOpts = append(engOpts, engine.ImageScans(scanner.NewCache(s), scanner.WaitForScans(),
+			scanner.Keychains(podauth.Keychains(clientset, authn.DefaultKeychain))))
+	}
+	a := &auditRunner{cluster: cfg, version: f.version, engOpts: engOpts, scope: f.scope, reports: writer}
+	eng, err := a.engine(b)
+	if err != nil {
+		return err
+	}
+	for _, n := range eng.Notes() {
+		fmt.Fprintln(stderr, "note: "+n)
+	}
+	inv := webhook.NewInventory()
+	invCtx, stopInv := context.WithCancel(ctx)
+	defer stopInv()
+	if err := inv.Start(invCtx, cfg, webhook.SyncKinds(b.Config), func(add bool, obj map[string]any) {
+		if add {
+			_ = eng.AddInventory(context.Background(), obj)
+		}
+	}); err != nil {
+		return usageError("audit: %v", err)
+	}
+	res, err := a.run(ctx, eng, inv)
+	stopInv()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, report.WithChecks(eng.Checks()), report.WithVersion(version))
+	out, err := report.New(f.output, opts...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if err := out.Write(stdout, res); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	s := res.Summary()
+	switch {
+	case len(res.Errors) > 0:
+		return &exitError{code: exitUnusable}
+	case s.Denied > 0, f.failOnWarn && s.Warned > 0:
+		return &exitError{code: exitDenied}
+	}
+	return nil
+}
+
+// auditRunner audits a cluster with a bundle: gatekeep audit once, serve
+// on every interval.
+type auditRunner struct {
+	cluster *rest.Config
+	version string
+	engOpts []engine.Option
+	scope   auditScope
+	reports *policyreport.Writer
+	metrics *audit.Metrics
+	now     func() time.Time
+}
+
+// engine prepares the audit's engine for a bundle.
+func (a *auditRunner) engine(b *bundle.Bundle) (*engine.Engine, error) {
+	version := a.version
+	if version == "" && b.Config.KubernetesVersion == "" {
+		version, _ = serverVersion(a.cluster)
+	}
+	return engineFor(b, version, append([]engine.Option{engine.WithMode(engine.Audit)}, a.engOpts...)...)
+}
+
+// run audits the cluster with eng, whose data.inventory is filled, and inv,
+// the cluster's Ingresses and Namespaces; then writes the PolicyReports and
+// the metrics.
+func (a *auditRunner) run(ctx context.Context, eng *engine.Engine, inv *webhook.Inventory) (*engine.Result, error) {
+	now := time.Now
+	if a.now != nil {
+		now = a.now
+	}
+	start := now()
+	exclude := func(ns string) bool {
+		if slices.Contains(a.scope.exclude, ns) {
+			return true
+		}
+		n := inv.Namespace(ns)
+		if n == nil {
+			return false
+		}
+		labels, _ := n.Data["metadata"].(map[string]any)["labels"].(map[string]any)
+		_, ignored := labels[ignoreLabel]
+		return ignored
+	}
+	opts := []audit.Option{audit.PageSize(a.scope.pageSize), audit.ExcludeNamespaces(exclude), audit.NamespaceObjects(inv.Namespace)}
+	if a.reports != nil && a.reports.Pass() {
+		opts = append(opts, audit.KeepPassed(true))
+	}
+	res, err := audit.Run(ctx, a.cluster, eng, inv.Checks(), opts...)
+	if err != nil {
+		return res, fmt.Errorf("audit: %w", err)
+	}
+	if a.reports != nil {
+		if _, err := a.reports.Write(ctx, res); err != nil {
+			res.Errors = append(res.Errors, manifest.Error{File: "(cluster)", Message: fmt.Sprintf("policy reports: %v", err)})
+		}
+	}
+	if a.metrics != nil {
+		a.metrics.Observe(res, start, now().Sub(start))
+	}
+	return res, nil
+}
