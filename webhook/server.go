@@ -5,17 +5,20 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -73,6 +76,8 @@ type Options struct {
 	// (413).
 	DecodeBudget int64
 	Log          logr.Logger
+	// Collectors are more series for /metrics (the audit's).
+	Collectors []prometheus.Collector
 
 	// hooks let this package's tests observe and hold requests.
 	hooks testHooks
@@ -118,6 +123,9 @@ type Server struct {
 	loadedOnce sync.Once
 	// keysSynced: the sealing keys have been read from the cluster.
 	keysSynced atomic.Bool
+	// lastFailure is the last bundle that did not load, nil once one
+	// has loaded since.
+	lastFailure atomic.Pointer[loadFailure]
 }
 
 // New prepares a server; Run starts it.
@@ -140,6 +148,7 @@ func New(opts Options) *Server {
 		opts.DecodeBudget = DefaultDecodeBudget
 	}
 	m := newMetrics()
+	m.registry.MustRegister(opts.Collectors...)
 	return &Server{opts: opts, engines: &Engines{}, inventory: NewInventory(), metrics: m,
 		budget: newDecodeBudget(opts.DecodeBudget, m, opts.hooks.budgetWait),
 		ready:  make(chan struct{}), loaded: make(chan struct{})}
@@ -315,8 +324,29 @@ func (s *Server) syncInventory(add bool, obj map[string]any) {
 // do not load (a poller of a registry calls it when a tag moves).
 func (s *Server) Reload() error { return s.reload() }
 
+// LoadFailed records a new bundle refused before it could be loaded (a
+// registry artifact that did not pull): counted in
+// gatekeep_bundle_load_failures_total and said by /readyz, as a failed
+// load is, while the bundle in force stays.
+func (s *Server) LoadFailed(err error) {
+	s.metrics.bundleFailed()
+	s.metrics.bundleReloaded(false)
+	s.lastFailure.Store(&loadFailure{at: time.Now(), msg: err.Error()})
+}
+
+// loadFailure is the last bundle that did not load.
+type loadFailure struct {
+	at  time.Time
+	msg string
+}
+
 func (s *Server) reload() error {
 	err := s.load()
+	if err != nil {
+		s.lastFailure.Store(&loadFailure{at: time.Now(), msg: err.Error()})
+	} else {
+		s.lastFailure.Store(nil)
+	}
 	s.metrics.bundleReloaded(err == nil)
 	if h := s.opts.hooks.reloaded; h != nil {
 		h(err)
@@ -421,20 +451,44 @@ func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
 }
 
 func (s *Server) serveHealth(ctx context.Context) error {
+	return serve(ctx, s.opts.HealthListen, s.Health())
+}
+
+// Health is the handler of /healthz and /readyz.
+func (s *Server) Health() http.Handler {
 	mux := http.NewServeMux()
 	// healthz.Handler names a single check by the path under its own.
 	live := http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}})
-	ready := http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"bundle-and-caches": func(*http.Request) error {
-		if !s.Ready() {
-			return errors.New("bundle not loaded or caches not synced")
-		}
-		return nil
-	}}})
+	ready := http.HandlerFunc(s.serveReady)
 	mux.Handle("/healthz", live)
 	mux.Handle("/healthz/", live)
 	mux.Handle("/readyz", ready)
 	mux.Handle("/readyz/", ready)
-	return serve(ctx, s.opts.HealthListen, mux)
+	return mux
+}
+
+// serveReady answers /readyz: 200 once Ready, else 503; the body says
+// which bundle is in force and, when the last one offered did not load
+// (the one in force kept), why.
+func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	var b strings.Builder
+	if s.Ready() {
+		b.WriteString("ok\n")
+	} else {
+		b.WriteString("not ready: bundle not loaded or caches not synced\n")
+	}
+	if eng := s.engines.Get(); eng != nil {
+		fmt.Fprintf(&b, "bundle %s %s in force\n", eng.Bundle().Name, eng.Bundle().Digest)
+	}
+	if f := s.lastFailure.Load(); f != nil {
+		fmt.Fprintf(&b, "last bundle offered did not load (%s), the one in force is kept: %s\n", f.at.UTC().Format(time.RFC3339), f.msg)
+	}
+	if !s.Ready() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = io.WriteString(w, b.String()) // a probe's answer: nothing to do if the prober left
 }
 
 func (s *Server) serveMetrics(ctx context.Context) error {

@@ -126,7 +126,10 @@ func writeFileAtomic(file string, data []byte) error {
 type bundlePoller struct {
 	bundles []pulledBundle
 	reload  func() error
-	log     logr.Logger
+	// failed records a new artifact refused before any load (a corrupt
+	// layer, a digest mismatch): the server counts it and /readyz says so.
+	failed func(error)
+	log    logr.Logger
 }
 
 // poll checks every tag once.
@@ -143,16 +146,24 @@ func (p *bundlePoller) poll(ctx context.Context) {
 		got, err := ocibundle.Pull(ctx, b.ref)
 		if err != nil {
 			p.log.Error(err, "new bundle refused; keeping the one in force", "bundle", b.ref)
+			p.fail(fmt.Errorf("%s: %w", b.ref, err))
 			continue
 		}
 		b.digest = got.Digest
 		if err := writeFileAtomic(b.file, got.Archive); err != nil {
 			p.log.Error(err, "cannot write the new bundle; keeping the one in force", "bundle", b.ref)
+			p.fail(fmt.Errorf("%s: %w", b.ref, err))
 			continue
 		}
 		if err := p.reload(); err != nil {
 			p.log.Error(err, "new bundle did not load; keeping the last good one", "bundle", b.ref, "digest", got.Digest)
 		}
+	}
+}
+
+func (p *bundlePoller) fail(err error) {
+	if p.failed != nil {
+		p.failed(err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,7 +12,11 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
@@ -122,7 +127,12 @@ func TestServeFollowsBundleTag(t *testing.T) {
 		b := srv.Engines().Get().Bundle()
 		return b.Digest, b.Config.Checks["schema"]
 	}
-	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, log: logr.Discard()}
+	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
+	readyz := func() (int, string) {
+		rec := httptest.NewRecorder()
+		srv.Health().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code, rec.Body.String()
+	}
 	before, _ := inForce()
 
 	poller.poll(ctx) // the tag has not moved
@@ -142,7 +152,38 @@ func TestServeFollowsBundleTag(t *testing.T) {
 	if d, s := inForce(); d != after || s != "dryrun" {
 		t.Fatalf("after a push of a bundle that does not load: %s %s, want the last good one", d, s)
 	}
+	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, after+" in force") || !strings.Contains(body, "no-such-check") {
+		t.Errorf("readyz after a bad bundle: %d %q, want ready, the digest in force and why the new one did not load", code, body)
+	}
 	if v1 == v2 {
 		t.Fatal("the two bundles have one digest")
+	}
+
+	// An artifact whose annotation does not match its bundle is refused
+	// before any load: the last good bundle stays, and /readyz says why.
+	push("checks: {schema: warn}\n") // loads: clears the failure
+	poller.poll(ctx)
+	good, _ := inForce()
+	if code, body := readyz(); code != http.StatusOK || strings.Contains(body, "did not load") || !strings.Contains(body, good) {
+		t.Errorf("readyz after a good bundle: %d %q", code, body)
+	}
+	r, err := name.ParseReference(strings.TrimPrefix(ref, "oci://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := mutate.Annotations(img, map[string]string{ocibundle.DigestAnnotation: "sha256:" + strings.Repeat("0", 64)}).(ggcrv1.Image)
+	if err := remote.Write(r, forged); err != nil {
+		t.Fatal(err)
+	}
+	poller.poll(ctx)
+	if d, _ := inForce(); d != good {
+		t.Errorf("after a forged artifact: %s in force, want %s", d, good)
+	}
+	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, "did not load") || !strings.Contains(body, "annotation") {
+		t.Errorf("readyz after a forged artifact: %d %q, want the refusal said", code, body)
 	}
 }
