@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -19,7 +18,6 @@ import (
 	"github.com/gatekeep-dev/gatekeep/audit"
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
-	"github.com/gatekeep-dev/gatekeep/manifest"
 	"github.com/gatekeep-dev/gatekeep/policyreport"
 	"github.com/gatekeep-dev/gatekeep/report"
 	"github.com/gatekeep-dev/gatekeep/scanner"
@@ -175,8 +173,7 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 		engOpts = append(engOpts, engine.ImageScans(scanner.NewCache(s), scanner.WaitForScans(),
 			scanner.Keychains(podauth.Keychains(clientset, authn.DefaultKeychain))))
 	}
-	a := &auditRunner{cluster: cfg, version: f.version, engOpts: engOpts, scope: f.scope, reports: writer}
-	eng, err := a.engine(b)
+	eng, err := auditEngine(cfg, b, f.version, engOpts...)
 	if err != nil {
 		return err
 	}
@@ -193,10 +190,12 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	}); err != nil {
 		return usageError("audit: %v", err)
 	}
-	res, err := a.run(ctx, eng, inv)
+	runner := &audit.Runner{Cluster: cfg, Inventory: inv.Checks(), Namespace: inv.Namespace,
+		Exclude: auditExclusion(inv, f.scope.exclude), PageSize: f.scope.pageSize, Reports: writer}
+	res, err := runner.Once(ctx, eng)
 	stopInv()
 	if err != nil {
-		return err
+		return fmt.Errorf("audit: %w", err)
 	}
 	opts = append(opts, report.WithChecks(eng.Checks()), report.WithVersion(version))
 	out, err := report.New(f.output, opts...)
@@ -216,63 +215,29 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// auditRunner audits a cluster with a bundle: gatekeep audit once, serve
-// on every interval.
-type auditRunner struct {
-	cluster *rest.Config
-	version string
-	engOpts []engine.Option
-	scope   auditScope
-	reports *policyreport.Writer
-	metrics *audit.Metrics
-	now     func() time.Time
-}
-
-// engine prepares the audit's engine for a bundle.
-func (a *auditRunner) engine(b *bundle.Bundle) (*engine.Engine, error) {
-	version := a.version
+// auditEngine prepares the engine of an audit for a bundle: the bundle's
+// target version, else the one given, else the API server's.
+func auditEngine(cluster *rest.Config, b *bundle.Bundle, version string, opts ...engine.Option) (*engine.Engine, error) {
 	if version == "" && b.Config.KubernetesVersion == "" {
-		version, _ = serverVersion(a.cluster)
+		version, _ = serverVersion(cluster)
 	}
-	return engineFor(b, version, append([]engine.Option{engine.WithMode(engine.Audit)}, a.engOpts...)...)
+	return engineFor(b, version, append([]engine.Option{engine.WithMode(engine.Audit)}, opts...)...)
 }
 
-// run audits the cluster with eng, whose data.inventory is filled, and inv,
-// the cluster's Ingresses and Namespaces; then writes the PolicyReports and
-// the metrics.
-func (a *auditRunner) run(ctx context.Context, eng *engine.Engine, inv *webhook.Inventory) (*engine.Result, error) {
-	now := time.Now
-	if a.now != nil {
-		now = a.now
-	}
-	start := now()
-	exclude := func(ns string) bool {
-		if slices.Contains(a.scope.exclude, ns) {
+// auditExclusion leaves out the namespaces given and those labelled
+// ignoreLabel, as the chart's webhooks do.
+func auditExclusion(inv *webhook.Inventory, exclude []string) func(string) bool {
+	return func(ns string) bool {
+		if slices.Contains(exclude, ns) {
 			return true
 		}
 		n := inv.Namespace(ns)
 		if n == nil {
 			return false
 		}
-		labels, _ := n.Data["metadata"].(map[string]any)["labels"].(map[string]any)
+		meta, _ := n.Data["metadata"].(map[string]any)
+		labels, _ := meta["labels"].(map[string]any)
 		_, ignored := labels[ignoreLabel]
 		return ignored
 	}
-	opts := []audit.Option{audit.PageSize(a.scope.pageSize), audit.ExcludeNamespaces(exclude), audit.NamespaceObjects(inv.Namespace)}
-	if a.reports != nil && a.reports.Pass() {
-		opts = append(opts, audit.KeepPassed(true))
-	}
-	res, err := audit.Run(ctx, a.cluster, eng, inv.Checks(), opts...)
-	if err != nil {
-		return res, fmt.Errorf("audit: %w", err)
-	}
-	if a.reports != nil {
-		if _, err := a.reports.Write(ctx, res); err != nil {
-			res.Errors = append(res.Errors, manifest.Error{File: "(cluster)", Message: fmt.Sprintf("policy reports: %v", err)})
-		}
-	}
-	if a.metrics != nil {
-		a.metrics.Observe(res, start, now().Sub(start))
-	}
-	return res, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
@@ -21,11 +22,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/gatekeep-dev/gatekeep/audit"
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/certrotation"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/kubeversion"
 	"github.com/gatekeep-dev/gatekeep/ocibundle"
+	"github.com/gatekeep-dev/gatekeep/policyreport"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
 	"github.com/gatekeep-dev/gatekeep/schema"
@@ -46,6 +49,16 @@ type serveFlags struct {
 	bundlePoll                          time.Duration
 	bounds                              boundFlags
 	certs                               certFlags
+	audit                               serveAuditFlags
+}
+
+// serveAuditFlags turn on the continuous audit.
+type serveAuditFlags struct {
+	interval time.Duration
+	lease    string
+	podName  string
+	scope    auditScope
+	reports  reportFlags
 }
 
 // boundFlags bound what clients of the webhooks may hold.
@@ -114,6 +127,12 @@ refused meanwhile.`,
 	fl.DurationVar(&c.certValidity, "cert-validity", certrotation.DefaultCertValidity, "with --cert-secret: lifetime of a new serving certificate (never past its CA's)")
 	fl.DurationVar(&c.renewBefore, "cert-renew-before", certrotation.DefaultRenewBefore, "with --cert-secret: a CA or serving certificate this close to expiry is replaced")
 	fl.DurationVar(&c.interval, "cert-check-interval", certrotation.DefaultInterval, "with --cert-secret: how often the certificates are checked (a change of the Secret or of the webhook configuration is acted on at once)")
+	a := &f.audit
+	fl.DurationVar(&a.interval, "audit-interval", 0, "audit the cluster this often, as gatekeep audit does, in the one replica holding the Lease --audit-lease (0: no audit)")
+	fl.StringVar(&a.lease, "audit-lease", "gatekeep-audit", "Lease of --namespace that the replicas take turns to hold; its holder audits")
+	fl.StringVar(&a.podName, "pod-name", envOr("POD_NAME", hostname()), "this replica's name in the audit Lease")
+	a.scope.register(cmd, "audit-")
+	a.reports.register(cmd, string(policyreport.WGPolicy))
 	return cmd
 }
 
@@ -164,7 +183,8 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		}
 	}
 	keys := secrets.NewKeys()
-	opts := []engine.Option{engine.WithMode(engine.Admission), engine.SealingKeys(keys)}
+	// The audit's engines take the same options in audit mode.
+	opts := []engine.Option{engine.SealingKeys(keys)}
 	// The bundle is read once at start, for the image gate and the first
 	// engine; reloads read it again.
 	var first atomic.Pointer[bundle.Bundle]
@@ -178,11 +198,18 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			opts = append(opts, gate)
 		}
 	}
+	admission := append([]engine.Option{engine.WithMode(engine.Admission)}, opts...)
 	load := func() (*engine.Engine, error) {
 		if b := first.Swap(nil); b != nil {
-			return engineFor(b, version, opts...)
+			return engineFor(b, version, admission...)
 		}
-		return newEngine(f.bundles, version, opts...)
+		return newEngine(f.bundles, version, admission...)
+	}
+	var auditMetrics *audit.Metrics
+	var collectors []prometheus.Collector
+	if f.audit.interval > 0 {
+		auditMetrics = audit.NewMetrics()
+		collectors = auditMetrics.Collectors()
 	}
 	srv := webhook.New(webhook.Options{
 		Listen: f.listen, HealthListen: f.healthListen, MetricsListen: f.metricsListen,
@@ -191,9 +218,21 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		SealingKeys: keys, SealedSecretsNamespace: f.sealedNamespace, ShutdownDelay: f.shutdownDelay,
 		ReadTimeout: f.bounds.readTimeout, WriteTimeout: f.bounds.writeTimeout, IdleTimeout: f.bounds.idleTimeout,
 		MaxConnections: f.bounds.maxConnections, DecodeBudget: f.bounds.maxDecodeBytes,
+		Collectors: collectors,
 	})
+	if f.audit.interval > 0 {
+		sched, err := auditSchedule(f, cfg, srv, version, opts, auditMetrics, log.WithName("audit"))
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := sched.Run(ctx); err != nil {
+				log.Error(err, "audit stopped")
+			}
+		}()
+	}
 	if len(pulled) > 0 && f.bundlePoll > 0 {
-		p := &bundlePoller{bundles: pulled, reload: srv.Reload, log: log}
+		p := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: log}
 		go p.run(ctx, f.bundlePoll)
 	}
 	return srv.Run(ctx)
@@ -314,6 +353,56 @@ func nearestKnown(v kubeversion.Version, known []kubeversion.Version) (version, 
 	}
 	return near.String(), fmt.Sprintf("the cluster runs Kubernetes %s, which gatekeep does not know (%s to %s): judging as %s",
 		v.MinorString(), known[0].MinorString(), known[len(known)-1].MinorString(), near.MinorString())
+}
+
+// auditSchedule is serve's continuous audit: on every interval, while
+// this replica holds the Lease, an engine of the bundle in force (in audit
+// mode, with the webhook's sealing keys and image gate) judges the cluster
+// with the webhook's caches as its inventory.
+func auditSchedule(f *serveFlags, cfg *rest.Config, srv *webhook.Server, version string, opts []engine.Option, m *audit.Metrics, log logr.Logger) (*audit.Schedule, error) {
+	writer, err := f.audit.reports.writer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	inv := srv.Inventory()
+	runner := &audit.Runner{Cluster: cfg, Inventory: inv.Checks(), Namespace: inv.Namespace,
+		Exclude:  auditExclusion(inv, append([]string{f.namespace}, f.audit.scope.exclude...)),
+		PageSize: f.audit.scope.pageSize, Reports: writer, Metrics: m}
+	return &audit.Schedule{
+		Client: kube, Namespace: f.namespace, Lease: f.audit.lease, Identity: f.audit.podName,
+		Interval: f.audit.interval, Ready: srv.Ready, Log: log,
+		Audit: func(ctx context.Context) error {
+			eng, err := auditEngine(cfg, srv.Engines().Get().Bundle(), version, opts...)
+			if err != nil {
+				return err
+			}
+			if err := eng.AddInventory(ctx, inv.Objects()...); err != nil {
+				return fmt.Errorf("data.inventory: %w", err)
+			}
+			start := time.Now()
+			res, err := runner.Once(ctx, eng)
+			if err != nil {
+				return err
+			}
+			s := res.Summary()
+			log.Info("audit done", "objects", s.Audited, "denied", s.Denied, "warned", s.Warned,
+				"bundle", res.BundleDigest, "duration", time.Since(start).Round(time.Millisecond).String())
+			for _, e := range res.Errors {
+				log.Error(e, "audit")
+			}
+			return nil
+		},
+	}, nil
+}
+
+// hostname is the pod's name in a cluster (its hostname), "" if unknown.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 func envOr(name, def string) string {
