@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -93,7 +94,8 @@ var skipped = map[schema.GroupResource]bool{
 // cluster's Ingress hosts; Gatekeeper's data.inventory is the engine's own)
 // as what the checks know beyond it. The result holds the objects with
 // findings; Audited counts every object judged. A kind that cannot be
-// listed is an error of the result, and the other kinds are still audited.
+// listed is an error of the result, and the other kinds are still audited;
+// one RBAC forbids listing is counted in Skipped.
 func Run(ctx context.Context, cfg *rest.Config, eng *engine.Engine, inv *checks.Inventory, opts ...Option) (*engine.Result, error) {
 	c := config{pageSize: DefaultPageSize}
 	for _, o := range opts {
@@ -132,6 +134,15 @@ func Run(ctx context.Context, cfg *rest.Config, eng *engine.Engine, inv *checks.
 			var reviewErr *reviewError
 			if errors.As(err, &reviewErr) {
 				return r, err
+			}
+			if apierrors.IsForbidden(err) {
+				// RBAC narrowed on purpose (Secrets kept out): said
+				// in the summary, not an error.
+				if r.Skipped == nil {
+					r.Skipped = map[string]int{}
+				}
+				r.Skipped["not readable: "+k.String()]++
+				continue
 			}
 			r.Errors = append(r.Errors, manifest.Error{File: "(cluster)", Message: fmt.Sprintf("list %s: %v", k, err)})
 		}

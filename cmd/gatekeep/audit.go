@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -47,7 +46,7 @@ type auditScope struct {
 }
 
 func (s *auditScope) register(cmd *cobra.Command, prefix string) {
-	cmd.Flags().StringArrayVar(&s.exclude, prefix+"exclude-namespace", nil, "namespace whose objects the audit leaves out, as the webhook configuration does (repeatable; namespaces labelled "+ignoreLabel+" and the bundle's exempt namespaces are left out anyway)")
+	cmd.Flags().StringArrayVar(&s.exclude, prefix+"exclude-namespace", nil, "namespace whose objects the audit leaves out, as the webhook configuration does (repeatable; namespaces labelled "+audit.IgnoreLabel+" and the bundle's exempt namespaces are left out anyway)")
 	cmd.Flags().Int64Var(&s.pageSize, prefix+"page-size", audit.DefaultPageSize, "objects asked of the API server per list request")
 }
 
@@ -77,10 +76,6 @@ func (r *reportFlags) writer(cfg *rest.Config) (*policyreport.Writer, error) {
 	}
 	return policyreport.New(dyn, f, policyreport.WithPass(r.pass)), nil
 }
-
-// ignoreLabel is the namespace label that keeps a namespace out of the
-// chart's webhooks, and so out of the audit.
-const ignoreLabel = "gatekeep.dev/ignore"
 
 func newAuditCommand() *cobra.Command {
 	f := &auditFlags{}
@@ -191,7 +186,7 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 		return usageError("audit: %v", err)
 	}
 	runner := &audit.Runner{Cluster: cfg, Inventory: inv.Checks(), Namespace: inv.Namespace,
-		Exclude: auditExclusion(inv, f.scope.exclude), PageSize: f.scope.pageSize, Reports: writer}
+		Exclude: audit.WebhookExclusion(inv, f.scope.exclude), PageSize: f.scope.pageSize, Reports: writer}
 	res, err := runner.Once(ctx, eng)
 	stopInv()
 	if err != nil {
@@ -222,22 +217,4 @@ func auditEngine(cluster *rest.Config, b *bundle.Bundle, version string, opts ..
 		version, _ = serverVersion(cluster)
 	}
 	return engineFor(b, version, append([]engine.Option{engine.WithMode(engine.Audit)}, opts...)...)
-}
-
-// auditExclusion leaves out the namespaces given and those labelled
-// ignoreLabel, as the chart's webhooks do.
-func auditExclusion(inv *webhook.Inventory, exclude []string) func(string) bool {
-	return func(ns string) bool {
-		if slices.Contains(exclude, ns) {
-			return true
-		}
-		n := inv.Namespace(ns)
-		if n == nil {
-			return false
-		}
-		meta, _ := n.Data["metadata"].(map[string]any)
-		labels, _ := meta["labels"].(map[string]any)
-		_, ignored := labels[ignoreLabel]
-		return ignored
-	}
 }

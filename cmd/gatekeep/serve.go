@@ -368,34 +368,12 @@ func auditSchedule(f *serveFlags, cfg *rest.Config, srv *webhook.Server, version
 	if err != nil {
 		return nil, err
 	}
-	inv := srv.Inventory()
-	runner := &audit.Runner{Cluster: cfg, Inventory: inv.Checks(), Namespace: inv.Namespace,
-		Exclude:  auditExclusion(inv, append([]string{f.namespace}, f.audit.scope.exclude...)),
-		PageSize: f.audit.scope.pageSize, Reports: writer, Metrics: m}
+	runner := audit.Runner{Cluster: cfg, PageSize: f.audit.scope.pageSize, Reports: writer, Metrics: m}
+	newEngine := func(b *bundle.Bundle) (*engine.Engine, error) { return auditEngine(cfg, b, version, opts...) }
 	return &audit.Schedule{
 		Client: kube, Namespace: f.namespace, Lease: f.audit.lease, Identity: f.audit.podName,
 		Interval: f.audit.interval, Ready: srv.Ready, Log: log,
-		Audit: func(ctx context.Context) error {
-			eng, err := auditEngine(cfg, srv.Engines().Get().Bundle(), version, opts...)
-			if err != nil {
-				return err
-			}
-			if err := eng.AddInventory(ctx, inv.Objects()...); err != nil {
-				return fmt.Errorf("data.inventory: %w", err)
-			}
-			start := time.Now()
-			res, err := runner.Once(ctx, eng)
-			if err != nil {
-				return err
-			}
-			s := res.Summary()
-			log.Info("audit done", "objects", s.Audited, "denied", s.Denied, "warned", s.Warned,
-				"bundle", res.BundleDigest, "duration", time.Since(start).Round(time.Millisecond).String())
-			for _, e := range res.Errors {
-				log.Error(e, "audit")
-			}
-			return nil
-		},
+		Audit: audit.InServer(srv, runner, append([]string{f.namespace}, f.audit.scope.exclude...), newEngine, log),
 	}, nil
 }
 
