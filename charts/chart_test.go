@@ -43,6 +43,11 @@ func TestLint(t *testing.T) {
 // of a safe, highly available install.
 func TestDefaults(t *testing.T) {
 	r := mustRender(t, nil)
+	for _, o := range r.objects {
+		if o.GetKind() == "CustomResourceDefinition" || strings.HasSuffix(o.GetName(), "-audit") {
+			t.Errorf("audit is off by default, yet %s %s is rendered", o.GetKind(), o.GetName())
+		}
+	}
 
 	var d appsv1.Deployment
 	r.typed(t, "Deployment", releaseName, &d)
@@ -535,7 +540,10 @@ func TestEveryOption(t *testing.T) {
 		t.Errorf("image = %s", c.Image)
 	}
 	for _, want := range []string{"--metrics-listen=0", "--kubernetes-version=1.33", "--bundle=/extra", "--sealed-secrets-namespace=sealed-secrets",
-		"--cert-validity=8760h", "--cert-renew-before=720h"} {
+		"--cert-validity=8760h", "--cert-renew-before=720h",
+		"--bundle=oci://registry.example.com/policy/platform:prod", "--bundle-poll-interval=5m",
+		"--audit-interval=30m", "--audit-lease=gatekeep-audit", "--audit-page-size=200", "--audit-exclude-namespace=monitoring",
+		"--audit-exclude-namespace=batch", "--policy-report-format=openreports", "--policy-report-pass"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %s", c.Args, want)
 		}
@@ -554,6 +562,38 @@ func TestEveryOption(t *testing.T) {
 	}
 	if bundle == nil || bundle.Name != "policy" || *bundle.Optional || len(bundle.Items) != 2 || bundle.Items[1].Path != "data/registries.yaml" {
 		t.Errorf("bundle volume = %+v", bundle)
+	}
+	if !hasEnvFromField(c.Env, "POD_NAME", "metadata.name") || !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "DOCKER_CONFIG" && e.Value == "/etc/gatekeep/registry"
+	}) {
+		t.Errorf("env %+v lacks POD_NAME (the audit Lease) or DOCKER_CONFIG (the bundle's registry)", c.Env)
+	}
+	var auth *corev1.SecretVolumeSource
+	for _, v := range pod.Volumes {
+		if v.Name == "registry-auth" {
+			auth = v.Secret
+		}
+	}
+	if auth == nil || auth.SecretName != "registry-creds" || len(auth.Items) != 1 || auth.Items[0].Path != "config.json" {
+		t.Errorf("registry-auth volume = %+v", auth)
+	}
+	var auditRole rbacv1.ClusterRole
+	r.typed(t, "ClusterRole", releaseName+"-audit", &auditRole)
+	if len(auditRole.Rules) != 2 || !slices.Equal(auditRole.Rules[0].Resources, []string{"pods", "deployments"}) ||
+		!slices.Equal(auditRole.Rules[0].Verbs, []string{"get", "list"}) || !slices.Equal(auditRole.Rules[1].APIGroups, []string{"openreports.io"}) {
+		t.Errorf("audit ClusterRole rules = %+v", auditRole.Rules)
+	}
+	crds := 0
+	for _, o := range r.objects {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds++
+			if !strings.HasSuffix(o.GetName(), ".openreports.io") || o.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+				t.Errorf("CRD %s: want openreports.io's, kept on uninstall", o.GetName())
+			}
+		}
+	}
+	if crds != 2 {
+		t.Errorf("%d report CRDs, want openreports.io's 2", crds)
 	}
 	if d.Spec.Template.Labels["team"] != "platform" || d.Spec.Template.Annotations["prometheus.io/scrape"] != "true" {
 		t.Error("podLabels or podAnnotations are missing")

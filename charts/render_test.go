@@ -197,6 +197,14 @@ bundle:
   items:
     - {key: gatekeep.yaml, path: gatekeep.yaml}
     - {key: data.registries.yaml, path: data/registries.yaml}
+  oci: {ref: "registry.example.com/policy/platform:prod", pullSecret: registry-creds, pollInterval: 5m}
+audit:
+  enabled: true
+  interval: 30m
+  excludeNamespaces: [batch]
+  pageSize: 200
+  rules: [{apiGroups: ["", apps], resources: [pods, deployments]}]
+  policyReports: {format: openreports, pass: true}
 rbac:
   syncRules:
     - {apiGroups: [""], resources: [services]}

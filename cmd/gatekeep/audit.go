@@ -45,20 +45,19 @@ type auditScope struct {
 	pageSize int64
 }
 
-func (s *auditScope) register(cmd *cobra.Command, prefix string) {
-	cmd.Flags().StringArrayVar(&s.exclude, prefix+"exclude-namespace", nil, "namespace whose objects the audit leaves out, as the webhook configuration does (repeatable; namespaces labelled "+audit.IgnoreLabel+" and the bundle's exempt namespaces are left out anyway)")
-	cmd.Flags().Int64Var(&s.pageSize, prefix+"page-size", audit.DefaultPageSize, "objects asked of the API server per list request")
-}
+// Help of the flags gatekeep audit and serve share (serve's are named
+// audit-...).
+const (
+	excludeNamespaceHelp = "namespace whose objects the audit leaves out, as the webhook configuration does (repeatable; namespaces labelled " + audit.IgnoreLabel + " and the bundle's exempt namespaces are left out anyway)"
+	pageSizeHelp         = "objects asked of the API server per list request"
+	reportFormatHelp     = "write the findings as PolicyReports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2) or openreports (openreports.io/v1alpha1); none: do not"
+	reportPassHelp       = "PolicyReports list the objects that passed too (a pass result each)"
+)
 
 // reportFlags say whether and how PolicyReports are written.
 type reportFlags struct {
 	format string
 	pass   bool
-}
-
-func (r *reportFlags) register(cmd *cobra.Command, def string) {
-	cmd.Flags().StringVar(&r.format, "policy-report-format", def, "write the findings as PolicyReports: "+strings.Join(policyreport.Formats, " (wgpolicyk8s.io/v1alpha2) or ")+" (openreports.io/v1alpha1), none: do not")
-	cmd.Flags().BoolVar(&r.pass, "policy-report-pass", false, "PolicyReports list the objects that passed too (a pass result each)")
 }
 
 // writer is the PolicyReport writer the flags ask for (nil: none).
@@ -117,8 +116,10 @@ that could not be listed is reported, the others still audited).`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only denials and errors")
 	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
 	f.images.register(cmd)
-	f.scope.register(cmd, "")
-	f.reports.register(cmd, "none")
+	fl.StringArrayVar(&f.scope.exclude, "exclude-namespace", nil, excludeNamespaceHelp)
+	fl.Int64Var(&f.scope.pageSize, "page-size", audit.DefaultPageSize, pageSizeHelp)
+	fl.StringVar(&f.reports.format, "policy-report-format", "none", reportFormatHelp)
+	fl.BoolVar(&f.reports.pass, "policy-report-pass", false, reportPassHelp)
 	return cmd
 }
 

@@ -131,8 +131,10 @@ refused meanwhile.`,
 	fl.DurationVar(&a.interval, "audit-interval", 0, "audit the cluster this often, as gatekeep audit does, in the one replica holding the Lease --audit-lease (0: no audit)")
 	fl.StringVar(&a.lease, "audit-lease", "gatekeep-audit", "Lease of --namespace that the replicas take turns to hold; its holder audits")
 	fl.StringVar(&a.podName, "pod-name", envOr("POD_NAME", hostname()), "this replica's name in the audit Lease")
-	a.scope.register(cmd, "audit-")
-	a.reports.register(cmd, string(policyreport.WGPolicy))
+	fl.StringArrayVar(&a.scope.exclude, "audit-exclude-namespace", nil, excludeNamespaceHelp+"; gatekeep's own namespace is always left out")
+	fl.Int64Var(&a.scope.pageSize, "audit-page-size", audit.DefaultPageSize, pageSizeHelp)
+	fl.StringVar(&a.reports.format, "policy-report-format", string(policyreport.WGPolicy), "with --audit-interval: "+reportFormatHelp)
+	fl.BoolVar(&a.reports.pass, "policy-report-pass", false, reportPassHelp)
 	return cmd
 }
 
