@@ -1,6 +1,9 @@
 package gatekeeper
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -18,7 +21,15 @@ type inventoryReads struct {
 	kinds []inventoryKind
 }
 
-type inventoryKind struct{ apiVersion, kind string }
+// inventoryKind is one kind a template can read, and what of its
+// objects: field is the constant path under the object the reference goes
+// on with (metadata, labels for ...[name].metadata.labels[k]), empty when
+// the object is read whole (bound to a variable used other than in field
+// references, or passed to a function).
+type inventoryKind struct {
+	apiVersion, kind string
+	field            []string
+}
 
 // readsOf analyses a template's modules before any rewrite.
 func readsOf(mods []*ast.Module) inventoryReads {
@@ -31,6 +42,10 @@ func readsOf(mods []*ast.Module) inventoryReads {
 				r.all = true
 			}
 		}
+		tracked := map[**ast.Term]bool{}
+		for _, rule := range m.Rules {
+			r.trackObjects(rule, tracked)
+		}
 		ast.WalkRefs(m, func(ref ast.Ref) bool {
 			if r.all || !ref[0].Equal(ast.DefaultRootDocument) {
 				return r.all
@@ -39,8 +54,8 @@ func readsOf(mods []*ast.Module) inventoryReads {
 				r.all = true // data, data[x]: could be data.inventory
 				return true
 			}
-			if ref.HasPrefix(inventoryRef) {
-				r.add(ref)
+			if ref.HasPrefix(inventoryRef) && !tracked[&ref[0]] {
+				r.add(ref, nil)
 			}
 			return r.all
 		})
@@ -53,8 +68,11 @@ func readsOf(mods []*ast.Module) inventoryReads {
 
 // add records what one reference under data.inventory reads:
 // data.inventory.cluster[apiVersion][kind][name] or
-// data.inventory.namespace[ns][apiVersion][kind][name].
-func (r *inventoryReads) add(ref ast.Ref) {
+// data.inventory.namespace[ns][apiVersion][kind][name], and past the name
+// the constant field path it goes on with. uses, when set, replace that
+// path: the paths a variable bound to the object is read at (see
+// trackObjects).
+func (r *inventoryReads) add(ref ast.Ref, uses [][]string) {
 	if len(ref) < 3 || !isConstString(ref[2]) {
 		r.all = true
 		return
@@ -80,7 +98,123 @@ func (r *inventoryReads) add(ref ast.Ref) {
 		r.all = true
 		return
 	}
+	if uses != nil {
+		for _, f := range uses {
+			r.kinds = append(r.kinds, inventoryKind{apiVersion: g.apiVersion, kind: g.kind, field: f})
+		}
+		return
+	}
+	if name := at + 2; len(ref) > name+1 {
+		for _, t := range ref[name+1:] {
+			if !isConstString(t) {
+				break
+			}
+			g.field = append(g.field, constString(t))
+		}
+	}
 	r.kinds = append(r.kinds, g)
+}
+
+// trackObjects follows the variables a rule binds to whole inventory
+// objects (other := data.inventory.namespace[ns][_]["Service"][name], or
+// with =): when every other use of the variable is a reference with a
+// constant field after it (other.spec.selector, other.metadata.labels[k]),
+// the object's reads are those fields; a variable used any other way (a
+// function argument, compared whole, returned) reads the whole object. It
+// records the references it handles in tracked, keyed by their first
+// term's slot (the reference's identity, shared with what ast.WalkRefs
+// passes).
+func (r *inventoryReads) trackObjects(rule *ast.Rule, tracked map[**ast.Term]bool) {
+	ast.WalkExprs(rule, func(e *ast.Expr) bool {
+		if !e.IsAssignment() && !e.IsEquality() {
+			return false
+		}
+		a, b := e.Operand(0), e.Operand(1)
+		if _, ok := a.Value.(ast.Ref); ok {
+			a, b = b, a
+		}
+		v, ok := a.Value.(ast.Var)
+		if !ok || v.IsWildcard() {
+			return false
+		}
+		ref, ok := b.Value.(ast.Ref)
+		if !ok || !ref.HasPrefix(inventoryRef) || len(ref) != objectRefLen(ref) {
+			return false
+		}
+		uses, ok := fieldUses(rule, v, a)
+		if !ok {
+			return false // read whole: the reference is added as it is
+		}
+		tracked[&ref[0]] = true
+		if len(uses) == 0 {
+			uses = [][]string{{"metadata"}} // bound and not read: it exists
+		}
+		r.add(ref, uses)
+		return false
+	})
+}
+
+// objectRefLen is the length of a reference to one inventory object under
+// its layout (0 for no known layout).
+func objectRefLen(ref ast.Ref) int {
+	if len(ref) < 3 || !isConstString(ref[2]) {
+		return 0
+	}
+	switch constString(ref[2]) {
+	case "cluster":
+		return 6
+	case "namespace":
+		return 7
+	}
+	return 0
+}
+
+// fieldUses lists the constant field paths v is read at in the rule,
+// besides the binding term itself; ok is false when v is used whole.
+func fieldUses(rule *ast.Rule, v ast.Var, binding *ast.Term) (uses [][]string, ok bool) {
+	ok = true
+	var walk func(x any) bool
+	walk = func(x any) bool {
+		if !ok {
+			return true
+		}
+		switch t := x.(type) {
+		case *ast.Term:
+			if t == binding {
+				return true
+			}
+			switch val := t.Value.(type) {
+			case ast.Var:
+				if val.Equal(v) {
+					ok = false // used whole
+				}
+				return true
+			case ast.Ref:
+				if val[0].Value.Compare(v) != 0 {
+					break
+				}
+				if len(val) < 2 || !isConstString(val[1]) {
+					ok = false
+					return true
+				}
+				var f []string
+				for _, e := range val[1:] {
+					if !isConstString(e) {
+						break
+					}
+					f = append(f, constString(e))
+				}
+				uses = append(uses, f)
+				for _, e := range val[1:] {
+					ast.NewGenericVisitor(walk).Walk(e)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	ast.NewGenericVisitor(walk).Walk(rule)
+	return uses, ok
 }
 
 // merge adds what another template reads.
@@ -120,4 +254,65 @@ func constString(t *ast.Term) string {
 		return string(s)
 	}
 	return ""
+}
+
+// InventoryFields is what a bundle's templates can read of data.inventory:
+// which kinds, and of each which fields. An export of a cluster's objects
+// for CI keeps only that.
+//
+// The analysis pins a kind's fields down when the templates reach them by
+// constant references, directly
+// (data.inventory.namespace[ns][_]["Service"][name].spec.selector) or
+// through a variable bound to the object and read only by such references
+// (other := data.inventory...[name]; other.spec.selector). Where it cannot
+// (the object passed to a function, compared or returned whole, a
+// reference going on with a variable key before any field, a kind or a
+// layout chosen by a variable, an import of data.inventory), the objects
+// are read whole, and where the kind itself is not constant every kind is.
+type InventoryFields struct {
+	r inventoryReads
+}
+
+// InventoryFieldsOf analyses the Rego of the ConstraintTemplates among
+// docs (other documents and CEL-only templates read no inventory).
+func InventoryFieldsOf(docs []Document) (*InventoryFields, error) {
+	f := &InventoryFields{}
+	for i := range docs {
+		d := &docs[i]
+		if !IsTemplate(d.Object) {
+			continue
+		}
+		ct, _, err := toTemplate(d, []string{CELEngine, RegoEngine})
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", d.Source.File, d.Source.Line, err)
+		}
+		mods, err := parseRego(&ct.Spec.Targets[0])
+		if errors.Is(err, errNoRego) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", d.Source.File, d.Source.Line, err)
+		}
+		f.r.merge(readsOf(mods))
+	}
+	return f, nil
+}
+
+// Fields says whether the templates can read objects of a kind, and which
+// of their fields: paths under the object, nil for the whole object.
+func (f *InventoryFields) Fields(apiVersion, kind string) (paths [][]string, read bool) {
+	if f.r.all {
+		return nil, true
+	}
+	for _, g := range f.r.kinds {
+		if (g.apiVersion != "" && g.apiVersion != apiVersion) || (g.kind != "" && g.kind != kind) {
+			continue
+		}
+		if len(g.field) == 0 {
+			return nil, true
+		}
+		read = true
+		paths = append(paths, g.field)
+	}
+	return paths, read
 }

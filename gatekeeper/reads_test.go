@@ -2,6 +2,7 @@ package gatekeeper
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -51,6 +52,69 @@ func TestReadsOf(t *testing.T) {
 				}
 				if got := r.reads(key); got != want {
 					t.Errorf("reads(%v) = %v, want %v (analysis: %+v)", key, got, want, r)
+				}
+			}
+		})
+	}
+}
+
+func TestInventoryFields(t *testing.T) {
+	cases := []struct {
+		name string
+		rego string
+		// want maps "apiVersion kind" to the paths read ("*" for the whole
+		// object); kinds not listed are not read.
+		want map[string][]string
+	}{
+		{"none", `violation[{"msg": "x"}] { input.review.object.kind == "Pod" }`, nil},
+		{"direct field reference", `violation[{"msg": "x"}] {
+			data.inventory.namespace[ns][_]["Service"][name].spec.selector == input.review.object.spec.selector
+		}`, map[string][]string{"v1 Service": {"spec.selector"}}},
+		{"field path stops at a variable key", `violation[{"msg": "x"}] {
+			data.inventory.namespace[ns]["networking.k8s.io/v1"]["Ingress"][name].spec.rules[_].host == "a"
+		}`, map[string][]string{"networking.k8s.io/v1 Ingress": {"spec.rules"}}},
+		{"variable read by fields", `violation[{"msg": "x"}] {
+			other := data.inventory.namespace[ns][_]["ConfigMap"][name]
+			other.data.owner == input.review.object.metadata.labels.owner
+			other.metadata.labels[k]
+		}`, map[string][]string{"v1 ConfigMap": {"data.owner", "metadata.labels"}}},
+		{"variable passed to a function", `violation[{"msg": "x"}] {
+			other := data.inventory.namespace[ns][_]["Service"][name]
+			selector(other) == {}
+		}
+		selector(o) = s { s := o.spec.selector }`, map[string][]string{"v1 Service": {"*"}}},
+		{"whole object", `violation[{"msg": "x"}] { data.inventory.cluster["v1"]["Namespace"][n] == input.review.object }`, map[string][]string{"v1 Namespace": {"*"}}},
+		{"every kind", `violation[{"msg": "x"}] { walk(data.inventory, [p, v]) }`, map[string][]string{"v1 Service": {"*"}, "v1 ConfigMap": {"*"}, "v1 Namespace": {"*"}, "networking.k8s.io/v1 Ingress": {"*"}}},
+	}
+	kinds := []string{"v1 Service", "v1 ConfigMap", "v1 Namespace", "networking.k8s.io/v1 Ingress"}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tmpl := map[string]any{
+				"apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+				"metadata": map[string]any{"name": "k8stest"},
+				"spec": map[string]any{
+					"crd":     map[string]any{"spec": map[string]any{"names": map[string]any{"kind": "K8sTest"}}},
+					"targets": []any{map[string]any{"target": TargetName, "rego": "package k8stest\n" + c.rego}},
+				},
+			}
+			f, err := InventoryFieldsOf([]Document{{Object: tmpl}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range kinds {
+				apiVersion, kind, _ := strings.Cut(k, " ")
+				paths, read := f.Fields(apiVersion, kind)
+				var got []string
+				if read && paths == nil {
+					got = []string{"*"}
+				}
+				for _, p := range paths {
+					got = append(got, strings.Join(p, "."))
+				}
+				slices.Sort(got)
+				got = slices.Compact(got)
+				if want := c.want[k]; !slices.Equal(got, want) {
+					t.Errorf("%s: read %v, want %v", k, got, want)
 				}
 			}
 		})
