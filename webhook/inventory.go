@@ -19,12 +19,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/inventory"
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
 // Inventory is what the webhook knows of the cluster, read through
 // controller-runtime caches: every Ingress's hosts (namespace, name, hosts
-// and paths only, never whole objects) and every Namespace's labels.
+// and paths only, never whole objects: inventory.KeepHosts, the cut
+// `gatekeep inventory export` makes too) and every Namespace's labels.
 type Inventory struct {
 	hosts *checks.HostIndex
 
@@ -90,7 +92,7 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, sync []schema.G
 	c, err := cache.New(cfg, cache.Options{
 		Scheme: scheme,
 		ByObject: map[client.Object]cache.ByObject{
-			&networkingv1.Ingress{}: {Transform: keepHosts},
+			&networkingv1.Ingress{}: {Transform: inventory.KeepHosts},
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	})
@@ -145,42 +147,15 @@ func (i *Inventory) Start(ctx context.Context, cfg *rest.Config, sync []schema.G
 	return nil
 }
 
-// keepHosts strips an Ingress to what the host index needs before the
-// cache stores it.
-func keepHosts(o any) (any, error) {
-	ing, ok := o.(*networkingv1.Ingress)
-	if !ok {
-		return o, nil
-	}
-	slim := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{
-		Name: ing.Name, Namespace: ing.Namespace, UID: ing.UID, ResourceVersion: ing.ResourceVersion,
-	}}
-	for _, r := range ing.Spec.Rules {
-		rule := networkingv1.IngressRule{Host: r.Host}
-		if r.HTTP != nil {
-			rule.HTTP = &networkingv1.HTTPIngressRuleValue{}
-			for _, p := range r.HTTP.Paths {
-				rule.HTTP.Paths = append(rule.HTTP.Paths, networkingv1.HTTPIngressPath{Path: p.Path})
-			}
-		}
-		slim.Spec.Rules = append(slim.Spec.Rules, rule)
-	}
-	for _, t := range ing.Spec.TLS {
-		slim.Spec.TLS = append(slim.Spec.TLS, networkingv1.IngressTLS{Hosts: t.Hosts})
-	}
-	return slim, nil
-}
-
 func (i *Inventory) setIngress(o any) {
 	ing, ok := o.(*networkingv1.Ingress)
 	if !ok {
 		return
 	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ing)
+	m, err := inventory.IngressObject(ing)
 	if err != nil {
 		return
 	}
-	m["apiVersion"], m["kind"] = "networking.k8s.io/v1", "Ingress"
 	i.hosts.Set(ing.Namespace, ing.Name, checks.IngressClaims(manifest.New(m)))
 }
 
