@@ -156,6 +156,34 @@ func TestHostIndexUpdates(t *testing.T) {
 	}
 }
 
+// An Ingress added from elsewhere (the cluster, by an inventory file) is
+// named with where it is, in both kinds of collision; deleting it forgets
+// that.
+func TestHostIndexOrigin(t *testing.T) {
+	objs := parse(t,
+		ingress("b", "web", "["+rule("shop.example.com", "/")+"]", ""),
+		ingress("a", "api", "["+rule("shop.example.com", "/")+"]", ""),
+	)
+	idx := NewHostIndex()
+	const origin = "in the cluster (inventory file inventory.json)"
+	idx.AddFrom(origin, "a", "web", []Claim{{Host: "shop.example.com", Path: "/", Pointer: "/spec/rules/0/http/paths/0/path"}})
+	inv := &Inventory{Hosts: idx}
+	for i, want := range []string{
+		`host "shop.example.com" is also claimed in another namespace by Ingress a/web ` + origin,
+		`host "shop.example.com" path "/" is also served by Ingress a/web ` + origin + ` in the same namespace`,
+	} {
+		vs := IngressHostCollision.Review(objs[i], inv)
+		if len(vs) != 1 || vs[0].Message != want {
+			t.Errorf("%s: %+v, want %q", objs[i].Ref(), vs, want)
+		}
+	}
+	idx.Delete("a", "web")
+	idx.Add("a", "web", []Claim{{Host: "shop.example.com", Pointer: "/spec/rules/0/host"}})
+	if vs := IngressHostCollision.Review(objs[0], inv); len(vs) != 1 || strings.Contains(vs[0].Message, origin) {
+		t.Errorf("after delete and add: %+v", vs)
+	}
+}
+
 // A wildcard Ingress collides with every host under it, however many
 // share the parent domain (the index's sets change form past a few), and
 // no longer with those deleted.
@@ -171,13 +199,13 @@ func TestHostIndexManyUnderOneParent(t *testing.T) {
 			t.Errorf("%d hosts under example.com: %+v", n, vs)
 		}
 		self := IngressID{"other", "wild"}
-		if got := idx.overlapping(self, "*.example.com"); len(got) != n {
+		if got, _ := idx.overlapping(self, "*.example.com"); len(got) != n {
 			t.Errorf("%d hosts under example.com: %d overlap", n, len(got))
 		}
 		for i := 0; i < n; i += 2 {
 			idx.Delete("team", fmt.Sprint("app-", i))
 		}
-		if got := idx.overlapping(self, "*.example.com"); len(got) != n/2 {
+		if got, _ := idx.overlapping(self, "*.example.com"); len(got) != n/2 {
 			t.Errorf("%d hosts, every other deleted: %d overlap, want %d", n, len(got), n/2)
 		}
 		for i := 1; i < n; i += 2 {

@@ -43,6 +43,9 @@ type HostIndex struct {
 	claims   map[IngressID][]Claim
 	byHost   map[string]ingressSet // exact host (wildcards as written)
 	byParent map[string]ingressSet // a.example.com under example.com
+	// origins say where Ingresses that are not under review are (an
+	// inventory file of the cluster's), for messages; nil until one is.
+	origins map[IngressID]string
 }
 
 // NewHostIndex returns an empty index.
@@ -68,6 +71,20 @@ func (x *HostIndex) Add(namespace, name string, claims []Claim) {
 	}
 }
 
+// AddFrom records the claims of an Ingress that is not among the objects
+// under review, with where it is ("in the cluster (inventory file
+// inventory.json)"): findings that name it say so, since it has no file
+// and line to point at.
+func (x *HostIndex) AddFrom(origin, namespace, name string, claims []Claim) {
+	x.Add(namespace, name, claims)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.origins == nil {
+		x.origins = map[IngressID]string{}
+	}
+	x.origins[IngressID{defaultNamespace(namespace), name}] = origin
+}
+
 // Set replaces what an Ingress claims (an update in the cluster).
 func (x *HostIndex) Set(namespace, name string, claims []Claim) {
 	x.Delete(namespace, name)
@@ -84,6 +101,7 @@ func (x *HostIndex) Delete(namespace, name string) {
 		removeFrom(x.byParent, parent(c.Host), id)
 	}
 	delete(x.claims, id)
+	delete(x.origins, id)
 }
 
 // Claims returns what an Ingress claims (nil when the index lacks it).
@@ -101,11 +119,13 @@ func (x *HostIndex) Len() int {
 }
 
 // overlapping returns the claims of other Ingresses whose host overlaps
-// host: the same host, a wildcard covering it, or hosts a wildcard covers.
-func (x *HostIndex) overlapping(self IngressID, host string) map[IngressID][]Claim {
+// host: the same host, a wildcard covering it, or hosts a wildcard covers;
+// and where those Ingresses are, for those added with AddFrom.
+func (x *HostIndex) overlapping(self IngressID, host string) (map[IngressID][]Claim, map[IngressID]string) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := map[IngressID][]Claim{}
+	var origins map[IngressID]string
 	collect := func(ids ingressSet) {
 		for id := range ids.all() {
 			if id == self {
@@ -116,6 +136,12 @@ func (x *HostIndex) overlapping(self IngressID, host string) map[IngressID][]Cla
 					out[id] = append(out[id], c)
 				}
 			}
+			if o, ok := x.origins[id]; ok {
+				if origins == nil {
+					origins = map[IngressID]string{}
+				}
+				origins[id] = o
+			}
 		}
 	}
 	collect(x.byHost[host])
@@ -124,7 +150,7 @@ func (x *HostIndex) overlapping(self IngressID, host string) map[IngressID][]Cla
 	} else if p := parent(host); p != "" {
 		collect(x.byHost["*."+p])
 	}
-	return out
+	return out, origins
 }
 
 // hostsOverlap: a wildcard covers exactly one more DNS label, as in the
@@ -296,19 +322,19 @@ func reviewIngressHosts(obj *manifest.Object, inv *Inventory) []Violation {
 	var out []Violation
 	seenHost := map[string]bool{}
 	for _, c := range IngressClaims(obj) {
-		others := inv.Hosts.overlapping(self, c.Host)
+		others, origins := inv.Hosts.overlapping(self, c.Host)
 		if len(others) == 0 {
 			continue
 		}
 		var foreign, samePath []string
 		for id, theirs := range others {
 			if id.Namespace != self.Namespace {
-				foreign = append(foreign, describe(id, theirs, c.Host))
+				foreign = append(foreign, describe(id, theirs, c.Host, origins[id]))
 				continue
 			}
 			for _, t := range theirs {
 				if c.Path != "" && t.Path == c.Path && t.Host == c.Host {
-					samePath = append(samePath, id.String())
+					samePath = append(samePath, describe(id, nil, c.Host, origins[id]))
 					break
 				}
 			}
@@ -339,8 +365,17 @@ func hostPointer(p string) string {
 }
 
 // describe names another Ingress, with its hosts where they are not the
-// one in question (a wildcard, or hosts it covers).
-func describe(id IngressID, claims []Claim, host string) string {
+// one in question (a wildcard, or hosts it covers), and where it is when
+// it is not under review.
+func describe(id IngressID, claims []Claim, host, origin string) string {
+	s := describeHosts(id, claims, host)
+	if origin != "" {
+		s += " " + origin
+	}
+	return s
+}
+
+func describeHosts(id IngressID, claims []Claim, host string) string {
 	hosts := map[string]bool{}
 	for _, c := range claims {
 		if c.Host != host {

@@ -125,6 +125,10 @@ type Engine struct {
 	// inventoryMu keeps CI runs of one engine from mixing inventories.
 	inventoryMu sync.Mutex
 
+	// cluster is what a CI run knows of the cluster besides its own
+	// objects (an inventory file); nil without.
+	cluster *clusterInventory
+
 	sealingKeys *secrets.Keys
 	images      *scanner.Cache
 	imageOpts   []scanner.GateOption
@@ -193,6 +197,19 @@ func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = n
 // does not finish in time is cancelled and becomes a deny finding of the
 // policies it was running, and the rest of the run goes on. 0: no bound.
 func EvalTimeout(d time.Duration) Option { return func(e *Engine) { e.evalTimeout = d } }
+
+// ClusterInventory gives a CI run the cluster's objects (gatekeep
+// inventory export): Ingresses, for ingress-host-collision, and objects of
+// the synced kinds, for Gatekeeper's data.inventory. An object of the run
+// replaces its cluster copy (same API group, kind, namespace and name), so
+// a change is judged as the cluster will hold it after the sync. origin
+// says where they are, in findings that name one ("in the cluster
+// (inventory file inventory.json)").
+func ClusterInventory(origin string, ingresses, objects []map[string]any) Option {
+	return func(e *Engine) {
+		e.cluster = &clusterInventory{origin: origin, ingresses: ingresses, objects: objects}
+	}
+}
 
 // WithKubernetesVersion sets the target cluster version, over the bundle's.
 func WithKubernetesVersion(v kubeversion.Version) Option {

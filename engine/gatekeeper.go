@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -126,17 +127,23 @@ func (e *Engine) RemoveInventory(ctx context.Context, objs ...map[string]any) er
 	return e.gatekeeper.RemoveInventory(ctx, objs...)
 }
 
-// setRunInventory makes every object of a CI run the inventory.
-func (e *Engine) setRunInventory(ctx context.Context, objs []*manifest.Object) error {
+// setRunInventory makes every object of a CI run the inventory, with the
+// cluster's objects (ClusterInventory) the run does not replace; run are
+// the run's keys (nil without a cluster inventory).
+func (e *Engine) setRunInventory(ctx context.Context, objs []*manifest.Object, run map[objectKey]bool) error {
 	if e.gatekeeper == nil {
 		return nil
 	}
 	if err := e.gatekeeper.ClearInventory(ctx); err != nil {
 		return err
 	}
-	data := make([]map[string]any, len(objs))
-	for i, o := range objs {
-		data[i] = o.Data
+	var data []map[string]any
+	if e.cluster != nil {
+		data = e.cluster.objectsBesides(run)
+	}
+	data = slices.Grow(data, len(objs))
+	for _, o := range objs {
+		data = append(data, o.Data)
 	}
 	return e.gatekeeper.AddInventory(ctx, data...)
 }

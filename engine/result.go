@@ -162,6 +162,11 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 		Rendered:          set.Rendered,
 	}
 	inv := checks.InventoryOf(set.Objects)
+	var run map[objectKey]bool
+	if e.cluster != nil {
+		run = runKeys(set.Objects)
+		e.cluster.addHosts(inv.Hosts, run)
+	}
 	if slices.ContainsFunc(set.Objects, func(o *manifest.Object) bool { return gatekeeper.IsConstraint(o.Data) }) {
 		// Constraints among the inputs are validated against their
 		// templates, the inputs' own before the bundle's.
@@ -171,7 +176,7 @@ func (e *Engine) Check(ctx context.Context, set *manifest.Set) (*Result, error) 
 	if e.gatekeeper != nil {
 		e.inventoryMu.Lock()
 		defer e.inventoryMu.Unlock()
-		if err := e.setRunInventory(ctx, set.Objects); err != nil {
+		if err := e.setRunInventory(ctx, set.Objects, run); err != nil {
 			return r, err
 		}
 	}
