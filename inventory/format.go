@@ -231,28 +231,6 @@ func sortObjects(objs []map[string]any) {
 	})
 }
 
-// Key names an object as the run's objects replace the cluster's: by API
-// group, kind, namespace and name (the version left out: one object is
-// served at several). An empty namespace is default, as kubectl applies
-// it; cluster-scoped kinds have no namespaced objects to mix with.
-type Key struct{ Group, Kind, Namespace, Name string }
-
-// KeyOf returns an object's key.
-func KeyOf(o map[string]any) Key {
-	group, _, ok := cutLast(str(o["apiVersion"]), "/")
-	if !ok {
-		group = ""
-	}
-	if o["kind"] == "Ingress" && group == "extensions" {
-		group = "networking.k8s.io"
-	}
-	ns := namespace(o)
-	if ns == "" {
-		ns = "default"
-	}
-	return Key{Group: group, Kind: str(o["kind"]), Namespace: ns, Name: name(o)}
-}
-
 func cutLast(s, sep string) (before, after string, found bool) {
 	for i := len(s) - len(sep); i >= 0; i-- {
 		if s[i:i+len(sep)] == sep {

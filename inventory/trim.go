@@ -163,7 +163,9 @@ func (n *node) copy(src map[string]any) map[string]any {
 			continue
 		}
 		if m, ok := v.(map[string]any); ok {
-			out[k] = c.copy(m)
+			if sub := c.copy(m); len(sub) > 0 { // nothing read is there
+				out[k] = sub
+			}
 		}
 	}
 	return out

@@ -42,6 +42,11 @@ type checkFlags struct {
 	render     renderFlags
 	maxFile    sizeFlag
 
+	// inventory is an inventory export of the cluster (gatekeep inventory
+	// export); inventoryMaxAge is the age past which it is stale.
+	inventory       string
+	inventoryMaxAge time.Duration
+
 	// evalTimeout bounds the policy evaluation of each object.
 	evalTimeout time.Duration
 }
@@ -93,6 +98,8 @@ Exit codes: 0 nothing denied, 1 something denied (or warned, with
 	fl.BoolVar(&f.scanImages, "scan-images", false, "scan the images the manifests reference (image-vulnerability check, the bundle's images: policy)")
 	f.images.register(cmd)
 	f.render.register(fl)
+	fl.StringVar(&f.inventory, "inventory", "", "the cluster's objects, as gatekeep inventory export wrote them: Ingress hosts and synced objects join the run's (the run's own replace their cluster copies)")
+	fl.DurationVar(&f.inventoryMaxAge, "inventory-max-age", 24*time.Hour, "warn when the --inventory file is older than this (0: never)")
 	fl.StringArrayVar(&f.sealKeys, "sealed-secrets-key", nil, "sealed-secrets private key: PEM (PKCS#1 or PKCS#8) or the YAML of the key Secrets (repeatable); SealedSecrets must then decrypt")
 	return cmd
 }
@@ -129,6 +136,13 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 		return err
 	}
 	engOpts := []engine.Option{engine.WithMode(engine.CI), engine.Only(f.only...), engine.Skip(f.skip...), engine.SealingKeys(keys), engine.EvalTimeout(f.evalTimeout)}
+	if f.inventory != "" {
+		opt, err := clusterInventory(f.inventory, f.inventoryMaxAge, b, time.Now(), stderr)
+		if err != nil {
+			return err
+		}
+		engOpts = append(engOpts, opt)
+	}
 	if f.scanImages {
 		s, err := f.images.scanner(b.Config.Images, false)
 		if err != nil {

@@ -42,6 +42,6 @@ verdict in CI (gatekeep check) and in the cluster (gatekeep serve).`,
 		Version:       version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
-	root.AddCommand(newCheckCommand(), newMutateCommand(), newServeCommand(), newVerifyCommand(), newScanCommand(), newDBCommand(), newBundleCommand(), newAuditCommand())
+	root.AddCommand(newCheckCommand(), newMutateCommand(), newServeCommand(), newVerifyCommand(), newScanCommand(), newDBCommand(), newBundleCommand(), newAuditCommand(), newInventoryCommand())
 	return root
 }
