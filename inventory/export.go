@@ -70,7 +70,7 @@ func Export(ctx context.Context, cfg *rest.Config, b *bundle.Bundle, opts Option
 			}
 			m, err := IngressObject(ing)
 			if err != nil {
-				return fmt.Errorf("Ingress %s/%s: %w", ing.Namespace, ing.Name, err)
+				return fmt.Errorf("ingress %s/%s: %w", ing.Namespace, ing.Name, err)
 			}
 			f.Ingresses = append(f.Ingresses, m)
 			return nil

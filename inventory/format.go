@@ -189,7 +189,9 @@ func Write(w io.Writer, f *File) error {
 	if err != nil {
 		return err
 	}
-	bw.Write(h[:len(h)-1]) //nolint:errcheck // bufio keeps the first error for Flush
+	// bufio.Writer keeps its first error for Flush: the writes below
+	// need not each be checked.
+	_, _ = bw.Write(h[:len(h)-1])
 	for _, list := range []struct {
 		key  string
 		objs []map[string]any
@@ -201,17 +203,17 @@ func Write(w io.Writer, f *File) error {
 				return fmt.Errorf("%s[%d]: %w", list.key, i, err)
 			}
 			if i > 0 {
-				bw.WriteByte(',') //nolint:errcheck // as above
+				_ = bw.WriteByte(',')
 			}
-			bw.WriteString("\n  ") //nolint:errcheck // as above
-			bw.Write(b)            //nolint:errcheck // as above
+			_, _ = bw.WriteString("\n  ")
+			_, _ = bw.Write(b)
 		}
 		if len(list.objs) > 0 {
-			bw.WriteByte('\n') //nolint:errcheck // as above
+			_ = bw.WriteByte('\n')
 		}
-		bw.WriteByte(']') //nolint:errcheck // as above
+		_ = bw.WriteByte(']')
 	}
-	bw.WriteString("\n}\n") //nolint:errcheck // as above
+	_, _ = bw.WriteString("\n}\n")
 	return bw.Flush()
 }
 

@@ -28,7 +28,7 @@ func TestTrim(t *testing.T) {
 				"name": "creds", "namespace": "team-a", "uid": "u2",
 				"annotations": map[string]any{lastApplied: `{"data":{"password":"aHVudGVyMg=="}}`, "owner": "team-a"},
 			},
-			"data":       map[string]any{"password": "aHVudGVyMg=="},
+			"data":       map[string]any{"password": "aHVudGVyMg=="}, //nolint:gosec // G101: a test value that must not be exported
 			"stringData": map[string]any{"token": "t"},
 		}
 	}
