@@ -105,6 +105,12 @@ func Run(ctx context.Context, cfg *rest.Config, eng *engine.Engine, inv *checks.
 	// the point, not something to warn about on stderr.
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandler = rest.NoWarnings{}
+	if cfg.QPS == 0 {
+		// client-go's default (5 a second) would make a list per kind
+		// and page wait on the client, not the API server, whose
+		// priority and fairness still bounds the audit's share.
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
