@@ -93,8 +93,10 @@ schemas:
 	$(GO) run ./hack/crdgen -out schema/crdcatalog/catalog.json.gz -readme README.md -chart-crds charts/gatekeep/files/crds
 
 # Benchmarks measure, they assert nothing: Go benchmarks, then whole runs of
-# the binary over a generated repo of $(APPS) apps.
-bench: build $(BIN)/kubeconform $(BIN)/gator
+# the binary over a generated repo of $(APPS) apps, the webhook under load,
+# and gatekeep audit of a test API server holding $(AUDIT_OBJECTS) objects.
+AUDIT_OBJECTS ?= 100000
+bench: build controlplane $(BIN)/kubeconform $(BIN)/gator
 	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) $(GO) test -run '^$$' -bench . -benchmem ./...
 	@if [ -n "$(GATEKEEPER_LIBRARY)" ]; then lib=$(abspath $(GATEKEEPER_LIBRARY)); [ -d $$lib/library ] && lib=$$lib/library; \
 	  echo "gatekeep verify $$lib: $$($(BIN)/gatekeep verify $$lib | tail -1)"; \
@@ -104,6 +106,7 @@ bench: build $(BIN)/kubeconform $(BIN)/gator
 	$(GO) run ./hack/webhookbench -ingresses 10000 -rate 1000 -duration 10s
 	$(GO) run ./hack/webhookbench -templates 50 -ingresses 10000 -rate 1000 -duration 10s
 	$(if $(GATEKEEPER_LIBRARY),$(GO) run ./hack/webhookbench -library $(GATEKEEPER_LIBRARY) -ingresses 10000 -rate 1000 -duration 10s)
+	$(GO) run ./hack/auditbench -gatekeep $(BIN)/gatekeep -assets $(BIN) -objects $(AUDIT_OBJECTS)
 
 # gator, the peer of the Gatekeeper engine, from the module proxy.
 $(BIN)/gator:

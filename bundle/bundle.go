@@ -56,6 +56,21 @@ type Bundle struct {
 	// deprecations are the deprecated-API table's layers, in order: a later
 	// one's entry replaces an earlier one's for the same API.
 	deprecations [][]deprecation.Entry
+	// builtin: the built-in bundle, whose gatekeep.yaml names every
+	// check at its default; named are the checks a gatekeep.yaml of
+	// another bundle names.
+	builtin bool
+	named   map[string]bool
+}
+
+// NamesCheck reports whether a bundle of the user's (not the built-in
+// one, which names every check) sets check id in its gatekeep.yaml.
+func (b *Bundle) NamesCheck(id string) bool {
+	if b.named != nil {
+		return b.named[id]
+	}
+	_, set := b.Config.Checks[id]
+	return set && !b.builtin
 }
 
 // DeprecationsFile is the deprecated-API table of a bundle (the built-in one
@@ -87,7 +102,11 @@ func Builtin() (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load built-in bundle: %w", err)
 	}
-	return fromFiles("builtin", "policies", files)
+	b, err := fromFiles("builtin", "policies", files)
+	if b != nil {
+		b.builtin = true
+	}
+	return b, err
 }
 
 // LoadPath loads a bundle from a directory or a .tar.gz of one.
@@ -190,13 +209,18 @@ func Merge(bs ...*Bundle) *Bundle {
 	if len(bs) == 1 {
 		return bs[0]
 	}
-	out := &Bundle{Data: map[string]any{}, lines: lines{checks: map[string]int{}}}
+	out := &Bundle{Data: map[string]any{}, lines: lines{checks: map[string]int{}}, named: map[string]bool{}}
 	var names []string
 	h := sha256.New()
 	for _, b := range bs {
 		names = append(names, b.Name)
 		fmt.Fprintf(h, "%s\n", b.Digest)
 		out.Config.merge(b.Config)
+		for id := range b.Config.Checks {
+			if b.NamesCheck(id) {
+				out.named[id] = true
+			}
+		}
 		for id, l := range b.lines.checks {
 			out.lines.checks[id] = l
 		}

@@ -93,8 +93,7 @@ func runsIn(mode Mode, b *bundle.Bundle, id string, ciOnly bool) bool {
 	if !ciOnly || mode == CI {
 		return true
 	}
-	_, named := b.Config.Checks[id]
-	return mode == Audit && named
+	return mode == Audit && b.NamesCheck(id)
 }
 
 // Engine is a bundle's checks, ready to review objects. It is safe for

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -149,5 +150,40 @@ func TestCheckHonoursCancellation(t *testing.T) {
 	cancel()
 	if _, err := eng.Check(ctx, load(t)); err == nil {
 		t.Errorf("cancelled check returned no error")
+	}
+}
+
+// TestModesRunCIOnlyChecks: plaintext-secret judges what is committed to
+// git: CI runs it; admission never does (a cluster holds Secrets); an
+// audit does only when gatekeep.yaml names it.
+func TestModesRunCIOnlyChecks(t *testing.T) {
+	for _, tc := range []struct {
+		mode   Mode
+		config string
+		runs   bool
+	}{
+		{CI, "", true},
+		{Admission, "", false},
+		{Admission, "checks: {plaintext-secret: deny}", false},
+		{Audit, "", false},
+		{Audit, "checks: {plaintext-secret: warn}", true},
+		{Audit, "checks: {plaintext-secret: off}", false},
+	} {
+		eng, err := New(withChecks(t, tc.config), WithMode(tc.mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs := slices.ContainsFunc(eng.Checks(), func(c CheckInfo) bool { return c.ID == "plaintext-secret" })
+		fs, err := eng.Review(context.Background(), Request{Operation: "CREATE", Object: manifest.New(map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "creds", "namespace": "a"},
+			"stringData": map[string]any{"password": "hunter2"},
+		})}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := slices.ContainsFunc(fs, func(f Finding) bool { return f.Check == "plaintext-secret" })
+		if runs != tc.runs || found != tc.runs {
+			t.Errorf("mode %d, %q: plaintext-secret listed %v, found %v; want %v", tc.mode, tc.config, runs, found, tc.runs)
+		}
 	}
 }
