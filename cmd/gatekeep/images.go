@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/progress"
 	"github.com/gatekeep-dev/gatekeep/report"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/registry"
@@ -125,6 +126,7 @@ func newDBCommand() *cobra.Command {
 	db := &cobra.Command{Use: "db", Short: "Manage the local vulnerability database (trivy-db)"}
 	var repo, dir string
 	var insecure []string
+	var progressMode progress.Mode
 	update := &cobra.Command{
 		Use:   "update",
 		Short: "Pull the trivy-db database (an OCI artifact) and replace the local copy atomically",
@@ -132,7 +134,9 @@ func newDBCommand() *cobra.Command {
 			if dir == "" {
 				dir = vulndb.DefaultDir()
 			}
-			meta, err := vulndb.Update(cmd.Context(), repo, dir, registry.WithInsecure(insecure...))
+			meta, err := vulndb.Update(cmd.Context(), repo, dir,
+				vulndb.WithRegistry(registry.WithInsecure(insecure...)),
+				vulndb.WithProgress(progress.New(cmd.ErrOrStderr(), progressMode)))
 			if err != nil {
 				return fmt.Errorf("db update: %w", err)
 			}
@@ -144,6 +148,7 @@ func newDBCommand() *cobra.Command {
 	update.Flags().StringVar(&repo, "db-repository", "", "where to pull the database from (default ghcr.io/aquasecurity/trivy-db:2; any mirror)")
 	update.Flags().StringVar(&dir, "db-path", "", "directory to keep trivy.db in (default "+vulndb.DefaultDir()+")")
 	update.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host spoken to over plain HTTP (repeatable)")
+	progressFlag(update, &progressMode)
 	db.AddCommand(update)
 	return db
 }

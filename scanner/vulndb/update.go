@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/gatekeep-dev/gatekeep/progress"
 	"github.com/gatekeep-dev/gatekeep/scanner/registry"
 )
 
@@ -31,17 +32,41 @@ const (
 
 const maxDBFile = 8 << 30
 
+// An UpdateOption configures Update.
+type UpdateOption func(*updateOptions)
+
+type updateOptions struct {
+	registry []registry.Option
+	progress *progress.Progress
+}
+
+// WithRegistry sets how the registry is spoken to: plain-HTTP hosts,
+// credentials, transport (registry.With...).
+func WithRegistry(opts ...registry.Option) UpdateOption {
+	return func(o *updateOptions) { o.registry = append(o.registry, opts...) }
+}
+
+// WithProgress draws the download of the database layer on p (nil: not
+// at all): bytes of the compressed layer, rate and time left.
+func WithProgress(p *progress.Progress) UpdateOption {
+	return func(o *updateOptions) { o.progress = p }
+}
+
 // Update pulls the database artifact from repo (DefaultRepository when
 // empty; a repository without tag or digest gets :2) and replaces dir's
 // trivy.db and metadata.json with it: written beside them, checked (a bbolt
 // file with trivy's buckets, schema 2), then renamed into place, metadata
 // first, so a reader sees the old database or the new one and never half of
 // one. A process serving from dir picks it up on its next DB.Reload.
-func Update(ctx context.Context, repo, dir string, opts ...registry.Option) (Metadata, error) {
+func Update(ctx context.Context, repo, dir string, opts ...UpdateOption) (Metadata, error) {
+	var o updateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if repo == "" {
 		repo = DefaultRepository
 	}
-	c := registry.New(opts...)
+	c := registry.New(o.registry...)
 	ref, err := c.Reference(repo, name.WithDefaultTag(fmt.Sprint(SchemaVersion)))
 	if err != nil {
 		return Metadata{}, fmt.Errorf("db repository: %w", err)
@@ -55,9 +80,10 @@ func Update(ctx context.Context, repo, dir string, opts ...registry.Option) (Met
 		return Metadata{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	var layerDigest string
+	var layerSize int64
 	for _, l := range m.Layers {
 		if l.MediaType == LayerMediaType {
-			layerDigest = l.Digest.String()
+			layerDigest, layerSize = l.Digest.String(), l.Size
 			break
 		}
 	}
@@ -82,13 +108,16 @@ func Update(ctx context.Context, repo, dir string, opts ...registry.Option) (Met
 		}
 		rc, err := l.Compressed()
 		if err != nil {
-			return Metadata{}, err
+			return Metadata{}, fmt.Errorf("pull %s: %w", ref, err)
 		}
-		err = extract(rc, tmp)
+		bar := o.progress.Bytes("trivy-db", layerSize)
+		counted := bar.Reader(rc)
+		err = extract(counted, tmp)
 		if err == nil {
-			_, err = io.Copy(io.Discard, rc) // to EOF: the digest is checked there
+			_, err = io.Copy(io.Discard, counted) // to EOF: the digest is checked there
 		}
 		_ = rc.Close() // read to its end above, where the digest is checked
+		bar.Done()
 		if err != nil {
 			return Metadata{}, fmt.Errorf("pull %s: %w", ref, err)
 		}
