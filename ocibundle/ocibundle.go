@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/progress"
 )
 
 // Media types of the artifact and its one layer, and the annotation that
@@ -49,17 +50,26 @@ type Option func(*options)
 
 type options struct {
 	keychain authn.Keychain
+	progress *progress.Progress
 }
 
 // WithKeychain sets where registry credentials come from (default: the
 // docker config, as `docker login` writes it).
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
-func remoteOptions(ctx context.Context, opts []Option) []remote.Option {
+// WithProgress draws the bytes Push writes, or the bundle layer Pull reads,
+// on p (nil: not at all).
+func WithProgress(p *progress.Progress) Option { return func(o *options) { o.progress = p } }
+
+func collect(opts []Option) options {
 	o := options{keychain: authn.DefaultKeychain}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return o
+}
+
+func (o options) remote(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(o.keychain)}
 }
 
@@ -101,7 +111,8 @@ func Push(ctx context.Context, dir, ref string, opts ...Option) (Pushed, error) 
 	}
 	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), ConfigMediaType)
 	img = mutate.Annotations(img, map[string]string{DigestAnnotation: digest}).(v1.Image)
-	if err := remote.Write(r, img, remoteOptions(ctx, opts)...); err != nil {
+	o := collect(opts)
+	if err := write(ctx, r, img, o); err != nil {
 		return Pushed{}, fmt.Errorf("push bundle to %s: %w", r, err)
 	}
 	d, err := img.Digest()
@@ -111,6 +122,80 @@ func Push(ctx context.Context, dir, ref string, opts ...Option) (Pushed, error) 
 	return Pushed{Ref: r.String(), Digest: d.String(), BundleDigest: digest}, nil
 }
 
+// write pushes img to r, drawing the bytes written on o.progress.
+func write(ctx context.Context, r name.Reference, img v1.Image, o options) error {
+	if o.progress == nil {
+		return remote.Write(r, img, o.remote(ctx)...)
+	}
+	// The bar's total is the whole artifact, fixed up front: remote.Write's
+	// own Total grows as it goes (the manifest is added last), which would
+	// end the bar before the manifest is written.
+	total, err := artifactSize(img)
+	if err != nil {
+		return err
+	}
+	bar := o.progress.Bytes("push "+r.String(), total)
+	defer bar.Done()
+	// Buffered, as remote.WithProgress asks, so that drawing never holds
+	// up the upload.
+	updates := make(chan v1.Update, 16)
+	written, drawn := make(chan struct{}), make(chan struct{})
+	draw := func(u v1.Update) {
+		if u.Error == nil { // an error's update carries no count
+			bar.Set(u.Complete)
+		}
+	}
+	go func() {
+		defer close(drawn)
+		for {
+			select {
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				draw(u)
+			case <-written:
+				// Every update was sent before remote.Write returned:
+				// draw those still buffered. Not waiting for the close,
+				// which remote.Write skips when its options fail.
+				for {
+					select {
+					case u, ok := <-updates:
+						if !ok {
+							return
+						}
+						draw(u)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	err = remote.Write(r, img, append(o.remote(ctx), remote.WithProgress(updates))...)
+	close(written)
+	<-drawn
+	return err
+}
+
+// artifactSize is what remote.Write counts as written: every layer, the
+// config and the manifest.
+func artifactSize(img v1.Image) (int64, error) {
+	manifest, err := img.RawManifest()
+	if err != nil {
+		return 0, fmt.Errorf("bundle manifest: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, fmt.Errorf("bundle manifest: %w", err)
+	}
+	total := int64(len(manifest)) + m.Config.Size
+	for _, l := range m.Layers {
+		total += l.Size
+	}
+	return total, nil
+}
+
 // Digest is the registry digest ref names now (a tag's moves when a new
 // bundle is pushed), read without pulling the bundle.
 func Digest(ctx context.Context, ref string, opts ...Option) (string, error) {
@@ -118,7 +203,7 @@ func Digest(ctx context.Context, ref string, opts ...Option) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, err := remote.Head(r, remoteOptions(ctx, opts)...)
+	d, err := remote.Head(r, collect(opts).remote(ctx)...)
 	if err != nil {
 		return "", fmt.Errorf("bundle %s: %w", r, err)
 	}
@@ -142,7 +227,8 @@ func Pull(ctx context.Context, ref string, opts ...Option) (Pulled, error) {
 	if err != nil {
 		return Pulled{}, err
 	}
-	img, err := remote.Image(r, remoteOptions(ctx, opts)...)
+	o := collect(opts)
+	img, err := remote.Image(r, o.remote(ctx)...)
 	if err != nil {
 		return Pulled{}, fmt.Errorf("pull bundle %s: %w", r, err)
 	}
@@ -166,8 +252,10 @@ func Pull(ctx context.Context, ref string, opts ...Option) (Pulled, error) {
 		return Pulled{}, fmt.Errorf("pull bundle %s: %w", r, err)
 	}
 	defer rc.Close()
+	bar := o.progress.Bytes("pull "+r.String(), m.Layers[0].Size)
 	// The reader checks the bytes against the layer's digest at EOF.
-	archive, err := io.ReadAll(io.LimitReader(rc, maxArchive+1))
+	archive, err := io.ReadAll(io.LimitReader(bar.Reader(rc), maxArchive+1))
+	bar.Done()
 	if err == nil && len(archive) > maxArchive {
 		err = errors.New("the bundle is larger than its manifest says")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
+	"github.com/gatekeep-dev/gatekeep/progress"
 )
 
 // tamper, when set, rewrites the registry's answer to a GET whose path it
@@ -244,5 +245,43 @@ func TestRefs(t *testing.T) {
 	}
 	if !IsRef("oci://r.example.com/p:v1") || IsRef("./policy") {
 		t.Error("IsRef")
+	}
+}
+
+// Push and Pull draw their bytes on the progress they are given, from
+// nothing to the whole artifact; progress off, they write nothing.
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	host, _ := loopback(t)
+	dir := writeBundle(t, map[string]string{"gatekeep.yaml": "checks: {schema: warn}\n"})
+	var drawn, off bytes.Buffer
+	shown := WithProgress(progress.New(&drawn, progress.Always))
+	hidden := WithProgress(progress.New(&off, progress.Never))
+	for _, tag := range []string{"v1", "v1-again"} { // the second finds every blob there
+		drawn.Reset()
+		ref := host + "/policy/progress:" + tag
+		if _, err := Push(ctx, dir, ref, anonymous, shown); err != nil {
+			t.Fatal(err)
+		}
+		if got := drawn.String(); !strings.Contains(got, "push "+ref+"   0% |") || !strings.Contains(got, "push "+ref+" 100% |") || !strings.HasSuffix(got, "\n") {
+			t.Errorf("push %s drew %q", tag, got)
+		}
+	}
+	drawn.Reset()
+	ref := host + "/policy/progress:v1"
+	if _, err := Pull(ctx, ref, anonymous, shown); err != nil {
+		t.Fatal(err)
+	}
+	if got := drawn.String(); !strings.Contains(got, "pull "+ref+" 100% |") || !strings.HasSuffix(got, "\n") {
+		t.Errorf("pull drew %q", got)
+	}
+	if _, err := Push(ctx, dir, host+"/policy/progress:v2", anonymous, hidden); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pull(ctx, host+"/policy/progress:v2", anonymous, hidden); err != nil {
+		t.Fatal(err)
+	}
+	if off.Len() != 0 {
+		t.Errorf("progress never: wrote %q", off.String())
 	}
 }

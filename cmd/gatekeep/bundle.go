@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/ocibundle"
+	"github.com/gatekeep-dev/gatekeep/progress"
 )
 
 // newBundleCommand is gatekeep bundle: bundles in OCI registries.
@@ -29,12 +30,13 @@ is in an annotation. --bundle oci://REGISTRY/REPOSITORY:TAG (or @sha256:...)
 loads it in check, verify, mutate, scan and serve. Credentials come from the
 docker config (docker login), as image pulls do.`,
 	}
+	var progressMode progress.Mode
 	push := &cobra.Command{
 		Use:   "push DIR REF",
 		Short: "Push the bundle at DIR (a directory or .tar.gz) to REF",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := ocibundle.Push(cmd.Context(), args[0], args[1])
+			p, err := ocibundle.Push(cmd.Context(), args[0], args[1], ocibundle.WithProgress(progress.New(cmd.ErrOrStderr(), progressMode)))
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -47,7 +49,7 @@ docker config (docker login), as image pulls do.`,
 		Short: "Pull the bundle at REF into DIR (created; it must not exist or be empty)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := ocibundle.Pull(cmd.Context(), args[0])
+			p, err := ocibundle.Pull(cmd.Context(), args[0], ocibundle.WithProgress(progress.New(cmd.ErrOrStderr(), progressMode)))
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -58,6 +60,8 @@ docker config (docker login), as image pulls do.`,
 			return err
 		},
 	}
+	progressFlag(push, &progressMode)
+	progressFlag(pull, &progressMode)
 	cmd.AddCommand(push, pull)
 	return cmd
 }

@@ -130,3 +130,34 @@ func TestDBUpdateProgress(t *testing.T) {
 		t.Errorf("--progress=sometimes: exit %d %s", code, msg)
 	}
 }
+
+// TestBundleProgress: bundle push and pull draw their transfers on stderr
+// when asked, and nothing otherwise; stdout says what was done.
+func TestBundleProgress(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // anonymous, whatever the machine's docker login
+	reg := fixture.NewRegistry("", "")
+	t.Cleanup(reg.Close)
+	policy := tree(t, map[string]string{"gatekeep.yaml": "checks: {privileged-container: warn}\n"})
+	ref := reg.Host + "/policy/team:v1"
+	for _, mode := range []string{"always", "never", "auto"} {
+		var stderr bytes.Buffer
+		stdout, code, msg := runWithStderr(t, &stderr, "bundle", "push", "--progress="+mode, policy, ref)
+		if code != exitPass || !strings.HasPrefix(stdout, "pushed ") || strings.Contains(stdout, "%") {
+			t.Fatalf("push --progress=%s: exit %d %s\n%s", mode, code, msg, stdout)
+		}
+		pushed := stderr.String()
+		stderr.Reset()
+		stdout, code, msg = runWithStderr(t, &stderr, "bundle", "pull", "--progress="+mode, "oci://"+ref, t.TempDir()+"/policy")
+		if code != exitPass || !strings.HasPrefix(stdout, "pulled ") || strings.Contains(stdout, "%") {
+			t.Fatalf("pull --progress=%s: exit %d %s\n%s", mode, code, msg, stdout)
+		}
+		pulled := stderr.String()
+		if mode == "always" {
+			if !strings.Contains(pushed, "push "+ref+" 100% |") || !strings.Contains(pulled, "pull "+ref+" 100% |") {
+				t.Errorf("--progress=always: push drew %q, pull %q", pushed, pulled)
+			}
+		} else if pushed != "" || pulled != "" {
+			t.Errorf("--progress=%s on a buffer: push drew %q, pull %q", mode, pushed, pulled)
+		}
+	}
+}
