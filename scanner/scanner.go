@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/gatekeep-dev/gatekeep/progress"
 	"github.com/gatekeep-dev/gatekeep/scanner/analyzer"
 	"github.com/gatekeep-dev/gatekeep/scanner/registry"
 	"github.com/gatekeep-dev/gatekeep/scanner/vulndb"
@@ -161,21 +162,41 @@ func (s *Scanner) match(img *scanned) (*ImageReport, error) {
 	return r, nil
 }
 
+// A ScanAllOption configures ScanAll.
+type ScanAllOption func(*scanAllOptions)
+
+type scanAllOptions struct {
+	progress *progress.Progress
+}
+
+// WithProgress counts the images ScanAll is done with on p (nil: not at
+// all), skipped and unreadable ones included.
+func WithProgress(p *progress.Progress) ScanAllOption {
+	return func(o *scanAllOptions) { o.progress = p }
+}
+
 // ScanAll scans images (two at a time) and judges each by policy (nil: the
 // defaults) as outside any namespace: what gatekeep scan prints. An image
 // that cannot be read gets verdict "error"; one the policy's include and
 // exclude leave out, "skipped".
-func ScanAll(ctx context.Context, s *Scanner, policy *Policy, images []string) *Report {
+func ScanAll(ctx context.Context, s *Scanner, policy *Policy, images []string, opts ...ScanAllOption) *Report {
+	var o scanAllOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if policy == nil {
 		policy = &Policy{}
 	}
 	rules := rulesFor(policy, "")
 	rep := &Report{DB: s.DBInfo(), Images: make([]*ImageReport, len(images))}
+	imagesDone := o.progress.Items("images", int64(len(images)))
+	defer imagesDone.Done()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
 	for i, image := range images {
 		if ok, why := rules.selects(image); !ok {
 			rep.Images[i] = &ImageReport{Image: image, Vulnerabilities: []Vulnerability{}, Verdict: VerdictSkipped, Reasons: []string{why}}
+			imagesDone.Add(1)
 			continue
 		}
 		wg.Add(1)
@@ -183,6 +204,7 @@ func ScanAll(ctx context.Context, s *Scanner, policy *Policy, images []string) *
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer imagesDone.Add(1)
 			r, err := s.Scan(ctx, image)
 			if err != nil {
 				rep.Images[i] = &ImageReport{Image: image, Vulnerabilities: []Vulnerability{}, Verdict: VerdictError, Reasons: []string{}, Error: err.Error()}

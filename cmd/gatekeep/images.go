@@ -69,6 +69,7 @@ func newScanCommand() *cobra.Command {
 	var f imageFlags
 	var output string
 	var bundles []string
+	var progressMode progress.Mode
 	cmd := &cobra.Command{
 		Use:   "scan [flags] IMAGE...",
 		Short: "Scan container images for known vulnerabilities against the bundle's images: policy",
@@ -82,16 +83,19 @@ cannot be read (or the flags are unusable).`,
 			if len(args) == 0 {
 				return usageError("scan: give at least one image")
 			}
-			return runScan(cmd.Context(), &f, bundles, output, args, cmd.OutOrStdout())
+			return runScan(cmd.Context(), &f, bundles, output, args, cmd.OutOrStdout(), progress.New(cmd.ErrOrStderr(), progressMode))
 		},
 	}
 	f.register(cmd)
+	progressFlag(cmd, &progressMode)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+strings.Join(report.ScanNames(), "|"))
 	cmd.Flags().StringArrayVar(&bundles, "bundle", nil, "policy bundle whose images: policy applies (repeatable)")
 	return cmd
 }
 
-func runScan(ctx context.Context, f *imageFlags, bundles []string, output string, images []string, stdout io.Writer) error {
+// runScan scans images and writes the report on stdout; the images done
+// are counted on p.
+func runScan(ctx context.Context, f *imageFlags, bundles []string, output string, images []string, stdout io.Writer, p *progress.Progress) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -112,7 +116,7 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 	if err != nil {
 		return err
 	}
-	rep := scanner.ScanAll(ctx, s, b.Config.Images, images)
+	rep := scanner.ScanAll(ctx, s, b.Config.Images, images, scanner.WithProgress(p))
 	if err := format.WriteScan(stdout, rep); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -128,6 +129,27 @@ func TestDBUpdateProgress(t *testing.T) {
 
 	if _, code, msg := runWithStderr(t, &stderr, update("--progress=sometimes")...); code != exitUnusable || !strings.Contains(msg, "auto, always or never") {
 		t.Errorf("--progress=sometimes: exit %d %s", code, msg)
+	}
+}
+
+// TestScanProgress: scan counts the images done on stderr; its JSON report
+// on stdout stays clean.
+func TestScanProgress(t *testing.T) {
+	e := newScanEnv(t)
+	var stderr bytes.Buffer
+	stdout, code, msg := runWithStderr(t, &stderr, "scan", "-o", "json", "--progress=always", "--db-path", e.db, e.refs[fixture.ImgDebian], e.refs[fixture.ImgClean])
+	var report struct {
+		Images []json.RawMessage `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil || len(report.Images) != 2 {
+		t.Fatalf("exit %d %s: stdout is not the report alone (%v):\n%s", code, msg, err, stdout)
+	}
+	if got := stderr.String(); !strings.Contains(got, "images   0% |") || !strings.Contains(got, "images 100% |") || !strings.Contains(got, "(2/2)") {
+		t.Errorf("stderr %q", got)
+	}
+	stderr.Reset()
+	if _, _, _ = runWithStderr(t, &stderr, "scan", "-o", "json", "--db-path", e.db, e.refs[fixture.ImgClean]); stderr.Len() != 0 {
+		t.Errorf("auto on a pipe: stderr got %q", stderr.String())
 	}
 }
 
