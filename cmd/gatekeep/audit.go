@@ -18,6 +18,7 @@ import (
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/policyreport"
+	"github.com/gatekeep-dev/gatekeep/progress"
 	"github.com/gatekeep-dev/gatekeep/report"
 	"github.com/gatekeep-dev/gatekeep/scanner"
 	"github.com/gatekeep-dev/gatekeep/scanner/podauth"
@@ -37,6 +38,7 @@ type auditFlags struct {
 	images     imageFlags
 	scope      auditScope
 	reports    reportFlags
+	progress   progress.Mode
 }
 
 // auditScope says which objects an audit judges.
@@ -120,6 +122,7 @@ that could not be listed is reported, the others still audited).`,
 	fl.Int64Var(&f.scope.pageSize, "page-size", audit.DefaultPageSize, pageSizeHelp)
 	fl.StringVar(&f.reports.format, "policy-report-format", "none", reportFormatHelp)
 	fl.BoolVar(&f.reports.pass, "policy-report-pass", false, reportPassHelp)
+	progressFlag(cmd, &f.progress)
 	return cmd
 }
 
@@ -186,9 +189,16 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	}); err != nil {
 		return usageError("audit: %v", err)
 	}
+	// Kinds listed and objects judged, page by page.
+	bar := progress.New(stderr, f.progress).Items("listing kinds, objects judged", 0)
 	runner := &audit.Runner{Cluster: cfg, Inventory: inv.Checks(), Namespace: inv.Namespace,
-		Exclude: audit.WebhookExclusion(inv, f.scope.exclude), PageSize: f.scope.pageSize, Reports: writer}
+		Exclude: audit.WebhookExclusion(inv, f.scope.exclude), PageSize: f.scope.pageSize, Reports: writer,
+		Progress: func(p audit.Progress) {
+			bar.Describe(fmt.Sprintf("kinds %d/%d (%s), objects judged", p.Kinds, p.KindsTotal, p.Kind))
+			bar.Set(int64(p.Objects))
+		}}
 	res, err := runner.Once(ctx, eng)
+	bar.Done()
 	stopInv()
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

@@ -215,4 +215,10 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("openreports audit --fail-on-warn: exit %d, want 1: %s", code, msg)
 	}
 	expectReport(schema.GroupVersionResource{Group: "openreports.io", Version: "v1alpha1", Resource: "reports"}, "team-b", "deprecated-api warn medium Widget/gadget")
+
+	// Progress, when asked for: kinds listed and objects judged.
+	out, _, _ = run(t, "", "", "audit", "--kubeconfig", kubeconfig, "--progress=always", "-q")
+	if !strings.Contains(out, "objects judged") || !strings.Contains(out, "kinds ") {
+		t.Errorf("audit --progress=always drew no progress:\n%s", out)
+	}
 }
