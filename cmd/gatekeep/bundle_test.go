@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -185,5 +187,69 @@ func TestServeFollowsBundleTag(t *testing.T) {
 	}
 	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, "did not load") || !strings.Contains(body, "annotation") {
 		t.Errorf("readyz after a forged artifact: %d %q, want the refusal said", code, body)
+	}
+}
+
+// BenchmarkBundleReload measures, per new bundle, the time from the start
+// of its push to a loopback registry to the first admission review answered
+// with its digest: push, the poller's check of the tag and pull, the load,
+// and the review. serve adds the wait for its next poll
+// (--bundle-poll-interval, 1m by default: half of it on average).
+func BenchmarkBundleReload(b *testing.B) {
+	b.Setenv("DOCKER_CONFIG", b.TempDir())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	b.Cleanup(reg.Close)
+	ref := "oci://" + strings.TrimPrefix(reg.URL, "http://") + "/policy/team:live"
+	ctx := context.Background()
+	push := func(i int) {
+		dir := b.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "gatekeep.yaml"), []byte("checks: {schema: warn}\n"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte("generation: "+strconv.Itoa(i)+"\n"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ocibundle.Push(ctx, dir, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	push(-1)
+	local, pulled, cleanup, err := resolveBundles(ctx, []string{ref})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cleanup()
+	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
+		return newEngine(local, "", engine.WithMode(engine.Admission))
+	}, Log: logr.Discard()})
+	if err := srv.Reload(); err != nil {
+		b.Fatal(err)
+	}
+	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
+	h := srv.Handler()
+	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"ConfigMap"},` +
+		`"resource":{"group":"","version":"v1","resource":"configmaps"},"namespace":"team","operation":"CREATE","userInfo":{"username":"u"},` +
+		`"object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team"}}}}`
+	digestOfReview := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", strings.NewReader(review)))
+		var out struct {
+			Response struct {
+				AuditAnnotations map[string]string `json:"auditAnnotations"`
+			} `json:"response"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			b.Fatalf("review: %v: %s", err, rec.Body.String())
+		}
+		return out.Response.AuditAnnotations[webhook.DigestAnnotation]
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		before := srv.Engines().Get().Bundle().Digest
+		push(i)
+		poller.poll(ctx)
+		if d := digestOfReview(); d == before || d != srv.Engines().Get().Bundle().Digest {
+			b.Fatalf("review %d answered with %s, the bundle before the push", i, d)
+		}
 	}
 }
