@@ -105,8 +105,12 @@ func NewScan(name string) (ScanFormat, error) {
 func summaryLine(r *engine.Result) string {
 	s := r.Summary()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s in %s: %s denied, %s, %s passed",
-		count(s.Objects, "object"), count(s.Files, "file"),
+	where := "in " + count(s.Files, "file")
+	if s.Audited > 0 {
+		where = "audited in the cluster"
+	}
+	fmt.Fprintf(&b, "%s %s: %s denied, %s, %s passed",
+		count(s.Objects, "object"), where,
 		thousands(s.Denied), count(s.Warned, "warning"), thousands(s.Passed))
 	if s.Exceptions > 0 {
 		b.WriteString(", " + count(s.Exceptions, "exception"))

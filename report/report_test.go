@@ -979,3 +979,44 @@ func TestFindingsAboutNoObject(t *testing.T) {
 		t.Errorf("junit testcases (name|classname|findings)\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestAuditResult: an audit's findings are of the cluster, not of a file;
+// JSON names each object's uid and counts the objects audited.
+func TestAuditResult(t *testing.T) {
+	r := &engine.Result{BundleName: "builtin", BundleDigest: "sha256:ab", KubernetesVersion: "1.37", Audited: 1200,
+		Objects: []engine.ObjectResult{{
+			Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "team-a", Name: "debug", UID: "0b6e-uid"},
+			Findings: []engine.Finding{{Check: "privileged-container", Action: engine.Deny, Message: `container "main" is privileged`,
+				Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "team-a", Name: "debug", UID: "0b6e-uid"}, Path: "/spec/containers/0/securityContext/privileged"}},
+		}}}
+	var text, js bytes.Buffer
+	for f, w := range map[string]*bytes.Buffer{"text": &text, "json": &js} {
+		out, err := New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Write(w, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"(cluster)\n", "1,200 objects audited in the cluster: 1 denied, 0 warnings, 1,199 passed"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var doc struct {
+		Summary  map[string]any `json:"summary"`
+		Findings []struct {
+			Object map[string]string `json:"object"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Summary["audited"] != float64(1200) || doc.Summary["objects"] != float64(1200) || doc.Summary["passed"] != float64(1199) {
+		t.Errorf("summary %v", doc.Summary)
+	}
+	if len(doc.Findings) != 1 || doc.Findings[0].Object["uid"] != "0b6e-uid" {
+		t.Errorf("findings %+v, want the object's uid", doc.Findings)
+	}
+}

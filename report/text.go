@@ -76,7 +76,10 @@ func (t *text) Write(w io.Writer, r *engine.Result) error {
 				b.WriteByte('\n')
 			}
 			file := f.File
-			if file == "" {
+			switch {
+			case file == "" && r.Audited > 0:
+				file = "(cluster)" // an audit's objects have no file
+			case file == "":
 				file = "(all documents)"
 			}
 			b.WriteString(t.paint(ansiBold, file) + "\n")
