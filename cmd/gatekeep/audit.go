@@ -145,15 +145,11 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	bundles, _, cleanup, err := resolveBundles(ctx, f.bundles)
+	b, cleanup, err := loadBundle(ctx, f.bundles)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	b, err := bundle.LoadOverBuiltin(bundles...)
-	if err != nil {
-		return usageError("%v", err)
-	}
 	keys, err := sealingKeys(f.sealKeys)
 	if err != nil {
 		return err
@@ -211,14 +207,7 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	if err := out.Write(stdout, res); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	s := res.Summary()
-	switch {
-	case len(res.Errors) > 0:
-		return &exitError{code: exitUnusable}
-	case s.Denied > 0, f.failOnWarn && s.Warned > 0:
-		return &exitError{code: exitDenied}
-	}
-	return nil
+	return exitFor(res, f.failOnWarn)
 }
 
 // auditEngine prepares the engine of an audit for a bundle: the bundle's

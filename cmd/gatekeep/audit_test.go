@@ -15,23 +15,21 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 )
 
-// auditCluster starts a control plane with the chart's report CRDs and a
-// CRD serving a deprecated version, and returns a kubeconfig
-// file for it and its clients.
-func auditCluster(t *testing.T) (kubeconfig string, kube kubernetes.Interface, dyn dynamic.Interface) {
+// adminCluster starts a control plane with the CRDs of crdPaths, stopped
+// when the test ends, and returns a kubeconfig file of a cluster-admin and
+// its REST config.
+func adminCluster(t *testing.T, crdPaths ...string) (kubeconfig string, cfg *rest.Config) {
 	t.Helper()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: controlplanetest.Assets(t),
-		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths:              []string{"testdata/audit/crds", "../../charts/gatekeep/files/crds"},
-			ErrorIfPathMissing: true,
-		},
+		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: crdPaths, ErrorIfPathMissing: len(crdPaths) > 0},
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -50,6 +48,15 @@ func auditCluster(t *testing.T) (kubeconfig string, kube kubernetes.Interface, d
 	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return kubeconfig, cfg
+}
+
+// auditCluster is a control plane with the chart's report CRDs and a CRD
+// serving a deprecated version, and its clients.
+func auditCluster(t *testing.T) (kubeconfig string, kube kubernetes.Interface, dyn dynamic.Interface) {
+	t.Helper()
+	kubeconfig, cfg := adminCluster(t, "testdata/audit/crds", "../../charts/gatekeep/files/crds")
+	var err error
 	if kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,21 @@ type pulledBundle struct {
 	ref, file, digest string
 }
 
+// loadBundle loads the built-in bundle with the --bundle values over it,
+// those in registries pulled first; cleanup removes what was pulled. A
+// bundle that does not load is a usage error (exit 2).
+func loadBundle(ctx context.Context, paths []string) (b *bundle.Bundle, cleanup func(), err error) {
+	local, _, cleanup, err := resolveBundles(ctx, paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b, err = bundle.LoadOverBuiltin(local...); err != nil {
+		cleanup()
+		return nil, nil, usageError("%v", err)
+	}
+	return b, cleanup, nil
+}
+
 // resolveBundles pulls the --bundle values that are registry references
 // (oci://...) into .tar.gz files of a temporary directory and returns the
 // paths to load, the others as given; cleanup removes the files.

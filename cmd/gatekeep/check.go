@@ -113,15 +113,11 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if f.output == "text" {
 		opts = append(opts, report.WithColor(useColor(stdout)), report.Quiet(f.quiet))
 	}
-	bundles, _, cleanup, err := resolveBundles(ctx, f.bundles)
+	b, cleanup, err := loadBundle(ctx, f.bundles)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	b, err := bundle.LoadOverBuiltin(bundles...)
-	if err != nil {
-		return usageError("%v", err)
-	}
 	// Reading the manifests needs the bundle's settings, not its compiled
 	// checks: it goes on while the checks are compiled.
 	loadCtx, cancelLoad := context.WithCancel(ctx)
@@ -174,11 +170,17 @@ func runCheck(ctx context.Context, f *checkFlags, paths []string, stdin io.Reade
 	if err := out.Write(stdout, res); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
+	return exitFor(res, f.failOnWarn)
+}
+
+// exitFor is the exit of a run that reported res: 2 when inputs were
+// unusable, 1 when something was denied (or warned, with failOnWarn).
+func exitFor(res *engine.Result, failOnWarn bool) error {
 	s := res.Summary()
 	switch {
 	case len(res.Errors) > 0:
 		return &exitError{code: exitUnusable}
-	case s.Denied > 0, f.failOnWarn && s.Warned > 0:
+	case s.Denied > 0, failOnWarn && s.Warned > 0:
 		return &exitError{code: exitDenied}
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/progress"
 	"github.com/gatekeep-dev/gatekeep/report"
 	"github.com/gatekeep-dev/gatekeep/scanner"
@@ -103,15 +102,11 @@ func runScan(ctx context.Context, f *imageFlags, bundles []string, output string
 	if output == "" || output == "text" || err != nil {
 		return usageError("scan: unknown output format %q (valid: %s)", output, strings.Join(report.ScanNames(), ", "))
 	}
-	bundles, _, cleanup, err := resolveBundles(ctx, bundles)
+	b, cleanup, err := loadBundle(ctx, bundles)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	b, err := bundle.LoadOverBuiltin(bundles...)
-	if err != nil {
-		return usageError("%v", err)
-	}
 	s, err := f.scanner(b.Config.Images, false)
 	if err != nil {
 		return err

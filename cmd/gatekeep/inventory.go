@@ -65,15 +65,11 @@ func runInventoryExport(ctx context.Context, f *exportFlags, stdout io.Writer) e
 	if f.pageSize <= 0 {
 		return usageError("--page-size must be positive, not %d", f.pageSize)
 	}
-	bundles, _, cleanup, err := resolveBundles(ctx, f.bundles)
+	b, cleanup, err := loadBundle(ctx, f.bundles)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	b, err := bundle.LoadOverBuiltin(bundles...)
-	if err != nil {
-		return usageError("%v", err)
-	}
 	cfg, err := clusterConfig(f.kubeconfig)
 	if err != nil {
 		return usageError("%v", err)

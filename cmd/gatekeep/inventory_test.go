@@ -13,10 +13,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
-	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 	"github.com/gatekeep-dev/gatekeep/inventory"
 )
 
@@ -106,27 +104,12 @@ spec:
 // Ingress, a run's Ingress replaces its cluster copy, and a stale export,
 // one for another bundle and an unreadable one are reported.
 func TestInventoryExportThenCheck(t *testing.T) {
-	env := &envtest.Environment{BinaryAssetsDirectory: controlplanetest.Assets(t)}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("control plane: %v", err)
-	}
-	defer func() { _ = env.Stop() }()
+	kubeconfig, cfg := adminCluster(t)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := env.AddUser(envtest.User{Name: "gatekeep", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	writeFile(t, dir, "kubeconfig", string(kc))
-	kubeconfig := filepath.Join(dir, "kubeconfig")
 
 	ctx := context.Background()
 	for _, ns := range []string{"team-a", "team-b"} {
