@@ -42,6 +42,13 @@ func argValues(args []string, name string) []string {
 func TestAuditInCluster(t *testing.T) {
 	c := startControlPlane(t)
 	ctx := context.Background()
+	// The control plane is shared: what gatekeep made at run time (its
+	// certificates, the Lease) goes when the test ends, after gatekeep
+	// stopped and the release is uninstalled.
+	t.Cleanup(func() {
+		_ = c.kube.CoreV1().Secrets(releaseNamespace).Delete(ctx, "gatekeep-certs", metav1.DeleteOptions{})
+		_ = c.kube.CoordinationV1().Leases(releaseNamespace).Delete(ctx, releaseName+"-audit", metav1.DeleteOptions{})
+	})
 	team := c.namespace(t, "audit-team", nil)
 	if _, err := c.kube.CoreV1().Pods(team).Create(ctx, controlplanetest.Pod("debug", true), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
