@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,49 +10,16 @@ import (
 	"github.com/gatekeep-dev/gatekeep/manifest"
 )
 
-// uniqueOwner is a referential template: a ConfigMap's data.owner is no
-// other ConfigMap's.
-const uniqueOwner = `apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata: {name: k8suniqueowner}
-spec:
-  crd: {spec: {names: {kind: K8sUniqueOwner}}}
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package k8suniqueowner
-        violation[{"msg": msg}] {
-          owner := input.review.object.data.owner
-          other := data.inventory.namespace[ns][_]["ConfigMap"][name]
-          other.data.owner == owner
-          not same(ns, name)
-          msg := sprintf("owner %v is also ConfigMap %v/%v's", [owner, ns, name])
-        }
-        same(ns, name) {
-          ns == input.review.object.metadata.namespace
-          name == input.review.object.metadata.name
-        }
----
-apiVersion: constraints.gatekeeper.sh/v1beta1
-kind: K8sUniqueOwner
-metadata: {name: unique-owner}
-spec:
-  match: {kinds: [{apiGroups: [""], kinds: [ConfigMap]}]}
-`
+// inventoryBundle syncs ConfigMaps and holds a referential template: a
+// ConfigMap's data.owner is no other ConfigMap's.
+const inventoryBundle = "../testdata/bundles/inventory"
 
 func TestClusterInventory(t *testing.T) {
 	builtin, err := bundle.Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "gatekeep.yaml"), []byte("sync: [{version: v1, kind: ConfigMap}]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "unique-owner.yaml"), []byte(uniqueOwner), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	team, err := bundle.LoadPath(dir)
+	team, err := bundle.LoadPath(inventoryBundle)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,36 +37,10 @@ func runSplit(t *testing.T, args ...string) (stdout, stderr string, code int, ms
 	return out.String(), errOut.String(), code, msg
 }
 
-// The inventory bundle syncs ConfigMaps and Secrets: one template reads a
-// ConfigMap field, another a Secret's data (which is never exported).
+// The inventory bundle syncs ConfigMaps and Secrets: one template
+// (testdata/bundles/inventory/unique-owner.yaml) reads a ConfigMap field,
+// this one a Secret's data (which is never exported).
 const inventoryBundle = `apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata: {name: k8suniqueowner}
-spec:
-  crd: {spec: {names: {kind: K8sUniqueOwner}}}
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package k8suniqueowner
-        violation[{"msg": msg}] {
-          owner := input.review.object.data.owner
-          other := data.inventory.namespace[ns][_]["ConfigMap"][name]
-          other.data.owner == owner
-          not same(ns, name)
-          msg := sprintf("owner %v is also ConfigMap %v/%v's", [owner, ns, name])
-        }
-        same(ns, name) {
-          ns == input.review.object.metadata.namespace
-          name == input.review.object.metadata.name
-        }
----
-apiVersion: constraints.gatekeeper.sh/v1beta1
-kind: K8sUniqueOwner
-metadata: {name: unique-owner}
-spec:
-  match: {kinds: [{apiGroups: [""], kinds: [ConfigMap]}]}
----
-apiVersion: templates.gatekeeper.sh/v1
 kind: ConstraintTemplate
 metadata: {name: k8ssecretpeek}
 spec:
@@ -150,8 +125,9 @@ func TestInventoryExportThenCheck(t *testing.T) {
 	}
 
 	bundleDir := tree(t, map[string]string{
-		"gatekeep.yaml": "sync:\n  - {version: v1, kind: ConfigMap}\n  - {version: v1, kind: Secret}\n",
-		"policy.yaml":   inventoryBundle,
+		"gatekeep.yaml":     "sync:\n  - {version: v1, kind: ConfigMap}\n  - {version: v1, kind: Secret}\n",
+		"policy.yaml":       inventoryBundle,
+		"unique-owner.yaml": readTestFile(t, "../../testdata/bundles/inventory/unique-owner.yaml"),
 	})
 	b, err := bundle.LoadOverBuiltin(bundleDir)
 	if err != nil {
@@ -261,4 +237,13 @@ func TestInventoryExportThenCheck(t *testing.T) {
 			t.Errorf("--inventory %s: exit %d %q, want 2 naming the file", file, code, msg)
 		}
 	}
+}
+
+func readTestFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
