@@ -63,8 +63,11 @@ type unit struct {
 	// at reviewPaths.
 	cached      bool
 	reviewPaths []ast.Ref
-	// messagePaths are read for messages only (reviewReads).
-	messagePaths []ast.Ref
+	// messagePaths are read for messages only, definedPaths for whether
+	// they are defined only (reviewReads).
+	messagePaths, definedPaths []ast.Ref
+	// guards tell reviews the unit cannot find violations in.
+	guards guards
 }
 
 type combinedJoin struct {
@@ -173,7 +176,8 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		for i, s := range specs {
 			cj[i] = combinedJoin{key: ast.StringTerm(s.key), plan: t.joins[i]}
 		}
-		paths, messages, readable := reviewReads(mods)
+		paths, messages, defined, readable := reviewReads(mods)
+		guarded := violationGuards(mods[0])
 		cached := d.verdictCacheSize > 0 && readable && len(specs) == 0 && !t.inventoryInInput && !t.reads.all && len(t.reads.kinds) == 0
 		entry, libs := mods[0], mods[1:]
 		moves := libMoves(mods, libs)
@@ -221,7 +225,7 @@ func (d *regoDriver) buildCombined(ctx context.Context) *combinedProgram {
 		}
 		for _, key := range keys {
 			name := "__gk_u" + strconv.Itoa(len(units))
-			u := &unit{n: len(units), name: ast.StringTerm(name), params: d.params[key], tmpl: t, joins: cj, cached: cached, reviewPaths: paths, messagePaths: messages}
+			u := &unit{n: len(units), name: ast.StringTerm(name), params: d.params[key], tmpl: t, joins: cj, cached: cached, reviewPaths: paths, messagePaths: messages, definedPaths: defined, guards: guarded}
 			sig := code.String() + "\x00" + u.params.String()
 			if e, ok := alike[sig]; ok {
 				u.eval = e

@@ -926,6 +926,9 @@ func (d *regoDriver) queryCombined(ctx context.Context, txn storage.Transaction,
 	}
 	var eval []int // indexes in groups
 	for k, g := range groups {
+		if !g.u.guards.mayViolate(reviewTerm.Value) {
+			continue // answered: no violations
+		}
 		if g.u.cached {
 			read[k] = look.reads(g.u)
 			if vs, ok := prog.verdicts.get(g.u, read[k]); ok {

@@ -47,6 +47,7 @@ type verdictKey struct {
 type verdict struct {
 	vals       []ast.Value // the values read, nil where undefined
 	msgs       []ast.Value // the values read for messages, likewise
+	defs       []bool      // which defined paths were
 	violations []*ast.Term
 }
 
@@ -62,7 +63,9 @@ func newVerdictCache(size int) *verdictCache {
 // of the message paths' values, only whether each is defined.
 type reads struct {
 	vals, msgs []ast.Value
-	hash       uint64
+	// defs says which of the unit's definedPaths are defined.
+	defs []bool
+	hash uint64
 }
 
 // lookup finds the reads of one review's units. They mostly read the
@@ -106,6 +109,16 @@ func (l *lookup) reads(u *unit) reads {
 		}
 		r.hash = r.hash*1099511628211 ^ h
 	}
+	if len(u.definedPaths) > 0 {
+		r.defs = make([]bool, len(u.definedPaths))
+	}
+	for i, p := range u.definedPaths {
+		h := undefined
+		if _, err := l.review.Value.Find(p); err == nil {
+			r.defs[i], h = true, 1
+		}
+		r.hash = r.hash*1099511628211 ^ h
+	}
 	return r
 }
 
@@ -145,7 +158,7 @@ func (c *verdictCache) get(u *unit, r reads) ([]*ast.Term, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.verdicts.Get(verdictKey{u, r.hash}, func(v *verdict) bool {
-		return sameValues(v.vals, r.vals) && sameDefined(v.msgs, r.msgs) && (len(v.violations) == 0 || sameValues(v.msgs, r.msgs))
+		return sameValues(v.vals, r.vals) && slices.Equal(v.defs, r.defs) && sameDefined(v.msgs, r.msgs) && (len(v.violations) == 0 || sameValues(v.msgs, r.msgs))
 	})
 	if !ok {
 		c.misses++
@@ -177,7 +190,7 @@ func (c *verdictCache) put(u *unit, r reads, violations []*ast.Term) {
 	if weight > maxVerdictWeight {
 		return
 	}
-	c.verdicts.Put(k, &verdict{vals: r.vals, msgs: r.msgs, violations: violations}, weight)
+	c.verdicts.Put(k, &verdict{vals: r.vals, msgs: r.msgs, defs: r.defs, violations: violations}, weight)
 	for _, v := range all {
 		if !composite(v) {
 			continue
@@ -302,9 +315,10 @@ func sameValue(a, b ast.Value) bool {
 //
 // messages are the paths read only for messages (see messageTerms),
 // apart from paths and none within one of them.
-func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
+func reviewReads(mods []*ast.Module) (paths, messages, defined []ast.Ref, ok bool) {
 	ok = true
-	var all, forMessages []ast.Ref
+	var all, forMessages, aliases []ast.Ref
+	mods, aliased := followAliases(mods)
 	inMessage := messageTerms(mods)
 	fns := newFunctionTable(mods)
 	// Arguments that hand input.review (or a part of it) to a function of
@@ -376,6 +390,10 @@ func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
 				forMessages = append(forMessages, t.Value.(ast.Ref)[2:].Copy())
 				return true
 			}
+			if aliased[t] {
+				aliases = append(aliases, t.Value.(ast.Ref)[2:].Copy())
+				return true
+			}
 			if ref, isRef := t.Value.(ast.Ref); isRef {
 				visit(ref)
 			}
@@ -388,7 +406,7 @@ func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
 		}
 	}
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	// A message path that holds a path read otherwise is read whole.
 	for _, m := range forMessages {
@@ -402,7 +420,92 @@ func reviewReads(mods []*ast.Module) (paths, messages []ast.Ref, ok bool) {
 			messages = append(messages, m)
 		}
 	}
-	return paths, messages, true
+	// An alias's part only needs to be defined for the rule to go on; if
+	// a path read or a message path holds it, that keys it already.
+	for _, a := range prefixFree(aliases) {
+		if !slices.ContainsFunc(paths, a.HasPrefix) && !slices.ContainsFunc(messages, a.HasPrefix) {
+			defined = append(defined, a)
+		}
+	}
+	return paths, messages, defined, true
+}
+
+// followAliases returns copies of mods in which the uses of a local alias
+// of a part of the review (obj := input.review.object, as the library's
+// templates write it) are references into the review itself
+// (obj.spec becomes input.review.object.spec), so that what is read
+// through the alias is what is counted. aliased are the aliases' own
+// right-hand sides: all the assignment reads of them is whether they are
+// defined (reviewReads' defined paths). A use of the alias as a whole
+// becomes a reference to the part as a whole, read whole as before.
+func followAliases(mods []*ast.Module) ([]*ast.Module, map[*ast.Term]bool) {
+	aliased := map[*ast.Term]bool{}
+	out := make([]*ast.Module, len(mods))
+	for i, m := range mods {
+		m = m.Copy()
+		out[i] = m
+		for _, r := range m.Rules {
+			if r.Else != nil {
+				continue
+			}
+			aliases := map[ast.Var]ast.Ref{}
+			defining := map[*ast.Expr]bool{}
+			for _, e := range r.Body {
+				v, ref, ok := reviewAlias(e)
+				if !ok {
+					continue
+				}
+				if _, twice := aliases[v]; twice {
+					aliases = nil // cannot be: := declares once; leave the rule be
+					break
+				}
+				aliases[v], defining[e] = ref, true
+				aliased[e.Operand(1)] = true
+			}
+			if len(aliases) == 0 {
+				continue
+			}
+			replace := func(t *ast.Term) bool {
+				switch x := t.Value.(type) {
+				case ast.Var:
+					if ref, ok := aliases[x]; ok {
+						t.Value = ref.Copy()
+						return true
+					}
+				case ast.Ref:
+					if v, ok := x[0].Value.(ast.Var); ok {
+						if ref, ok := aliases[v]; ok {
+							t.Value = append(ref.Copy(), x[1:].Copy()...)
+							return true
+						}
+					}
+				}
+				return false
+			}
+			ast.WalkTerms(r.Head, replace)
+			for _, e := range r.Body {
+				if !defining[e] {
+					ast.WalkTerms(e, replace)
+				}
+			}
+		}
+	}
+	return out, aliased
+}
+
+// reviewAlias takes apart v := input.review.a.b... (constant keys, at
+// least one), not negated, without with.
+func reviewAlias(e *ast.Expr) (ast.Var, ast.Ref, bool) {
+	if e.Negated || len(e.With) > 0 || !e.IsAssignment() {
+		return "", nil, false
+	}
+	v, isVar := e.Operand(0).Value.(ast.Var)
+	ref, isRef := e.Operand(1).Value.(ast.Ref)
+	if !isVar || !isRef || v.IsWildcard() || len(ref) < 3 || !ref[0].Equal(ast.InputRootDocument) || !ref[1].Equal(reviewKey) ||
+		slices.ContainsFunc(ref[2:], func(t *ast.Term) bool { return !ast.IsScalar(t.Value) }) {
+		return "", nil, false
+	}
+	return v, ref, true
 }
 
 // messageTerms finds the references into input.review whose values only

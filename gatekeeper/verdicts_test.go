@@ -241,13 +241,24 @@ m := sprintf("%v", [input.review.object.metadata.name])`, []string{"object.metad
 n := count(violation)`, []string{"object.metadata.name"}},
 		{"an index with a variable", `violation[{"msg": msg}] { c := input.parameters.c; msg := sprintf("%v", [input.review.object.spec.containers[c]]) }`,
 			[]string{"object.spec.containers"}},
+		// automount-serviceaccount-token's shape: what is read through
+		// the alias counts, the alias itself only if it is defined.
+		{"through an alias", `violation[{"msg": msg}] { obj := input.review.object; f(obj.spec); msg := sprintf("pod: %v", [obj.metadata.name]) }
+f(spec) { spec.x == true }`, []string{"(defined) object", "(msg) object.metadata.name", "object.spec.x"}},
+		{"an alias used whole", `violation[{"msg": msg}] { obj := input.review.object; msg := sprintf("%v", [obj]); obj.spec.x }`,
+			[]string{"object"}},
+		{"an alias indexed by a variable", `violation[{"msg": msg}] { obj := input.review.object; k := input.parameters.k; msg := obj[k] }`,
+			[]string{"object"}},
+		{"an alias in the head", `violation[{"msg": "x", "details": obj}] { obj := input.review.object.spec }`,
+			[]string{"object.spec"}},
+		{"an alias of the review itself", `violation[{"msg": m}] { r := input.review; m := r.object.kind }`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := ast.ParseModuleWithOpts("t.rego", "package t\n"+tc.rego, ast.ParserOptions{RegoVersion: ast.RegoV0})
 			if err != nil {
 				t.Fatal(err)
 			}
-			paths, messages, ok := reviewReads([]*ast.Module{m})
+			paths, messages, defined, ok := reviewReads([]*ast.Module{m})
 			if tc.want == nil {
 				if ok {
 					t.Fatalf("cacheable with paths %v", paths)
@@ -255,12 +266,15 @@ n := count(violation)`, []string{"object.metadata.name"}},
 				return
 			}
 			got := []string{}
-			for i, p := range append(paths, messages...) {
+			for i, p := range append(append(paths, messages...), defined...) {
 				var parts []string
 				for _, term := range p {
 					parts = append(parts, string(term.Value.(ast.String)))
 				}
-				if i >= len(paths) {
+				switch {
+				case i >= len(paths)+len(messages):
+					parts[0] = "(defined) " + parts[0]
+				case i >= len(paths):
 					parts[0] = "(msg) " + parts[0]
 				}
 				got = append(got, strings.Join(parts, "."))
