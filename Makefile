@@ -69,7 +69,7 @@ $(BIN)/etcd:
 # not skip, without the binaries.
 # The packages that run work concurrently are tested under the race
 # detector, the others plainly.
-RACE_PKGS := ./engine/... ./webhook/... ./gatekeeper/... ./internal/... ./scanner/...
+RACE_PKGS := ./engine/... ./webhook/... ./gatekeeper/... ./internal/... ./scanner/... ./audit/... ./progress/...
 # A gatekeeper-library checkout (its root or library/), e.g.
 # GATEKEEPER_LIBRARY=../gatekeeper-library. make test then also runs the
 # tests on the public library (optimizations and verdict caches keep its
@@ -81,7 +81,7 @@ LIBRARY_ENV = GATEKEEPER_LIBRARY=$(abspath $(GATEKEEPER_LIBRARY))
 
 test: vet controlplane $(BIN)/kubeseal
 	@if [ -z "$(GATEKEEPER_LIBRARY)" ]; then echo "note: GATEKEEPER_LIBRARY is not set: the tests on the public gatekeeper-library are skipped (make test GATEKEEPER_LIBRARY=<checkout> runs them)"; fi
-	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test $$($(GO) list ./... | grep -v -e /engine -e /webhook -e /gatekeeper -e /internal/ -e /scanner)
+	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test $$($(GO) list ./... | grep -v -e /engine -e /webhook -e /gatekeeper -e /internal/ -e /scanner -e /audit -e /progress)
 	$(if $(GATEKEEPER_LIBRARY),$(LIBRARY_ENV)) GATEKEEP_CONTROLPLANE=required $(GO) test -race $(RACE_PKGS)
 
 # Regenerate the embedded OpenAPI schemas (schema/data) from the

@@ -64,7 +64,7 @@ func NamespaceObjects(f func(name string) *manifest.Object) Option {
 	return func(c *config) { c.namespace = f }
 }
 
-// OnProgress is called after each page listed.
+// OnProgress is called after each page judged, and when a kind is done.
 func OnProgress(f func(Progress)) Option { return func(c *config) { c.progress = f } }
 
 // Progress says how far a run is.
@@ -229,6 +229,9 @@ func (a *auditor) list(ctx context.Context, k kind) error {
 	flush := func() error {
 		err := a.judge(ctx, page)
 		page = page[:0]
+		if a.cfg.progress != nil {
+			a.cfg.progress(a.progress) // also for a kind without objects
+		}
 		return err
 	}
 	err := p.EachListItem(ctx, metav1.ListOptions{}, func(o runtime.Object) error {
@@ -358,9 +361,6 @@ func (a *auditor) judge(ctx context.Context, page []*manifest.Object) error {
 	}
 	a.result.Audited += len(page)
 	a.progress.Objects += len(page)
-	if a.cfg.progress != nil {
-		a.cfg.progress(a.progress)
-	}
 	return nil
 }
 
