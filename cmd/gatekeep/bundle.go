@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,16 @@ func loadBundle(ctx context.Context, paths []string) (b *bundle.Bundle, cleanup 
 // (oci://...) into .tar.gz files of a temporary directory and returns the
 // paths to load, the others as given; cleanup removes the files.
 func resolveBundles(ctx context.Context, paths []string) (local []string, pulled []pulledBundle, cleanup func(), err error) {
+	return pullBundles(ctx, paths, nil)
+}
+
+// pullBundles is resolveBundles; with pending set (serve), a bundle that
+// does not pull is no error: its file is left to come, so that it does
+// not load (the server is up but not ready) until the poller pulls it,
+// and pending is told why. A webhook that exited instead would restart in
+// a back-off loop while its registry is out of reach, and with
+// failurePolicy Fail refuse every change to the cluster meanwhile.
+func pullBundles(ctx context.Context, paths []string, pending func(ref string, err error)) (local []string, pulled []pulledBundle, cleanup func(), err error) {
 	cleanup = func() {}
 	var tmp string
 	for _, p := range paths {
@@ -99,9 +110,12 @@ func resolveBundles(ctx context.Context, paths []string) (local []string, pulled
 			continue
 		}
 		got, err := ocibundle.Pull(ctx, p)
-		if err != nil {
+		if err != nil && pending == nil {
 			cleanup()
 			return nil, nil, func() {}, usageError("--bundle %s: %v", p, err)
+		}
+		if err != nil {
+			pending(p, err)
 		}
 		if tmp == "" {
 			if tmp, err = os.MkdirTemp("", "gatekeep-bundles-"); err != nil {
@@ -118,11 +132,15 @@ func resolveBundles(ctx context.Context, paths []string) (local []string, pulled
 			cleanup()
 			return nil, nil, func() {}, err
 		}
+		local = append(local, file)
+		if got.Archive == nil {
+			pulled = append(pulled, pulledBundle{ref: p, file: file}) // pending
+			continue
+		}
 		if err := writeFileAtomic(file, got.Archive); err != nil {
 			cleanup()
 			return nil, nil, func() {}, err
 		}
-		local = append(local, file)
 		pulled = append(pulled, pulledBundle{ref: p, file: file, digest: got.Digest})
 	}
 	return local, pulled, cleanup, nil
@@ -186,13 +204,30 @@ func (p *bundlePoller) fail(err error) {
 	}
 }
 
-// run polls every interval until ctx ends.
+// pendingRetry is how often a bundle not pulled yet is tried again,
+// whatever the poll interval.
+const pendingRetry = 10 * time.Second
+
+// pending tells whether a bundle was never pulled.
+func (p *bundlePoller) pending() bool {
+	return slices.ContainsFunc(p.bundles, func(b pulledBundle) bool { return b.digest == "" })
+}
+
+// run polls every interval (0: only while a bundle is pending) until ctx
+// ends.
 func (p *bundlePoller) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
+		wait := interval
+		if p.pending() && (wait <= 0 || wait > pendingRetry) {
+			wait = pendingRetry
+		}
+		if wait <= 0 {
+			return
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 			p.poll(ctx)

@@ -253,3 +253,48 @@ func BenchmarkBundleReload(b *testing.B) {
 		}
 	}
 }
+
+// TestServeWaitsForItsBundle: serve whose registry bundle cannot be pulled
+// at start is up but not ready, and becomes ready once the poller pulls
+// it, rather than exiting (and, with failurePolicy Fail, blocking the
+// cluster while it restarts in a loop).
+func TestServeWaitsForItsBundle(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	ref := "oci://" + strings.TrimPrefix(reg.URL, "http://") + "/policy/team:later"
+	ctx := context.Background()
+	var why []string
+	local, pulled, cleanup, err := pullBundles(ctx, []string{ref}, func(r string, err error) { why = append(why, r+": "+err.Error()) })
+	if err != nil {
+		t.Fatalf("a bundle not there yet stopped serve: %v", err)
+	}
+	defer cleanup()
+	if len(why) != 1 || !strings.Contains(why[0], "team:later") {
+		t.Errorf("told %q, want why team:later did not pull", why)
+	}
+	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
+		return newEngine(local, "", engine.WithMode(engine.Admission))
+	}, Log: logr.Discard()})
+	if err := srv.Reload(); err == nil || srv.Ready() {
+		t.Fatalf("without its bundle: reload %v, ready %v; want a failed load, not ready", err, srv.Ready())
+	}
+	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
+	if !poller.pending() {
+		t.Error("the poller does not know the bundle is pending")
+	}
+	if _, err := ocibundle.Push(ctx, tree(t, map[string]string{"gatekeep.yaml": "checks: {schema: warn}\n"}), ref); err != nil {
+		t.Fatal(err)
+	}
+	poller.poll(ctx)
+	if !srv.Ready() || poller.pending() {
+		t.Fatalf("after the bundle was pushed and polled: ready %v, pending %v", srv.Ready(), poller.pending())
+	}
+	if a := srv.Engines().Get().Bundle().Config.Checks["schema"]; a != "warn" {
+		t.Errorf("bundle in force sets schema %q, want the pushed one's warn", a)
+	}
+	// check, verify and mutate still refuse a bundle they cannot pull.
+	if _, _, _, err := resolveBundles(ctx, []string{strings.Replace(ref, ":later", ":never", 1)}); err == nil {
+		t.Error("resolveBundles took a tag that is not there")
+	}
+}

@@ -152,13 +152,15 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	// Bundles in registries are pulled at start, then followed by the
 	// poller below, which reloads itself: their files are not watched.
 	watch := slices.DeleteFunc(slices.Clone(f.bundles), ocibundle.IsRef)
-	bundles, pulled, cleanup, err := resolveBundles(ctx, f.bundles)
+	log := zap.New()
+	bundles, pulled, cleanup, err := pullBundles(ctx, f.bundles, func(ref string, err error) {
+		log.Error(err, "policy bundle not pulled; not ready until it is (tried again every 10s)", "bundle", ref)
+	})
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	f.bundles = bundles
-	log := zap.New()
 	cfg, err := clusterConfig(f.kubeconfig)
 	if err != nil {
 		return usageError("%v", err)
@@ -233,7 +235,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			}
 		}()
 	}
-	if len(pulled) > 0 && f.bundlePoll > 0 {
+	if len(pulled) > 0 {
 		p := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: log}
 		go p.run(ctx, f.bundlePoll)
 	}
