@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/gatekeep-dev/gatekeep/checks"
+	"github.com/gatekeep-dev/gatekeep/deprecation"
 	"github.com/gatekeep-dev/gatekeep/engine"
 	"github.com/gatekeep-dev/gatekeep/internal/parallel"
 	"github.com/gatekeep-dev/gatekeep/manifest"
@@ -131,6 +132,9 @@ func Run(ctx context.Context, cfg *rest.Config, eng *engine.Engine, inv *checks.
 		r.Errors = append(r.Errors, manifest.Error{File: "(cluster)", Message: fmt.Sprintf("discovery: %v", err)})
 	}
 	a := &auditor{cfg: c, dyn: dyn, eng: eng, inv: inv, served: served, result: r}
+	// Without a table no object is read at another version: judged as
+	// listed, as a bundle without deprecations would have it.
+	a.deprecations, _ = b.Deprecations()
 	for i, k := range kinds {
 		a.progress = Progress{Kinds: i + 1, KindsTotal: len(kinds), Kind: k.String(), Objects: a.progress.Objects}
 		if err := a.list(ctx, k); err != nil {
@@ -160,9 +164,8 @@ func Run(ctx context.Context, cfg *rest.Config, eng *engine.Engine, inv *checks.
 
 // kind is one listable resource at the version the API server prefers.
 type kind struct {
-	gvr        schema.GroupVersionResource
-	kind       string
-	namespaced bool
+	gvr  schema.GroupVersionResource
+	kind string
 }
 
 func (k kind) String() string {
@@ -193,7 +196,7 @@ func listable(disc discovery.DiscoveryInterface) ([]kind, map[string]bool, error
 			if strings.Contains(res.Name, "/") || !slices.Contains(res.Verbs, "list") || skipped[gv.WithResource(res.Name).GroupResource()] {
 				continue
 			}
-			out = append(out, kind{gvr: gv.WithResource(res.Name), kind: res.Kind, namespaced: res.Namespaced})
+			out = append(out, kind{gvr: gv.WithResource(res.Name), kind: res.Kind})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
@@ -208,6 +211,9 @@ type auditor struct {
 	served   map[string]bool
 	result   *engine.Result
 	progress Progress
+	// deprecations is the bundle's deprecated-API table (nil if it has
+	// none that loads).
+	deprecations *deprecation.Table
 }
 
 // reviewError is an object the engine could not judge: the run stops, as
@@ -223,6 +229,7 @@ func (a *auditor) list(ctx context.Context, k kind) error {
 		return a.dyn.Resource(k.gvr).List(ctx, opts)
 	})
 	p.PageSize = a.cfg.pageSize
+	older := a.deprecatedVersions(k)
 	// The pages are judged as they come: the pager's buffering of a
 	// whole list (a fallback when continue tokens expire) is not used.
 	var page []*manifest.Object
@@ -242,7 +249,7 @@ func (a *auditor) list(ctx context.Context, k kind) error {
 		if ns := u.GetNamespace(); ns != "" && a.excluded(ns) {
 			return nil
 		}
-		obj, err := a.object(ctx, k, u)
+		obj, err := a.object(ctx, k, older, u)
 		if err != nil {
 			return err
 		}
@@ -263,23 +270,22 @@ func (a *auditor) excluded(ns string) bool {
 }
 
 // object is the listed object as its manifest would have been written: at
-// the apiVersion it was last applied or written with when the API server
-// still serves that one and the bundle's deprecation table knows it (so a
+// the apiVersion it was last applied or written with when that is one of
+// older, the kind's deprecated versions the API server still serves (so a
 // deprecated API in use is found, as Pluto finds it), without the fields
 // the API server keeps for itself.
-func (a *auditor) object(ctx context.Context, k kind, u *unstructured.Unstructured) (*manifest.Object, error) {
-	if av := writtenAPIVersion(u, k); av != "" && a.served[av] && a.deprecated(av, k.kind) {
-		gv, _ := schema.ParseGroupVersion(av)
-		var got *unstructured.Unstructured
-		var err error
-		if k.namespaced {
-			got, err = a.dyn.Resource(gv.WithResource(k.gvr.Resource)).Namespace(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
-		} else {
-			got, err = a.dyn.Resource(gv.WithResource(k.gvr.Resource)).Get(ctx, u.GetName(), metav1.GetOptions{})
+func (a *auditor) object(ctx context.Context, k kind, older map[string]bool, u *unstructured.Unstructured) (*manifest.Object, error) {
+	// Most kinds have no such version: their objects' annotations and
+	// field managers are not read.
+	if len(older) > 0 {
+		if av := writtenAPIVersion(u, k); older[av] {
+			gv, _ := schema.ParseGroupVersion(av)
+			// An empty namespace is the cluster scope.
+			got, err := a.dyn.Resource(gv.WithResource(k.gvr.Resource)).Namespace(u.GetNamespace()).Get(ctx, u.GetName(), metav1.GetOptions{})
+			if err == nil {
+				u = got
+			} // gone since it was listed, or refused: judge it as listed
 		}
-		if err == nil {
-			u = got
-		} // gone since it was listed, or refused: judge it as listed
 	}
 	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
 	obj, err := manifest.FromJSONValue(u.Object)
@@ -289,13 +295,27 @@ func (a *auditor) object(ctx context.Context, k kind, u *unstructured.Unstructur
 	return obj, nil
 }
 
-func (a *auditor) deprecated(apiVersion, kind string) bool {
-	t, err := a.eng.Bundle().Deprecations()
-	if err != nil {
-		return false
+// deprecatedVersions are the apiVersions of k's group, other than the
+// listed one, that the API server serves and the bundle's table knows for
+// k's kind at the target version.
+func (a *auditor) deprecatedVersions(k kind) map[string]bool {
+	if a.deprecations == nil {
+		return nil
 	}
-	_, ok := t.Lookup(apiVersion, kind, a.eng.KubernetesVersion())
-	return ok
+	var out map[string]bool
+	for gv := range a.served {
+		g, err := schema.ParseGroupVersion(gv)
+		if err != nil || g.Group != k.gvr.Group || g.Version == k.gvr.Version {
+			continue
+		}
+		if _, ok := a.deprecations.Lookup(gv, k.kind, a.eng.KubernetesVersion()); ok {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[gv] = true
+		}
+	}
+	return out
 }
 
 // lastApplied is kubectl's annotation of the manifest last applied.

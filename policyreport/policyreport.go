@@ -157,10 +157,8 @@ func (w *Writer) Write(ctx context.Context, res *engine.Result) (Written, error)
 			gvr, kind = clusterGVR, clusterKind
 		}
 		obj := w.report(gvr, kind, ns, results, counts[ns], truncated, res)
+		// An empty namespace is the cluster scope.
 		ri := w.dyn.Resource(gvr).Namespace(ns)
-		if ns == "" {
-			ri = w.dyn.Resource(gvr)
-		}
 		// Server-side apply replaces the results (an atomic list) whole.
 		if _, err := ri.Apply(ctx, Name, obj, metav1.ApplyOptions{FieldManager: "gatekeep-audit", Force: true}); err != nil {
 			return out, fmt.Errorf("write %s %s/%s: %w", kind, ns, Name, err)
@@ -178,11 +176,7 @@ func (w *Writer) Write(ctx context.Context, res *engine.Result) (Written, error)
 			if _, kept := byNS[ns]; kept || item.GetName() != Name {
 				continue
 			}
-			ri := w.dyn.Resource(gvr).Namespace(ns)
-			if ns == "" {
-				ri = w.dyn.Resource(gvr)
-			}
-			if err := ri.Delete(ctx, Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			if err := w.dyn.Resource(gvr).Namespace(ns).Delete(ctx, Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return out, fmt.Errorf("remove %s %s/%s: %w", item.GetKind(), ns, Name, err)
 			}
 			out.Removed = append(out.Removed, ns)
