@@ -140,11 +140,6 @@ func write(ctx context.Context, r name.Reference, img v1.Image, o options) error
 	// up the upload.
 	updates := make(chan v1.Update, 16)
 	written, drawn := make(chan struct{}), make(chan struct{})
-	draw := func(u v1.Update) {
-		if u.Error == nil { // an error's update carries no count
-			bar.Set(u.Complete)
-		}
-	}
 	go func() {
 		defer close(drawn)
 		for {
@@ -153,28 +148,24 @@ func write(ctx context.Context, r name.Reference, img v1.Image, o options) error
 				if !ok {
 					return
 				}
-				draw(u)
-			case <-written:
-				// Every update was sent before remote.Write returned:
-				// draw those still buffered. Not waiting for the close,
-				// which remote.Write skips when its options fail.
-				for {
-					select {
-					case u, ok := <-updates:
-						if !ok {
-							return
-						}
-						draw(u)
-					default:
-						return
-					}
+				if u.Error == nil { // an error's update carries no count
+					bar.Set(u.Complete)
 				}
+			case <-written:
+				// Not waiting for the close, which remote.Write skips
+				// when its options fail.
+				return
 			}
 		}
 	}()
 	err = remote.Write(r, img, append(o.remote(ctx), remote.WithProgress(updates))...)
 	close(written)
 	<-drawn
+	if err == nil {
+		// What was still buffered when remote.Write returned counts no
+		// further than the whole artifact.
+		bar.Set(total)
+	}
 	return err
 }
 

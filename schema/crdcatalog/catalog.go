@@ -214,26 +214,28 @@ const (
 // READMETable returns the catalog table of a README: what lies between
 // its markers.
 func READMETable(readme string) (string, error) {
-	_, rest, ok := strings.Cut(readme, tableStart)
-	if !ok {
-		return "", fmt.Errorf("no line %q", strings.TrimSpace(tableStart))
-	}
-	table, _, ok := strings.Cut(rest, tableEnd)
-	if !ok {
-		return "", fmt.Errorf("no line %q", strings.TrimSpace(tableEnd))
-	}
-	return table, nil
+	_, table, _, err := splitREADME(readme)
+	return table, err
 }
 
 // WithREADMETable replaces the catalog table of a README.
 func WithREADMETable(readme, table string) (string, error) {
-	before, rest, ok := strings.Cut(readme, tableStart)
-	if !ok {
-		return "", fmt.Errorf("no line %q", strings.TrimSpace(tableStart))
-	}
-	_, after, ok := strings.Cut(rest, tableEnd)
-	if !ok {
-		return "", fmt.Errorf("no line %q", strings.TrimSpace(tableEnd))
+	before, _, after, err := splitREADME(readme)
+	if err != nil {
+		return "", err
 	}
 	return before + tableStart + table + tableEnd + after, nil
+}
+
+// splitREADME cuts a README at the table's markers.
+func splitREADME(readme string) (before, table, after string, err error) {
+	before, rest, ok := strings.Cut(readme, tableStart)
+	if !ok {
+		return "", "", "", fmt.Errorf("no line %q", strings.TrimSpace(tableStart))
+	}
+	table, after, ok = strings.Cut(rest, tableEnd)
+	if !ok {
+		return "", "", "", fmt.Errorf("no line %q", strings.TrimSpace(tableEnd))
+	}
+	return before, table, after, nil
 }
