@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,25 +13,43 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/gatekeep-dev/gatekeep/bundle"
 	"github.com/gatekeep-dev/gatekeep/engine"
+	fixture "github.com/gatekeep-dev/gatekeep/internal/scanfixture"
 	"github.com/gatekeep-dev/gatekeep/ocibundle"
 	"github.com/gatekeep-dev/gatekeep/webhook"
 )
+
+// loopbackRegistry starts go-containerregistry's registry on loopback for
+// the test (scanfixture's, without auth) and returns its host; docker
+// logins of the machine are not used (DOCKER_CONFIG is empty).
+func loopbackRegistry(tb testing.TB) string {
+	tb.Helper()
+	tb.Setenv("DOCKER_CONFIG", tb.TempDir())
+	reg := fixture.NewRegistry("", "")
+	tb.Cleanup(reg.Close)
+	return reg.Host
+}
+
+// followingServer is serve's webhook server loading the bundles local
+// (the built-in one under them), and the poller that follows the tags of
+// those pulled, as runServe makes them.
+func followingServer(local []string, pulled []pulledBundle) (*webhook.Server, *bundlePoller) {
+	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
+		return newEngine(local, "", engine.WithMode(engine.Admission))
+	}, Log: logr.Discard()})
+	return srv, &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
+}
 
 // TestBundleInRegistry pushes a bundle to a real registry on loopback
 // (go-containerregistry's), then check and verify load it by tag and by
 // digest with --bundle oci://..., and pull writes it back out.
 func TestBundleInRegistry(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir()) // anonymous, whatever the machine's docker login
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := loopbackRegistry(t)
 
 	policy := tree(t, map[string]string{
 		"gatekeep.yaml": "checks: {privileged-container: warn}\n",
@@ -100,10 +116,7 @@ test_unlabelled if { count(deny) == 1 with input as {"kind": "ConfigMap", "metad
 // replaced when the tag moves to a new bundle that loads, and kept when it
 // moves to one that does not (the failed load counted).
 func TestServeFollowsBundleTag(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	srvReg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srvReg.Close)
-	ref := "oci://" + strings.TrimPrefix(srvReg.URL, "http://") + "/policy/team:live"
+	ref := "oci://" + loopbackRegistry(t) + "/policy/team:live"
 	ctx := context.Background()
 	push := func(config string) string {
 		t.Helper()
@@ -119,9 +132,7 @@ func TestServeFollowsBundleTag(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cleanup()
-	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
-		return newEngine(local, "", engine.WithMode(engine.Admission))
-	}, Log: logr.Discard()})
+	srv, poller := followingServer(local, pulled)
 	if err := srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +140,6 @@ func TestServeFollowsBundleTag(t *testing.T) {
 		b := srv.Engines().Get().Bundle()
 		return b.Digest, b.Config.Checks["schema"]
 	}
-	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
 	readyz := func() (int, string) {
 		rec := httptest.NewRecorder()
 		srv.Health().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -196,10 +206,7 @@ func TestServeFollowsBundleTag(t *testing.T) {
 // and the review. serve adds the wait for its next poll
 // (--bundle-poll-interval, 1m by default: half of it on average).
 func BenchmarkBundleReload(b *testing.B) {
-	b.Setenv("DOCKER_CONFIG", b.TempDir())
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	b.Cleanup(reg.Close)
-	ref := "oci://" + strings.TrimPrefix(reg.URL, "http://") + "/policy/team:live"
+	ref := "oci://" + loopbackRegistry(b) + "/policy/team:live"
 	ctx := context.Background()
 	push := func(i int) {
 		dir := b.TempDir()
@@ -219,13 +226,10 @@ func BenchmarkBundleReload(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cleanup()
-	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
-		return newEngine(local, "", engine.WithMode(engine.Admission))
-	}, Log: logr.Discard()})
+	srv, poller := followingServer(local, pulled)
 	if err := srv.Reload(); err != nil {
 		b.Fatal(err)
 	}
-	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
 	h := srv.Handler()
 	review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","kind":{"group":"","version":"v1","kind":"ConfigMap"},` +
 		`"resource":{"group":"","version":"v1","resource":"configmaps"},"namespace":"team","operation":"CREATE","userInfo":{"username":"u"},` +
@@ -259,10 +263,7 @@ func BenchmarkBundleReload(b *testing.B) {
 // it, rather than exiting (and, with failurePolicy Fail, blocking the
 // cluster while it restarts in a loop).
 func TestServeWaitsForItsBundle(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	ref := "oci://" + strings.TrimPrefix(reg.URL, "http://") + "/policy/team:later"
+	ref := "oci://" + loopbackRegistry(t) + "/policy/team:later"
 	ctx := context.Background()
 	var why []string
 	local, pulled, cleanup, err := pullBundles(ctx, []string{ref}, func(r string, err error) { why = append(why, r+": "+err.Error()) })
@@ -273,13 +274,10 @@ func TestServeWaitsForItsBundle(t *testing.T) {
 	if len(why) != 1 || !strings.Contains(why[0], "team:later") {
 		t.Errorf("told %q, want why team:later did not pull", why)
 	}
-	srv := webhook.New(webhook.Options{Load: func() (*engine.Engine, error) {
-		return newEngine(local, "", engine.WithMode(engine.Admission))
-	}, Log: logr.Discard()})
+	srv, poller := followingServer(local, pulled)
 	if err := srv.Reload(); err == nil || srv.Ready() {
 		t.Fatalf("without its bundle: reload %v, ready %v; want a failed load, not ready", err, srv.Ready())
 	}
-	poller := &bundlePoller{bundles: pulled, reload: srv.Reload, failed: srv.LoadFailed, log: logr.Discard()}
 	if !poller.pending() {
 		t.Error("the poller does not know the bundle is pending")
 	}

@@ -156,11 +156,8 @@ func TestScanProgress(t *testing.T) {
 // TestBundleProgress: bundle push and pull draw their transfers on stderr
 // when asked, and nothing otherwise; stdout says what was done.
 func TestBundleProgress(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir()) // anonymous, whatever the machine's docker login
-	reg := fixture.NewRegistry("", "")
-	t.Cleanup(reg.Close)
 	policy := tree(t, map[string]string{"gatekeep.yaml": "checks: {privileged-container: warn}\n"})
-	ref := reg.Host + "/policy/team:v1"
+	ref := loopbackRegistry(t) + "/policy/team:v1"
 	for _, mode := range []string{"always", "never", "auto"} {
 		var stderr bytes.Buffer
 		stdout, code, msg := runWithStderr(t, &stderr, "bundle", "push", "--progress="+mode, policy, ref)
