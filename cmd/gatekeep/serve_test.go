@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatekeep-dev/gatekeep/internal/controlplanetest"
 	"github.com/gatekeep-dev/gatekeep/webhook"
@@ -83,26 +82,12 @@ func TestServeBoundFlags(t *testing.T) {
 // webhook configurations, and the API server then reaches it over TLS
 // verified with that caBundle and gets gatekeep's verdicts.
 func TestServeMakesItsCertificate(t *testing.T) {
-	env := &envtest.Environment{BinaryAssetsDirectory: controlplanetest.Assets(t)}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("control plane: %v", err)
-	}
-	defer func() { _ = env.Stop() }()
+	kubeconfig, cfg := adminCluster(t)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := env.AddUser(envtest.User{Name: "gatekeep", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	writeFile(t, dir, "kubeconfig", string(kc))
 	ctx := context.Background()
 	const own, team, name = "gatekeep-system", "team-a", "gatekeep"
 	for _, ns := range []string{own, team} {
@@ -123,7 +108,7 @@ func TestServeMakesItsCertificate(t *testing.T) {
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)
-		cmd.SetArgs([]string{"serve", "--kubeconfig", filepath.Join(dir, "kubeconfig"),
+		cmd.SetArgs([]string{"serve", "--kubeconfig", kubeconfig,
 			"--listen", listen, "--health-listen", health, "--metrics-listen", "0", "--shutdown-delay", "0s",
 			"--namespace", own, "--db-path", filepath.Join(dir, "no-db"),
 			"--cert-secret", "gatekeep-certs", "--webhook-configuration", name,
