@@ -178,12 +178,13 @@ func runAudit(ctx context.Context, f *auditFlags, stdout, stderr io.Writer) erro
 	inv := webhook.NewInventory()
 	invCtx, stopInv := context.WithCancel(ctx)
 	defer stopInv()
-	if err := inv.Start(invCtx, cfg, webhook.SyncKinds(b.Config), func(add bool, obj map[string]any) {
-		if add {
-			_ = eng.AddInventory(context.Background(), obj)
-		}
-	}); err != nil {
+	if err := inv.Start(invCtx, cfg, webhook.SyncKinds(b.Config), nil); err != nil {
 		return usageError("audit: %v", err)
+	}
+	// The synced objects go into data.inventory at once, once synced, as
+	// a webhook's new engine takes them.
+	if err := eng.AddInventory(ctx, inv.Objects()...); err != nil {
+		return fmt.Errorf("audit: data.inventory: %w", err)
 	}
 	// Kinds listed and objects judged, page by page.
 	bar := progress.New(stderr, f.progress).Items("listing kinds, objects judged", 0)

@@ -223,6 +223,25 @@ func TestAudit(t *testing.T) {
 	}
 	expectReport(schema.GroupVersionResource{Group: "openreports.io", Version: "v1alpha1", Resource: "reports"}, "team-b", "deprecated-api warn medium Widget/gadget")
 
+	// A referential template reads the synced kinds in data.inventory:
+	// two ConfigMaps claiming one owner find each other.
+	for _, ns := range []string{"team-a", "team-b"} {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}, Data: map[string]string{"owner": "shop-team"}}
+		if _, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, msg = run(t, "", "", "audit", "--kubeconfig", kubeconfig, "--bundle", "../../testdata/bundles/inventory", "-o", "json")
+	owners := 0
+	for _, f := range decode(t, out).Findings {
+		if f.Check == "K8sUniqueOwner/unique-owner" && f.Object["name"] == "owner" {
+			owners++
+		}
+	}
+	if owners != 2 {
+		t.Errorf("%d K8sUniqueOwner findings on the two ConfigMaps, want 2 (%s)\n%s", owners, msg, out)
+	}
+
 	// Progress, when asked for: kinds listed and objects judged.
 	out, _, _ = run(t, "", "", "audit", "--kubeconfig", kubeconfig, "--progress=always", "-q")
 	if !strings.Contains(out, "objects judged") || !strings.Contains(out, "kinds ") {
