@@ -343,11 +343,11 @@ type loadFailure struct {
 func (s *Server) reload() error {
 	err := s.load()
 	if err != nil {
-		s.lastFailure.Store(&loadFailure{at: time.Now(), msg: err.Error()})
+		s.LoadFailed(err)
 	} else {
 		s.lastFailure.Store(nil)
+		s.metrics.bundleReloaded(true)
 	}
-	s.metrics.bundleReloaded(err == nil)
 	if h := s.opts.hooks.reloaded; h != nil {
 		h(err)
 	}
@@ -357,14 +357,12 @@ func (s *Server) reload() error {
 func (s *Server) load() error {
 	eng, err := s.opts.Load()
 	if err != nil {
-		s.metrics.bundleFailed()
 		return err
 	}
 	// A new engine starts with what the cluster holds: the inventory goes in
 	// before the engine goes into force. (A kind added to sync: needs a
 	// restart to be watched.)
 	if err := eng.AddInventory(context.Background(), s.inventory.Objects()...); err != nil {
-		s.metrics.bundleFailed()
 		return fmt.Errorf("data.inventory: %w", err)
 	}
 	s.engines.Set(eng)
