@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -56,8 +55,8 @@ func TestAuditInCluster(t *testing.T) {
 	c.install(t, releaseName, releaseNamespace, values(t, "audit: {enabled: true, interval: 1h, excludeNamespaces: [quiet]}"))
 	defer c.uninstall(t, releaseName, releaseNamespace)
 
-	var d appsv1.Deployment
-	if err := getTyped(ctx, c, &d); err != nil {
+	d, err := c.kube.AppsV1().Deployments(releaseNamespace).Get(ctx, releaseName, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	args := d.Spec.Template.Spec.Containers[0].Args
@@ -101,7 +100,8 @@ func TestAuditInCluster(t *testing.T) {
 
 	reports := schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
 	var report *unstructured.Unstructured
-	waitForLong(t, "the audit's PolicyReport of "+team, func() bool {
+	// A Lease taken and an audit run: a control plane round or two.
+	poll(t, "the audit's PolicyReport of "+team, time.Minute, 100*time.Millisecond, func() bool {
 		report, err = dyn.Resource(reports).Namespace(team).Get(ctx, policyreport.Name, metav1.GetOptions{})
 		return err == nil
 	})
@@ -116,26 +116,5 @@ func TestAuditInCluster(t *testing.T) {
 	// gatekeep's own namespace is not audited: no report there.
 	if _, err := dyn.Resource(reports).Namespace(releaseNamespace).Get(ctx, policyreport.Name, metav1.GetOptions{}); err == nil {
 		t.Errorf("a PolicyReport in gatekeep's own namespace %s", releaseNamespace)
-	}
-}
-
-func getTyped(ctx context.Context, c *controlPlane, d *appsv1.Deployment) error {
-	got, err := c.kube.AppsV1().Deployments(releaseNamespace).Get(ctx, releaseName, metav1.GetOptions{})
-	if err == nil {
-		*d = *got
-	}
-	return err
-}
-
-// waitForLong is waitFor for what takes a control plane round or two:
-// a Lease taken, an audit run.
-func waitForLong(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -578,12 +578,19 @@ var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 // probes with dry runs, so that nothing is stored meanwhile.
 func settle(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	poll(t, what, 15*time.Second, 100*time.Millisecond, ok)
+}
+
+// poll asks ok every interval until it holds, failing the test after
+// within.
+func poll(t *testing.T, what string, within, interval time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -591,13 +598,7 @@ func ptr[T any](v T) *T { return &v }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll(t, what, 20*time.Second, 20*time.Millisecond, ok)
 }
 
 // gatekeep is a gatekeep webhook server the test started, as gatekeep serve
